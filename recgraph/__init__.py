@@ -1,0 +1,15 @@
+"""recgraph: movie recommendations from node2vec walks over a PMI item graph.
+
+The pipeline, one module per arrow::
+
+    recgraph.data      ratings.csv + movies.csv  -> Ratings
+    recgraph.graph     Ratings                   -> ItemGraph (CSR)
+    recgraph.walks     ItemGraph                 -> int32 walks [num_walks * nodes, walk_length]
+    recgraph.trainers  walks                     -> float32 embeddings [nodes, dim]
+    recgraph.artifact  embeddings                -> artifact dir (index.ann, manifest.json, ...)
+    recgraph.index     artifact dir              -> ItemIndex.similar / .recommend
+
+This module imports nothing heavy, so ``import recgraph.index`` stays light.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,159 @@
+"""Write the artifact other services query: an Annoy index plus its metadata.
+
+Directory layout (``docs/artifact.md`` documents it for other languages)::
+
+    index.ann        Annoy index, angular metric; Annoy item i is row i of items.csv
+    embeddings.npy   float32 [n_items, dim]; row i is Annoy item i
+    items.csv        index,movie_id,title,genres
+    manifest.json    format, parameters, graph stats, timings, checksums
+
+Writes are atomic: everything is built in a temporary directory beside the target,
+then renamed into place; a failure leaves an existing directory untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ArtifactError, ParameterError
+from .validation import check_int
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+METRIC = "angular"
+INDEX_FILE = "index.ann"
+EMBEDDINGS_FILE = "embeddings.npy"
+ITEMS_FILE = "items.csv"
+MANIFEST_FILE = "manifest.json"
+ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Refuse an output directory we would destroy: it must be absent, empty, or an artifact."""
+    out = Path(out_dir).expanduser()
+    if out.exists():
+        if not out.is_dir():
+            raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
+        if any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
+            raise ArtifactError(
+                f"Output directory {out} is not empty and holds no {MANIFEST_FILE}; refusing to replace "
+                "what is not a recgraph artifact (choose a new or empty directory)."
+            )
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise ArtifactError(f"Cannot write into {parent}: permission denied.")
+    return out
+
+
+def write_artifact(
+    out_dir: str | os.PathLike,
+    embeddings: np.ndarray,
+    movie_ids: np.ndarray,
+    titles: list[str],
+    genres: list[str],
+    manifest: dict,
+    n_trees: int = 50,
+    seed: int | None = None,
+    extra_files: dict[str, bytes] | None = None,
+) -> dict:
+    """Build the artifact in a temporary directory beside ``out_dir``, then rename it into place.
+
+    Parameters
+    ----------
+    embeddings : float32 [n_items, dim]; row i becomes Annoy item i.
+    movie_ids, titles, genres : one per row.
+    manifest : keys to record (backend, params, graph, timings_s, data, ...); the
+        format, metric, sizes and checksums are added here.
+    extra_files : more files to place in the directory (e.g. ``loss.png``).
+
+    Returns
+    -------
+    The manifest as written.
+    """
+    from annoy import AnnoyIndex
+
+    out = check_output_dir(out_dir)
+    n_trees = check_int("n_trees", n_trees)
+    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    n_items, dim = embeddings.shape
+    if not (len(movie_ids) == len(titles) == len(genres) == n_items):
+        raise ParameterError("movie_ids, titles and genres must have one entry per embedding row.")
+    if not np.all(np.isfinite(embeddings)):
+        raise ArtifactError("The embeddings hold NaN or infinite values; training diverged (lower the learning rate).")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        index = AnnoyIndex(dim, METRIC)
+        if seed is not None:
+            index.set_seed(int(seed) % (2**31 - 1))
+        for i in range(n_items):  # Annoy only adds one item per call
+            index.add_item(i, embeddings[i])
+        index.build(n_trees)
+        index.save(str(tmp / INDEX_FILE))
+        index.unload()
+        np.save(tmp / EMBEDDINGS_FILE, embeddings)
+        with open(tmp / ITEMS_FILE, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(ITEM_COLUMNS)
+            writer.writerows(zip(range(n_items), np.asarray(movie_ids).tolist(), titles, genres))
+        for name, payload in (extra_files or {}).items():
+            (tmp / name).write_bytes(payload)
+        full = dict(manifest)
+        full.update(
+            format_version=FORMAT_VERSION,
+            metric=METRIC,
+            dim=int(dim),
+            n_items=int(n_items),
+            n_trees=n_trees,
+            recgraph_version=__version__,
+            created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            files={
+                INDEX_FILE: {"size": (tmp / INDEX_FILE).stat().st_size, "sha256": sha256_file(tmp / INDEX_FILE)},
+                EMBEDDINGS_FILE: {"size": (tmp / EMBEDDINGS_FILE).stat().st_size, "sha256": sha256_file(tmp / EMBEDDINGS_FILE)},
+                ITEMS_FILE: {"size": (tmp / ITEMS_FILE).stat().st_size, "sha256": sha256_file(tmp / ITEMS_FILE)},
+            },
+        )
+        full["artifact_id"] = full["files"][INDEX_FILE]["sha256"][:12]
+        (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote artifact %s (%d items, dim %d)", out, n_items, dim)
+    return full
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an existing ``target`` is swapped out, then removed."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)  # put the previous artifact back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

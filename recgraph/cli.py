@@ -1,0 +1,193 @@
+"""Command line: ``recgraph train | similar | recommend``.
+
+The CLI only parses, calls the library and prints; every project error becomes one
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Sequence
+
+from . import __version__
+from .errors import RecgraphError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+#: Trainer options the CLI knows; only those given are passed to the backend.
+TRAINER_OPTIONS = (
+    ("--dim", int, "embedding size"),
+    ("--window", int, "skip-gram window"),
+    ("--negative", int, "negative samples per positive pair"),
+    ("--epochs", int, "training epochs"),
+    ("--sample", float, "gensim: frequency subsampling threshold (0 = off)"),
+    ("--ns-exponent", float, "gensim: negative sampling exponent"),
+    ("--vectors", str, "gensim: input, output or both"),
+    ("--workers", int, "gensim: training threads"),
+    ("--batch-size", int, "keras: batch size"),
+    ("--learning-rate", float, "keras: Adam learning rate"),
+)
+
+
+def _add_train_parser(sub) -> None:
+    from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH
+
+    p = sub.add_parser("train", help="build the graph, walk it, train embeddings, write the index",
+                       description="Train movie embeddings and write an artifact directory.")
+    p.add_argument("--backend", default="gensim", help="trainer backend: gensim or keras (default gensim)")
+    p.add_argument("--data", default=None,
+                   help="directory with ratings.csv + movies.csv, a MovieLens .zip, or a URL "
+                        "(default: download ml-latest-small; offline, pass a local copy)")
+    p.add_argument("--out", required=True, help="artifact directory to write (replaced atomically)")
+    p.add_argument("--seed", type=int, default=None, help="one seed for walks, training and the index")
+    g = p.add_argument_group("graph")
+    g.add_argument("--min-rating", type=float, default=5.0, help="ratings >= this count as liked (default 5)")
+    g.add_argument("--min-weight", type=float, default=10.0, help="keep edges with PMI x count >= this (default 10)")
+    w = p.add_argument_group("walks")
+    w.add_argument("--p", type=float, default=DEFAULT_P, help=f"return parameter (default {DEFAULT_P:g})")
+    w.add_argument("--q", type=float, default=DEFAULT_Q, help=f"in-out parameter (default {DEFAULT_Q:g})")
+    w.add_argument("--num-walks", type=int, default=DEFAULT_NUM_WALKS, help=f"walks per node (default {DEFAULT_NUM_WALKS})")
+    w.add_argument("--walk-length", type=int, default=DEFAULT_WALK_LENGTH, help=f"nodes per walk (default {DEFAULT_WALK_LENGTH})")
+    t = p.add_argument_group("trainer (backend defaults when omitted)")
+    for flag, kind, text in TRAINER_OPTIONS:
+        t.add_argument(flag, type=kind, default=None, help=text)
+    p.add_argument("--n-trees", type=int, default=50, help="Annoy trees (default 50)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+
+
+def _run_train(args) -> int:
+    from .pipeline import SHOWCASE_TITLES, GraphParams, WalkParams, train
+
+    trainer_params = {}
+    for flag, _, _ in TRAINER_OPTIONS:
+        name = flag[2:].replace("-", "_")
+        value = getattr(args, name)
+        if value is not None:
+            trainer_params[name] = value
+    result = train(
+        args.data,
+        args.out,
+        backend=args.backend,
+        seed=args.seed,
+        graph_params=GraphParams(args.min_rating, args.min_weight),
+        walk_params=WalkParams(args.num_walks, args.walk_length, args.p, args.q),
+        trainer_params=trainer_params,
+        n_trees=args.n_trees,
+        show_progress=not args.quiet,
+    )
+    if args.quiet:
+        return 0
+    from .index import ItemIndex
+
+    stats = result.manifest["graph"]
+    print(f"graph: {stats['nodes']:,} nodes, {stats['edges']:,} edges, average degree {stats['avg_degree']}")
+    print("timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items()))
+    if result.manifest.get("loss"):
+        loss = result.manifest["loss"]
+        print(f"loss: {loss[0]:.4f} -> {loss[-1]:.4f} over {len(loss)} epochs")
+    index = ItemIndex.load(result.out_dir)
+    for title in SHOWCASE_TITLES:
+        if title not in index:
+            print(f"\n{title}: not in the graph")
+            continue
+        print(f"\n{title}:")
+        for hit in index.similar(title, k=5):
+            print(f"  {hit['score']:.3f}  {hit['title']}")
+    print(f"\nwrote {result.out_dir}")
+    return 0
+
+
+def _add_query_args(p) -> None:
+    p.add_argument("--index", required=True, help="artifact directory written by 'recgraph train'")
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _add_similar_parser(sub) -> None:
+    p = sub.add_parser("similar", help="movies similar to one movie", description="Movies similar to one movie.")
+    p.add_argument("movie", help="movie id or exact title, e.g. 'Toy Story (1995)'")
+    _add_query_args(p)
+
+
+def _add_recommend_parser(sub) -> None:
+    p = sub.add_parser("recommend", help="recommendations from a watch history",
+                       description="Recommend movies for someone who watched the given ones.")
+    p.add_argument("--watched", nargs="+", required=True, help="movie ids or titles")
+    p.add_argument("--exclude", nargs="*", default=[], help="movie ids or titles never to return")
+    _add_query_args(p)
+
+
+def _print_results(results: list[dict], as_json: bool, query: dict) -> None:
+    if as_json:
+        print(json.dumps({**query, "results": results}, indent=2))
+        return
+    for rank, hit in enumerate(results, 1):
+        print(f"{rank:>3}  {hit['score']:.3f}  {hit['movie_id']:>7}  {hit['title']}")
+
+
+def _run_similar(args) -> int:
+    from .index import ItemIndex
+
+    index = ItemIndex.load(args.index)
+    results = index.similar(_movie_ref(args.movie), k=args.k)
+    _print_results(results, args.json, {"movie": args.movie})
+    return 0
+
+
+def _run_recommend(args) -> int:
+    from .index import ItemIndex
+
+    index = ItemIndex.load(args.index)
+    results = index.recommend([_movie_ref(m) for m in args.watched], k=args.k,
+                              exclude=[_movie_ref(m) for m in args.exclude])
+    _print_results(results, args.json, {"watched": args.watched, "exclude": args.exclude})
+    return 0
+
+
+def _movie_ref(text: str):
+    return int(text) if text.strip().isdigit() else text
+
+
+COMMANDS = {
+    "train": (_add_train_parser, _run_train),
+    "similar": (_add_similar_parser, _run_similar),
+    "recommend": (_add_recommend_parser, _run_recommend),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recgraph", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"recgraph {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command][1](args)
+    except RecgraphError as exc:
+        print(f"recgraph: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("recgraph: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"recgraph: error: {exc.strerror or exc}{where}.", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Project exceptions: one clear sentence each; the CLI turns them into a non-zero exit."""
+
+from __future__ import annotations
+
+
+class RecgraphError(Exception):
+    """Base class of every error recgraph raises on purpose."""
+
+
+class DataError(RecgraphError, ValueError):
+    """A ratings/movies source is missing, unreadable or malformed."""
+
+
+class ParameterError(RecgraphError, ValueError):
+    """A parameter is outside its valid range."""
+
+
+class EmptyGraphError(RecgraphError, ValueError):
+    """The thresholds left no edge in the item graph."""
+
+
+class ArtifactError(RecgraphError):
+    """An artifact directory is missing, incomplete or does not match its manifest."""
+
+
+class UnknownItemError(RecgraphError, KeyError):
+    """A movie id or title is not in the index."""
+
+    def __init__(self, message: str, suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.suggestions = list(suggestions or [])
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+class MissingDependencyError(RecgraphError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""

@@ -1,0 +1,284 @@
+"""Query an artifact: similar movies and recommendations from a watch history.
+
+This is the light side other services import: it needs numpy and annoy only
+(no pandas, gensim, keras or jax).
+
+>>> index = ItemIndex.load("artifacts/ml-small")
+>>> index.similar("Star Wars: Episode IV - A New Hope (1977)", k=5)
+[{"movie_id": 1196, "title": "Star Wars: Episode V - ...", "score": 0.93}, ...]
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Union
+
+import numpy as np
+
+from .errors import ArtifactError, ParameterError, UnknownItemError
+
+FORMAT_VERSION = 1
+INDEX_FILE = "index.ann"
+EMBEDDINGS_FILE = "embeddings.npy"
+ITEMS_FILE = "items.csv"
+MANIFEST_FILE = "manifest.json"
+
+MovieRef = Union[int, str]
+_ID_PATTERN = re.compile(r"^\s*\d+\s*$")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ItemIndex:
+    """A loaded artifact directory.
+
+    Attributes
+    ----------
+    path : the directory (as given; a symlink stays a symlink).
+    manifest : the parsed ``manifest.json``.
+    movie_ids : int64 [n_items]; Annoy item i is ``movie_ids[i]``.
+    titles, genres : lists of str, one per item.
+    """
+
+    def __init__(self, path: Path, manifest: dict, annoy_index, embeddings: np.ndarray,
+                 movie_ids: np.ndarray, titles: list[str], genres: list[str]):
+        self.path = path
+        self.manifest = manifest
+        self._annoy = annoy_index
+        self.embeddings = embeddings
+        self.movie_ids = movie_ids
+        self.titles = titles
+        self.genres = genres
+        self._row_of_id = {int(m): i for i, m in enumerate(movie_ids.tolist())}
+        self._row_of_title = {t: i for i, t in enumerate(titles)}
+        self._rows_of_lower: dict[str, list[int]] = {}
+        for i, t in enumerate(titles):
+            self._rows_of_lower.setdefault(t.lower(), []).append(i)
+        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+        self._unit = embeddings / np.where(norms > 0, norms, 1.0)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike, verify: bool = True) -> "ItemIndex":
+        """Open an artifact directory; with ``verify``, check every file against the manifest.
+
+        Annoy maps the index file into memory, so processes that load the same
+        file share its pages.
+        """
+        from annoy import AnnoyIndex
+
+        root = Path(path).expanduser()
+        manifest_path = root / MANIFEST_FILE
+        if not root.is_dir():
+            raise ArtifactError(f"Index directory {root} does not exist; train one with 'recgraph train --out {root}'.")
+        if not manifest_path.is_file():
+            raise ArtifactError(f"{root} holds no {MANIFEST_FILE}; it is not a recgraph artifact.")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"{manifest_path} is not valid JSON ({exc}).") from None
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ArtifactError(
+                f"{manifest_path} has format_version {version!r}; this recgraph reads version {FORMAT_VERSION}."
+            )
+        files = manifest.get("files", {})
+        for name in (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE):
+            file_path = root / name
+            if not file_path.is_file():
+                raise ArtifactError(f"{file_path} is missing; the artifact is incomplete.")
+            if verify:
+                expected = files.get(name, {})
+                size = file_path.stat().st_size
+                if expected.get("size") != size:
+                    raise ArtifactError(
+                        f"{file_path} is {size} bytes but the manifest records {expected.get('size')}; "
+                        "the file is truncated or from another artifact."
+                    )
+                if expected.get("sha256") != _sha256(file_path):
+                    raise ArtifactError(
+                        f"{file_path} does not match the SHA-256 in the manifest; the file is corrupt or from another artifact."
+                    )
+        movie_ids, titles, genres = _read_items(root / ITEMS_FILE)
+        embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
+        dim, n_items = int(manifest.get("dim", -1)), int(manifest.get("n_items", -1))
+        if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
+            raise ArtifactError(
+                f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
+                f"{embeddings.shape} and items.csv has {len(movie_ids)} rows."
+            )
+        annoy_index = AnnoyIndex(dim, manifest.get("metric", "angular"))
+        try:
+            annoy_index.load(str(root / INDEX_FILE))  # mmap; prefault off
+        except OSError as exc:
+            raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
+        if annoy_index.get_n_items() != n_items:
+            raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
+        return cls(root, manifest, annoy_index, np.asarray(embeddings, dtype=np.float32), movie_ids, titles, genres)
+
+    # ------------------------------------------------------------------ lookups
+    def __len__(self) -> int:
+        return len(self.movie_ids)
+
+    def __contains__(self, movie: MovieRef) -> bool:
+        try:
+            self.row(movie)
+        except UnknownItemError:
+            return False
+        return True
+
+    @property
+    def artifact_id(self) -> str:
+        return str(self.manifest.get("artifact_id", ""))
+
+    def row(self, movie: MovieRef) -> int:
+        """Annoy item number of a movie id (int or digits) or title (exact, then case-insensitive)."""
+        if isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
+            row = self._row_of_id.get(int(movie))
+            if row is None:
+                raise UnknownItemError(f"Movie id {int(movie)} is not in the index ({len(self)} movies).")
+            return row
+        if not isinstance(movie, str):
+            raise ParameterError(f"A movie is an integer id or a title string; got {movie!r}.")
+        if _ID_PATTERN.match(movie) and movie.strip() not in self._row_of_title:
+            return self.row(int(movie))
+        row = self._row_of_title.get(movie)
+        if row is not None:
+            return row
+        rows = self._rows_of_lower.get(movie.strip().lower(), [])
+        if len(rows) == 1:
+            return rows[0]
+        suggestions = [self.titles[r] for r in rows] or self.suggest(movie)
+        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else "."
+        raise UnknownItemError(f"No movie titled {movie!r} is in the index{hint}", suggestions)
+
+    def suggest(self, text: str, n: int = 3) -> list[str]:
+        """Titles close to ``text`` (for error messages)."""
+        return [self.titles[i] for i in self._closest_rows(text, n)]
+
+    def search(self, text: str, k: int = 10) -> list[dict]:
+        """Movies whose titles match ``text``: substring matches first, then close spellings."""
+        k = _check_k(k)
+        return [self._item(i, score) for i, score in self._title_matches(text, k)]
+
+    def _closest_rows(self, text: str, n: int) -> list[int]:
+        return [i for i, _ in self._title_matches(text, n)]
+
+    def _title_matches(self, text: str, n: int) -> list[tuple[int, float]]:
+        needle = text.strip().lower()
+        if not needle:
+            return []
+        lowered = [t.lower() for t in self.titles]
+        words = needle.split()
+        hits = [i for i, t in enumerate(lowered) if all(w in t for w in words)]
+        hits.sort(key=lambda i: (not lowered[i].startswith(needle), len(lowered[i])))
+        found = [(i, 1.0) for i in hits[:n]]
+        if len(found) < n:
+            # Compare against titles without their "(year)" so "star wars" meets "Star Wars: ...".
+            stems = {}
+            for i, t in enumerate(lowered):
+                stems.setdefault(re.sub(r"\s*\(\d{4}\)\s*$", "", t), i)
+            seen = {i for i, _ in found}
+            for stem in difflib.get_close_matches(needle, list(stems), n=n * 2, cutoff=0.6):
+                i = stems[stem]
+                if i not in seen:
+                    found.append((i, round(difflib.SequenceMatcher(None, needle, stem).ratio(), 4)))
+                    seen.add(i)
+        return found[:n]
+
+    def _item(self, row: int, score: float) -> dict:
+        return {"movie_id": int(self.movie_ids[row]), "title": self.titles[row], "score": float(score)}
+
+    # ------------------------------------------------------------------ queries
+    def similar(self, movie: MovieRef, k: int = 10) -> list[dict]:
+        """The ``k`` movies most similar to ``movie`` (never the movie itself), best first.
+
+        ``score`` is the cosine similarity of the two embeddings.
+        """
+        k = _check_k(k)
+        row = self.row(movie)
+        return self._nearest(self._unit[row], k, exclude={row})
+
+    def recommend(self, watched: Iterable[MovieRef], k: int = 10, exclude: Iterable[MovieRef] = (),
+                  on_unknown: str = "raise") -> list[dict]:
+        """Movies for someone who watched ``watched``: nearest to the mean of their unit vectors.
+
+        Movies in ``watched`` and ``exclude`` are never returned. ``on_unknown``:
+        ``"raise"`` (default) or ``"ignore"`` movies that are not in the index
+        (see :meth:`resolve` to learn which).
+        """
+        k = _check_k(k)
+        rows, _ = self.resolve(watched, on_unknown)
+        if not rows:
+            raise UnknownItemError("None of the watched movies is in the index, so there is nothing to recommend from.")
+        skip, _ = self.resolve(exclude, "ignore")
+        query = self._unit[rows].mean(axis=0)
+        return self._nearest(query, k, exclude=set(rows) | set(skip))
+
+    def resolve(self, movies: Iterable[MovieRef], on_unknown: str = "raise") -> tuple[list[int], list[MovieRef]]:
+        """Rows of the known movies and the list of unknown ones."""
+        if on_unknown not in ("raise", "ignore"):
+            raise ParameterError(f"on_unknown must be 'raise' or 'ignore'; got {on_unknown!r}.")
+        if isinstance(movies, (str, bytes, int)):
+            raise ParameterError("Pass several movies as a list, e.g. watched=[260, 1196].")
+        rows, unknown = [], []
+        for movie in movies:
+            try:
+                rows.append(self.row(movie))
+            except UnknownItemError:
+                if on_unknown == "raise":
+                    raise
+                unknown.append(movie)
+        return rows, unknown
+
+    def _nearest(self, query: np.ndarray, k: int, exclude: set[int]) -> list[dict]:
+        n = len(self)
+        want = min(n, k + len(exclude))
+        while True:
+            rows, distances = self._annoy.get_nns_by_vector(query.tolist(), want, include_distances=True)
+            picked = [(r, d) for r, d in zip(rows, distances) if r not in exclude]
+            if len(picked) >= k or want >= n:
+                break
+            want = min(n, want * 2)
+        # Annoy's angular distance is sqrt(2 - 2 cos) of unit vectors.
+        qnorm = float(np.linalg.norm(query))
+        out = []
+        for r, d in picked[:k]:
+            score = float(self._unit[r] @ query) / qnorm if qnorm > 0 else 1.0 - d * d / 2.0
+            out.append(self._item(r, round(score, 6)))
+        return out
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 100_000:
+        raise ParameterError(f"k must be an integer from 1 to 100000; got {k!r}.")
+    return int(k)
+
+
+def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(header[:4]) != ("index", "movie_id", "title", "genres"):
+            raise ArtifactError(f"{path} must start with the header index,movie_id,title,genres; got {header}.")
+        rows = list(reader)
+    try:
+        order = [int(r[0]) for r in rows]
+        movie_ids = np.array([int(r[1]) for r in rows], dtype=np.int64)
+    except (ValueError, IndexError):
+        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer.") from None
+    if order != list(range(len(rows))):
+        raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
+    return movie_ids, [r[2] for r in rows], [r[3] if len(r) > 3 else "" for r in rows]

@@ -1,0 +1,120 @@
+"""gensim Word2Vec skip-gram with negative sampling over the walks."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..validation import check_float, check_int
+from .base import Trainer
+
+logger = logging.getLogger(__name__)
+
+
+class GensimTrainer(Trainer):
+    """Skip-gram with negative sampling (gensim ``Word2Vec(sg=1)``).
+
+    Defaults were chosen by measurement on the example's graph and walks (see
+    ``docs/defaults.md``): the walk corpus is tiny (5 walks x 10 steps per node), so
+    gensim's stock 5 epochs leave vectors near their random start; more epochs, no
+    frequency subsampling (every node starts the same number of walks) and a wider
+    window give coherent neighbours.
+
+    Parameters
+    ----------
+    dim : embedding size.
+    window : maximum distance between target and context within a walk.
+    negative : negative samples per positive pair.
+    epochs : passes over the walks.
+    sample : frequency subsampling threshold (0 disables it).
+    ns_exponent : exponent of the negative sampling distribution.
+    alpha, min_alpha : learning rate, linearly decayed.
+    vectors : ``"input"`` (gensim's ``wv``) or ``"output"`` (``syn1neg``) vectors.
+    workers : training threads; 1 makes results bit-for-bit reproducible.
+    seed : seeds the initial vectors and gensim's own generator.
+    show_progress : unused by gensim (it logs), kept for a uniform interface.
+    """
+
+    name = "gensim"
+
+    def __init__(
+        self,
+        dim: int = 50,
+        window: int = 5,
+        negative: int = 5,
+        epochs: int = 5,
+        sample: float = 0.0,
+        ns_exponent: float = 0.75,
+        alpha: float = 0.05,
+        min_alpha: float = 0.0001,
+        vectors: str = "both",
+        workers: int = 3,
+        seed: int | None = None,
+        show_progress: bool = False,
+    ):
+        self.dim = dim
+        self.window = window
+        self.negative = negative
+        self.epochs = epochs
+        self.sample = sample
+        self.ns_exponent = ns_exponent
+        self.alpha = alpha
+        self.min_alpha = min_alpha
+        self.vectors = vectors
+        self.workers = workers
+        self.seed = seed
+        self.show_progress = show_progress
+
+    def _fit(self, walks: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict]:
+        from ..errors import ParameterError
+
+        dim = check_int("dim", self.dim)
+        window = check_int("window", self.window)
+        negative = check_int("negative", self.negative)
+        epochs = check_int("epochs", self.epochs)
+        sample = check_float("sample", self.sample, low=0.0)
+        ns_exponent = check_float("ns_exponent", self.ns_exponent)
+        alpha = check_float("alpha", self.alpha, low=0.0, open_low=True)
+        min_alpha = check_float("min_alpha", self.min_alpha, low=0.0)
+        workers = check_int("workers", self.workers)
+        if self.vectors not in ("input", "output", "both"):
+            raise ParameterError(f"vectors must be 'input', 'output' or 'both'; got {self.vectors!r}.")
+        from gensim.models import Word2Vec
+
+        rng = np.random.default_rng(self.seed)
+        gensim_seed = int(rng.integers(2**31 - 1))
+        # Integer tokens: gensim keys may be any hashable; padding (-1) is dropped.
+        corpus = [row[row >= 0].tolist() for row in walks] if (walks < 0).any() else walks.tolist()
+        model = Word2Vec(
+            vector_size=dim,
+            window=window,
+            negative=negative,
+            hs=0,
+            sg=1,
+            min_count=1,
+            sample=sample,
+            ns_exponent=ns_exponent,
+            alpha=alpha,
+            min_alpha=min_alpha,
+            workers=workers,
+            seed=gensim_seed,
+        )
+        model.build_vocab(corpus)
+        # gensim seeds each vector from hash(str(word) + str(seed)), which changes with
+        # PYTHONHASHSEED; draw them from our own generator instead (same distribution).
+        model.wv.vectors[:] = ((rng.random(model.wv.vectors.shape) - 0.5) / dim).astype(np.float32)
+        words = sum(len(s) for s in corpus)
+        model.train(corpus, total_examples=len(corpus), total_words=words, epochs=epochs, compute_loss=False)
+        source = {"input": model.wv.vectors, "output": model.syn1neg}.get(self.vectors)
+        if source is None:  # "both": sum of the unit input and output vectors
+            source = _unit(model.wv.vectors) + _unit(model.syn1neg)
+        embeddings = np.zeros((num_nodes, dim), dtype=np.float32)
+        keys = np.fromiter(model.wv.index_to_key, dtype=np.int64, count=len(model.wv.index_to_key))
+        embeddings[keys] = source
+        return embeddings, {"words": words, "epochs": epochs}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
