@@ -31,6 +31,7 @@ MANIFEST_FILE = "manifest.json"
 
 MovieRef = Union[int, str]
 _ID_PATTERN = re.compile(r"^\s*\d+\s*$")
+_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
 def _sha256(path: Path) -> str:
@@ -187,14 +188,15 @@ class ItemIndex:
         found = [(i, 1.0) for i in hits[:n]]
         if len(found) < n:
             # Compare against titles without their "(year)" so "star wars" meets "Star Wars: ...".
-            stems = {}
+            stems: dict[str, int] = {}
             for i, t in enumerate(lowered):
-                stems.setdefault(re.sub(r"\s*\(\d{4}\)\s*$", "", t), i)
+                stems.setdefault(_strip_year(t), i)
             seen = {i for i, _ in found}
-            for stem in difflib.get_close_matches(needle, list(stems), n=n * 2, cutoff=0.6):
+            needle_stem = _strip_year(needle)
+            for stem in difflib.get_close_matches(needle_stem, list(stems), n=n * 2, cutoff=0.6):
                 i = stems[stem]
                 if i not in seen:
-                    found.append((i, round(difflib.SequenceMatcher(None, needle, stem).ratio(), 4)))
+                    found.append((i, round(difflib.SequenceMatcher(None, needle_stem, stem).ratio(), 4)))
                     seen.add(i)
         return found[:n]
 
@@ -259,6 +261,10 @@ class ItemIndex:
             score = float(self._unit[r] @ query) / qnorm if qnorm > 0 else 1.0 - d * d / 2.0
             out.append(self._item(r, round(score, 6)))
         return out
+
+
+def _strip_year(title: str) -> str:
+    return _YEAR_SUFFIX.sub("", title)
 
 
 def _check_k(k) -> int:

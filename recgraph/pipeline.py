@@ -14,7 +14,7 @@ from .artifact import check_output_dir, write_artifact
 from .data import Ratings, load_movielens
 from .graph import ItemGraph, build_item_graph
 from .trainers import get_trainer
-from .validation import check_int
+from .validation import check_float, check_int, check_positive
 from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ class GraphParams:
     min_rating: float = 5.0
     min_weight: float = 10.0
 
+    def __post_init__(self):
+        self.min_rating = check_float("min_rating", self.min_rating)
+        self.min_weight = check_float("min_weight", self.min_weight)
+
 
 @dataclass
 class WalkParams:
@@ -41,6 +45,12 @@ class WalkParams:
     walk_length: int = DEFAULT_WALK_LENGTH
     p: float = DEFAULT_P
     q: float = DEFAULT_Q
+
+    def __post_init__(self):
+        self.num_walks = check_int("num_walks", self.num_walks)
+        self.walk_length = check_int("walk_length", self.walk_length)
+        self.p = check_positive("p", self.p)
+        self.q = check_positive("q", self.q)
 
 
 @dataclass

@@ -68,7 +68,7 @@ def node2vec_walks(
     kernel_seed = seq.generate_state(1, dtype=np.uint64)[0]
     n = graph.num_nodes
     starts = np.concatenate([order_rng.permutation(n) for _ in range(num_walks)]).astype(np.int64)
-    prob, alias = kernels.build_alias(graph.indptr, graph.weights)
+    thresh, table = kernels.alias_table(graph.indptr, graph.indices, graph.weights)
     out = np.empty((starts.shape[0], walk_length), dtype=np.int32)
     import numba
 
@@ -77,7 +77,7 @@ def node2vec_walks(
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         kernels.node2vec_walk_kernel(
-            graph.indptr, graph.indices, prob, alias, starts, walk_length, 1.0 / p, 1.0 / q, kernel_seed, out
+            graph.indptr, graph.indices, thresh, table, starts, walk_length, 1.0 / p, 1.0 / q, kernel_seed, out
         )
     finally:
         numba.set_num_threads(previous_threads)

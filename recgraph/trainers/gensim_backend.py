@@ -43,7 +43,7 @@ class GensimTrainer(Trainer):
         dim: int = 50,
         window: int = 5,
         negative: int = 5,
-        epochs: int = 5,
+        epochs: int = 8,
         sample: float = 0.0,
         ns_exponent: float = 0.75,
         alpha: float = 0.05,

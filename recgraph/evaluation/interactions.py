@@ -1,0 +1,84 @@
+"""A split as sparse user x item matrices: what every recommender and metric here reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .splitting import Split
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """Sparse matrices over one item universe.
+
+    Attributes
+    ----------
+    user_ids : int64 [n_users], every user with a training or test rating.
+    item_ids : int64 [n_items], every movie with a training or test rating: the catalogue
+        ranked for each user (full ranking, no sampled negatives).
+    train : CSR float64 [n_users, n_items], the training rating (a repeated pair keeps its
+        last rating); a stored entry means "rated in training", so it is never recommended.
+    test : CSR bool [n_users, n_items], the held-out positives.
+    eval_users : int64, the rows of users with at least one held-out item.
+    threshold : ratings at or above it are positives.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    eval_users: np.ndarray
+    threshold: float
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_ids.shape[0])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_ids.shape[0])
+
+    def positives(self, min_rating: float | None = None) -> sp.csr_matrix:
+        """Binary float64 training matrix of ratings >= ``min_rating`` (None: every rating)."""
+        x = self.train.copy()
+        if min_rating is not None:
+            x.data = (x.data >= min_rating).astype(np.float64)
+            x.eliminate_zeros()
+        else:
+            x.data = np.ones_like(x.data)
+        return x
+
+    def item_rows(self, movie_ids: np.ndarray) -> np.ndarray:
+        """Item row of each movie id, -1 for movies outside the universe."""
+        movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        pos = np.searchsorted(self.item_ids, movie_ids)
+        pos = np.minimum(pos, max(self.n_items - 1, 0))
+        found = self.item_ids[pos] == movie_ids if self.n_items else np.zeros(movie_ids.shape, bool)
+        return np.where(found, pos, -1)
+
+    @classmethod
+    def from_split(cls, split: Split) -> "Interactions":
+        train = split.train
+        if "timestamp" in train.columns:
+            train = train.sort_values("timestamp", kind="stable")
+        train = train.drop_duplicates(["userId", "movieId"], keep="last")
+        test = split.test
+        user_ids = np.union1d(train["userId"].to_numpy(), test["userId"].to_numpy()).astype(np.int64)
+        item_ids = np.union1d(train["movieId"].to_numpy(), test["movieId"].to_numpy()).astype(np.int64)
+        shape = (len(user_ids), len(item_ids))
+
+        def matrix(frame: pd.DataFrame, values: np.ndarray, dtype) -> sp.csr_matrix:
+            rows = np.searchsorted(user_ids, frame["userId"].to_numpy())
+            cols = np.searchsorted(item_ids, frame["movieId"].to_numpy())
+            m = sp.csr_matrix((values.astype(dtype), (rows, cols)), shape=shape)
+            m.sort_indices()
+            return m
+
+        train_m = matrix(train, train["rating"].to_numpy(), np.float64)
+        test_m = matrix(test, np.ones(len(test)), bool)
+        eval_users = np.flatnonzero(np.diff(test_m.indptr) > 0).astype(np.int64)
+        return cls(user_ids, item_ids, train_m, test_m, eval_users, float(split.params["threshold"]))

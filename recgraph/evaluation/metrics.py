@@ -1,0 +1,134 @@
+"""Top-K ranking metrics over full rankings, vectorized over users.
+
+Every function takes ``top``, an int array [n_users, >= k] of item numbers, best first
+(-1 marks an empty slot), and ``truth``, a CSR matrix [n_users, n_items] whose stored
+entries are the held-out items of each user (row i of ``top`` is row i of ``truth``).
+Per-user values come back as float64 arrays; :func:`summarize` averages them.
+
+Definitions (binary relevance, ``T_u`` the held-out items of user u, ``r`` 1-based ranks):
+
+- HR@K       = 1 if any of T_u is in the top K, else 0
+- Recall@K   = |top K ∩ T_u| / |T_u|
+- NDCG@K     = sum over hits of 1/log2(r + 1), divided by the same sum over ranks
+  1..min(K, |T_u|) (the ideal ranking)
+- coverage@K = distinct items in all top-K lists / n_items (catalogue coverage)
+
+With one held-out item per user (leave-last-out), HR@K equals Recall@K.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ParameterError
+
+
+def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+    """The ``k`` best items of each row of ``scores`` (higher is better), best first.
+
+    Items stored in ``exclude`` (same shape) and items scoring ``-inf`` or NaN are never
+    returned; a row with fewer than ``k`` candidates is padded with -1. Ties go to the
+    lower item number, so the result is deterministic.
+    """
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if scores.ndim != 2:
+        raise ParameterError(f"scores must be a 2-D array [users, items]; got shape {scores.shape}.")
+    n_users, n_items = scores.shape
+    if exclude is not None:
+        exclude = sp.csr_matrix(exclude)
+        if exclude.shape != scores.shape:
+            raise ParameterError(f"exclude has shape {exclude.shape}; scores have {scores.shape}.")
+        rows = np.repeat(np.arange(n_users), np.diff(exclude.indptr))
+        scores[rows, exclude.indices] = -np.inf
+    scores[np.isnan(scores)] = -np.inf
+    k_eff = min(k, n_items)
+    if k_eff < n_items:
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(n_items), (n_users, n_items)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # argpartition may cut a tie at the k-th score arbitrarily; then take the tied items
+    # with the lowest numbers, so the same scores always give the same list.
+    kth = part_scores.min(axis=1, keepdims=True)
+    if ((scores >= kth).sum(axis=1) > k_eff).any():
+        above = scores > kth
+        key = np.where(above, 0, np.where(scores == kth, 1, 2)) * (n_items + 1) + np.arange(n_items)
+        part = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
+        part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    top = np.take_along_axis(part, order, axis=1)
+    ranked = np.take_along_axis(part_scores, order, axis=1)
+    top[~np.isfinite(ranked)] = -1
+    if k_eff < k:
+        top = np.hstack([top, np.full((n_users, k - k_eff), -1, dtype=top.dtype)])
+    return top.astype(np.int64)
+
+
+def _check(top: np.ndarray, truth: sp.csr_matrix, k: int) -> tuple[np.ndarray, sp.csr_matrix]:
+    top = np.asarray(top)
+    truth = sp.csr_matrix(truth)
+    if top.ndim != 2 or top.shape[0] != truth.shape[0]:
+        raise ParameterError(f"top must be [n_users, k] with one row per truth row; got {top.shape} and {truth.shape}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= top.shape[1]:
+        raise ParameterError(f"k must be an integer from 1 to {top.shape[1]} (the list length); got {k!r}.")
+    return top[:, :k], truth
+
+
+def hits(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:
+    """Bool [n_users, k]: is the item at each rank a held-out item of that user?"""
+    top, truth = _check(top, truth, k)
+    n_items = truth.shape[1]
+    truth = truth.tocoo()
+    keep = truth.data != 0
+    truth_keys = np.sort(truth.row[keep].astype(np.int64) * n_items + truth.col[keep])
+    keys = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + top
+    found = np.isin(keys, truth_keys)
+    return found & (top >= 0)
+
+
+def _n_relevant(truth: sp.csr_matrix) -> np.ndarray:
+    truth = sp.csr_matrix(truth)
+    nonzero = truth.copy()
+    nonzero.eliminate_zeros()
+    return np.diff(nonzero.indptr).astype(np.float64)
+
+
+def hit_rate(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:
+    """HR@k per user: 1.0 if any held-out item is in the top k."""
+    return hits(top, truth, k).any(axis=1).astype(np.float64)
+
+
+def recall(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:
+    """Recall@k per user: share of the held-out items in the top k (0 for a user with none)."""
+    n_rel = _n_relevant(truth)
+    found = hits(top, truth, k).sum(axis=1)
+    return np.divide(found, n_rel, out=np.zeros_like(n_rel), where=n_rel > 0)
+
+
+def ndcg(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:
+    """NDCG@k per user with binary relevance (0 for a user with no held-out item)."""
+    h = hits(top, truth, k)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = h @ discount
+    n_rel = np.minimum(_n_relevant(truth), k).astype(np.int64)
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[n_rel]
+    return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+
+def coverage(top: np.ndarray, k: int, n_items: int) -> float:
+    """Catalogue coverage@k: distinct items recommended to anyone / ``n_items``."""
+    top = np.asarray(top)[:, :k]
+    shown = np.unique(top[top >= 0])
+    return float(shown.shape[0]) / float(n_items) if n_items else 0.0
+
+
+def summarize(top: np.ndarray, truth: sp.csr_matrix, n_items: int, ks=(10, 20)) -> dict:
+    """Mean HR/NDCG/Recall@k and coverage@k for each k in ``ks`` (keys like ``"hr@10"``)."""
+    out = {}
+    for k in ks:
+        out[f"hr@{k}"] = float(hit_rate(top, truth, k).mean())
+        out[f"ndcg@{k}"] = float(ndcg(top, truth, k).mean())
+        out[f"recall@{k}"] = float(recall(top, truth, k).mean())
+        out[f"coverage@{k}"] = coverage(top, k, n_items)
+    return out

@@ -1,0 +1,89 @@
+"""``recgraph serve``: run the HTTP service on uvicorn.
+
+This module imports neither FastAPI nor uvicorn until the command runs, so the CLI
+works without the ``serve`` extra for every other command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ..errors import MissingDependencyError, ParameterError
+
+#: Measured with benchmarks/bench_serve.py on a 2-core machine (docs/serving.md):
+#: two workers gave the most requests per second at the lowest p99.
+DEFAULT_WORKERS = 2
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_RELOAD_INTERVAL = 1.0
+DEFAULT_CACHE_SIZE = 4096
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``serve`` on an ``argparse`` sub-parser collection."""
+    p = sub.add_parser("serve", help="serve an index over HTTP (JSON)",
+                       description="Serve similar-movie queries and recommendations over HTTP. "
+                                   "Needs the 'serve' extra: pip install 'recgraph[serve]'.")
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", required=True,
+                   help="artifact directory, or a symlink / pointer file naming one (reloaded when it moves)")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"worker processes; they share the memory-mapped index (default {DEFAULT_WORKERS})")
+    p.add_argument("--reload-interval", type=float, default=DEFAULT_RELOAD_INTERVAL,
+                   help=f"seconds between checks for a new artifact version, 0 = never (default {DEFAULT_RELOAD_INTERVAL:g})")
+    p.add_argument("--cache-size", type=int, default=DEFAULT_CACHE_SIZE,
+                   help=f"GET responses cached per artifact version, 0 = off (default {DEFAULT_CACHE_SIZE})")
+    p.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    p.add_argument("--log-level", default="warning", choices=LOG_LEVELS, help="server log level (default warning)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the settings and the artifact, then serve until interrupted."""
+    if not 0 <= args.port <= 65535:
+        raise ParameterError(f"--port must be from 0 to 65535; got {args.port}.")
+    if args.workers < 1:
+        raise ParameterError(f"--workers must be an integer >= 1; got {args.workers}.")
+    if args.reload_interval < 0:
+        raise ParameterError(f"--reload-interval must be >= 0 seconds; got {args.reload_interval:g}.")
+    if args.cache_size < 0:
+        raise ParameterError(f"--cache-size must be >= 0; got {args.cache_size}.")
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"recgraph serve needs {exc.name}; install the extra with: pip install 'recgraph[serve]'."
+        ) from None
+
+    from ..index import ItemIndex
+    from .reloader import resolve_artifact_dir
+
+    # Fail here, with one clear line, rather than in every worker.
+    index_path = os.path.abspath(os.path.expanduser(args.index))
+    ItemIndex.load(resolve_artifact_dir(index_path))
+    os.environ["RECGRAPH_SERVE_CONFIG"] = json.dumps({
+        "index": index_path,
+        "reload_interval": args.reload_interval,
+        "cache_size": args.cache_size,
+        "log_level": args.log_level,
+    })
+    uvicorn.run(
+        "recgraph.serve.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+        log_level=args.log_level,
+        server_header=False,
+    )
+    return 0

@@ -1,0 +1,114 @@
+"""The CLI end to end, as a user runs it: real processes, real data."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "recgraph", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), *map(str, args)], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def artifact(ml_small_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "art"
+    proc = run_script("--backend", "gensim", "--data", ml_small_path, "--out", out, "--seed", "3", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "1,405 nodes, 40,043 edges, average degree 57.0" in proc.stdout
+    assert "Star Wars: Episode IV - A New Hope (1977):" in proc.stdout
+    assert "timings (s): load" in proc.stdout
+    return out
+
+
+def test_train_writes_artifact(artifact):
+    assert sorted(p.name for p in artifact.iterdir()) == ["embeddings.npy", "index.ann", "items.csv", "manifest.json"]
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["params"]["trainer"]["workers"] == 1
+
+
+def test_similar_and_recommend(artifact):
+    out = run("similar", "--index", artifact, "Star Wars: Episode IV - A New Hope (1977)", "-k", "10", "--json")
+    payload = json.loads(out.stdout)
+    ids = [r["movie_id"] for r in payload["results"]]
+    assert len(ids) == 10 and 260 not in ids and 1196 in ids
+    text = run("similar", "--index", artifact, "260", "-k", "3").stdout.splitlines()
+    assert len(text) == 3 and text[0].split()[0] == "1"
+    rec = json.loads(run("recommend", "--index", artifact, "--watched", "260", "1196", "--exclude", "1210",
+                         "-k", "5", "--json").stdout)
+    assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["movie_id"] for r in rec["results"]}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["similar", "--index", "{art}", "Star Wars"], "No movie titled 'Star Wars' is in the index; did you mean"),
+        (["similar", "--index", "{art}", "999999"], "Movie id 999999 is not in the index"),
+        (["similar", "--index", "{art}", "260", "-k", "0"], "k must be an integer"),
+        (["similar", "--index", "/nonexistent/dir", "260"], "does not exist"),
+        (["recommend", "--index", "{art}", "--watched", "999998"], "Movie id 999998 is not in the index"),
+    ],
+)
+def test_query_errors_are_one_sentence(artifact, args, message):
+    proc = run(*[a.replace("{art}", str(artifact)) for a in args], check=False)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--p", "0"], "p must be a finite number > 0"),
+        (["--q", "-1"], "q must be a finite number > 0"),
+        (["--walk-length", "0"], "walk_length must be an integer >= 1"),
+        (["--num-walks", "0"], "num_walks must be an integer >= 1"),
+        (["--min-weight", "1e9"], "min_weight 1e+09"),
+        (["--backend", "torch"], "Unknown backend 'torch'; available: gensim, keras"),
+        (["--dim", "0"], "dim must be an integer >= 1"),
+        (["--vectors", "sideways"], "vectors must be 'input', 'output' or 'both'"),
+    ],
+)
+def test_train_errors_keep_existing_artifact(artifact, ml_small_path, extra, message):
+    before = (artifact / "manifest.json").read_bytes()
+    proc = run_script("--data", ml_small_path, "--out", artifact, "--quiet", *extra)
+    assert proc.returncode == 1, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (artifact / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in artifact.parent.iterdir()) == ["art"]  # no temporary directory left
+
+
+def test_bad_data_sources(tmp_path):
+    proc = run_script("--data", tmp_path / "missing.zip", "--out", tmp_path / "o", "--quiet")
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+    (tmp_path / "ratings.csv").write_text("userId,movieId,rating\n1,1,9\n")
+    (tmp_path / "movies.csv").write_text("movieId,title\n1,A\n")
+    proc = run_script("--data", tmp_path, "--out", tmp_path / "o", "--quiet")
+    assert proc.returncode == 1 and "line 2: rating 9 is outside" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_refuses_to_overwrite_a_foreign_directory(tmp_path, ml_small_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    proc = run_script("--data", ml_small_path, "--out", tmp_path, "--quiet")
+    assert proc.returncode == 1 and "not a recgraph artifact" in proc.stderr
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_usage_errors_exit_2():
+    proc = run("similar", check=False)
+    assert proc.returncode == 2 and "usage:" in proc.stderr

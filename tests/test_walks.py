@@ -1,0 +1,232 @@
+"""node2vec walks: structure, reproducibility, validation and the exact transition law."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recgraph.errors import ParameterError
+from recgraph.graph import ItemGraph
+from recgraph.walks import node2vec_walks
+
+# A small weighted graph with triangles (0-1-2, 1-2-3, 2-3-4, 3-4-5) and a tail
+# (5-6, 6-0), so every (prev, cur) context mixes the three node2vec cases:
+# x == prev, x a neighbour of prev, x farther away.
+SMALL_EDGES = [
+    (0, 1, 1.0),
+    (0, 2, 3.0),
+    (1, 2, 0.5),
+    (1, 3, 2.0),
+    (2, 3, 1.5),
+    (2, 4, 4.0),
+    (3, 4, 0.7),
+    (3, 5, 2.5),
+    (4, 5, 1.2),
+    (5, 6, 3.5),
+    (6, 0, 0.8),
+]
+
+
+def small_graph(num_nodes: int | None = None) -> ItemGraph:
+    src, dst, w = (np.array(col) for col in zip(*SMALL_EDGES))
+    return ItemGraph.from_edges(src.astype(np.int64), dst.astype(np.int64), w.astype(np.float64), num_nodes=num_nodes)
+
+
+def random_graph(n: int = 300, m: int = 2000, seed: int = 0) -> ItemGraph:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, m)
+    b = rng.integers(0, n, m)
+    keep = a != b
+    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    pairs = np.unique(np.stack([lo, hi], axis=1), axis=0)
+    w = rng.lognormal(0.0, 1.0, pairs.shape[0])
+    return ItemGraph.from_edges(pairs[:, 0], pairs[:, 1], w, num_nodes=n)
+
+
+def dense_weights(graph: ItemGraph) -> np.ndarray:
+    n = graph.num_nodes
+    w = np.zeros((n, n))
+    rows = np.repeat(np.arange(n), graph.degrees())
+    w[rows, graph.indices] = graph.weights
+    return w
+
+
+def exact_next(w: np.ndarray, prev: int, cur: int, p: float, q: float) -> np.ndarray:
+    """node2vec transition law from ``cur`` having come from ``prev``."""
+    bias = np.where(w[prev] > 0, 1.0, 1.0 / q)
+    bias[prev] = 1.0 / p
+    un = w[cur] * bias  # zero off cur's neighbours
+    return un / un.sum()
+
+
+# ---------------------------------------------------------------- structure
+
+
+def test_shape_dtype_and_edges():
+    g = random_graph()
+    walks = node2vec_walks(g, num_walks=3, walk_length=12, p=2.0, q=0.5, seed=1)
+    assert walks.dtype == np.int32
+    assert walks.shape == (3 * g.num_nodes, 12)
+    dense = dense_weights(g)
+    valid = walks[:, 1:] >= 0
+    # Every node of random_graph with an edge keeps walking; padding only after isolated starts.
+    isolated = g.degrees() == 0
+    assert np.all(valid[~isolated[walks[:, 0]]])
+    a, b = walks[:, :-1][valid], walks[:, 1:][valid]
+    assert np.all(dense[a, b] > 0), "a step is not an edge"
+
+
+def test_each_round_starts_every_node_once():
+    g = small_graph()
+    walks = node2vec_walks(g, num_walks=4, walk_length=5, p=1.0, q=1.0, seed=3)
+    n = g.num_nodes
+    for r in range(4):
+        assert sorted(walks[r * n : (r + 1) * n, 0].tolist()) == list(range(n))
+
+
+def test_walk_length_one():
+    g = small_graph()
+    walks = node2vec_walks(g, num_walks=2, walk_length=1, p=2.0, q=0.5, seed=0)
+    assert walks.shape == (2 * g.num_nodes, 1)
+    assert sorted(walks[:, 0].tolist()) == sorted(list(range(g.num_nodes)) * 2)
+
+
+def test_isolated_node_padded():
+    g = small_graph(num_nodes=9)  # nodes 7 and 8 have no edge
+    walks = node2vec_walks(g, num_walks=3, walk_length=6, p=0.5, q=2.0, seed=5)
+    iso = np.isin(walks[:, 0], [7, 8])
+    assert iso.sum() == 6
+    assert np.all(walks[iso, 1:] == -1)
+    assert np.all(walks[~iso] >= 0)
+    assert np.all(walks[~iso] < 7)
+
+
+# ---------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_walks():
+    g = random_graph()
+    a = node2vec_walks(g, 2, 15, p=0.25, q=4.0, seed=42)
+    b = node2vec_walks(g, 2, 15, p=0.25, q=4.0, seed=42)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_thread_count_does_not_change_walks():
+    g = random_graph()
+    one = node2vec_walks(g, 3, 20, p=2.0, q=0.5, seed=7, threads=1)
+    two = node2vec_walks(g, 3, 20, p=2.0, q=0.5, seed=7, threads=2)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_different_seeds_differ():
+    g = random_graph()
+    a = node2vec_walks(g, 2, 15, p=2.0, q=0.5, seed=1)
+    b = node2vec_walks(g, 2, 15, p=2.0, q=0.5, seed=2)
+    assert not np.array_equal(a, b)
+
+
+def test_unseeded_runs_differ():
+    g = random_graph()
+    assert not np.array_equal(node2vec_walks(g, 2, 15, 1.0, 1.0), node2vec_walks(g, 2, 15, 1.0, 1.0))
+
+
+# --------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"p": 0.0},
+        {"p": -1.0},
+        {"p": float("nan")},
+        {"p": float("inf")},
+        {"p": "two"},
+        {"q": 0.0},
+        {"q": -0.5},
+        {"walk_length": 0},
+        {"walk_length": -3},
+        {"walk_length": 2.5},
+        {"walk_length": "10"},
+        {"num_walks": 0},
+        {"num_walks": 1.0},
+        {"num_walks": True},
+        {"threads": 0},
+        {"threads": 1.5},
+    ],
+)
+def test_parameter_validation(kwargs):
+    args = {"num_walks": 1, "walk_length": 5, "p": 1.0, "q": 1.0, "seed": 0}
+    args.update(kwargs)
+    with pytest.raises(ParameterError):
+        node2vec_walks(small_graph(), **args)
+
+
+def test_empty_graph_rejected():
+    g = ItemGraph.from_edges(np.array([], dtype=np.int64), np.array([], dtype=np.int64), num_nodes=0)
+    with pytest.raises(ParameterError):
+        node2vec_walks(g, 1, 5, 1.0, 1.0, seed=0)
+
+
+# ------------------------------------------------------------- distribution
+
+
+def test_first_step_proportional_to_weight():
+    g = small_graph()
+    w = dense_weights(g)
+    walks = node2vec_walks(g, num_walks=30_000, walk_length=2, p=0.25, q=4.0, seed=11)
+    n = g.num_nodes
+    counts = np.zeros((n, n))
+    np.add.at(counts, (walks[:, 0], walks[:, 1]), 1)
+    for u in range(n):
+        expected = w[u] / w[u].sum()
+        observed = counts[u] / counts[u].sum()
+        tvd = 0.5 * np.abs(observed - expected).sum()
+        assert tvd < 0.02, (u, tvd, observed, expected)
+
+
+@pytest.mark.parametrize("p,q", [(2.0, 0.5), (0.25, 4.0)])
+def test_second_order_transition_law(p, q):
+    g = small_graph()
+    w = dense_weights(g)
+    n = g.num_nodes
+    # Every step past the first of every walk is a draw from its (prev, cur) context:
+    # 7 * 20000 walks * 29 draws ~ 4M draws over 22 contexts (>= 20k each).
+    walks = node2vec_walks(g, num_walks=20_000, walk_length=31, p=p, q=q, seed=2024).astype(np.int64)
+    prev, cur, nxt = walks[:, :-2].ravel(), walks[:, 1:-1].ravel(), walks[:, 2:].ravel()
+    counts = np.bincount((prev * n + cur) * n + nxt, minlength=n**3).reshape(n, n, n)
+    cases = set()
+    checked = 0
+    for a in range(n):
+        for b in range(n):
+            if w[a, b] == 0:
+                assert counts[a, b].sum() == 0
+                continue
+            total = counts[a, b].sum()
+            assert total >= 20_000, (a, b, total)
+            expected = exact_next(w, a, b, p, q)
+            observed = counts[a, b] / total
+            assert np.all(observed[expected == 0] == 0), "stepped off the graph"
+            tvd = 0.5 * np.abs(observed - expected).sum()
+            assert tvd < 0.02, ((a, b), tvd, observed, expected)
+            checked += 1
+            for x in np.flatnonzero(w[b]):
+                cases.add("return" if x == a else ("common" if w[a, x] > 0 else "out"))
+    assert checked == 2 * g.num_edges
+    assert cases == {"return", "common", "out"}
+
+
+def test_second_order_law_chi_square_one_context():
+    """A sharper check on one context: counts fit the exact law (chi-square, fixed seed)."""
+    g = small_graph()
+    w = dense_weights(g)
+    p, q = 2.0, 0.5
+    walks = node2vec_walks(g, num_walks=6000, walk_length=21, p=p, q=q, seed=99).astype(np.int64)
+    prev, cur, nxt = walks[:, :-2].ravel(), walks[:, 1:-1].ravel(), walks[:, 2:].ravel()
+    a, b = 1, 2  # cur 2 has neighbours 0 (common), 1 (return), 3 (common), 4 (out)
+    sel = (prev == a) & (cur == b)
+    observed = np.bincount(nxt[sel], minlength=g.num_nodes)
+    expected = exact_next(w, a, b, p, q) * sel.sum()
+    mask = expected > 0
+    chi2 = (((observed - expected) ** 2)[mask] / expected[mask]).sum()
+    # 3 degrees of freedom: P(chi2 > 16.27) = 0.001.
+    assert chi2 < 16.27, (chi2, observed, expected)
