@@ -8,9 +8,11 @@ free port, waits for /healthz, runs ``wrk -t2 -c8 -d10s`` against
 * ``workers=N cache=off`` (``--cache-size 0``): every request runs the Annoy query and
   JSON encoding, to show the cost the response cache saves.
 * ``reload``: the default worker count with ``--index`` a symlink; during the run the
-  symlink is switched (``ln -sfn`` + ``mv -T``) from the seed-0 artifact to the seed-1
-  artifact and back, several times; every failed request, socket error or non-2xx counts.
-  A poller reads ``X-Recgraph-Artifact`` throughout and reports the versions it saw.
+  symlink is switched (``ln -sfn`` + ``mv -T``) between the seed-0 artifact (A) and the
+  seed-1 artifact (B), ``--switches`` times (default 3, ending on B); every failed request,
+  socket error or non-2xx counts. A poller reads ``X-Recgraph-Artifact`` throughout and
+  reports how often the version it saw changed (each worker reloads on its own within
+  ~1 s, so answers alternate between versions for that moment) and the last version seen.
 
 Target (issue 5): with the default worker count, >= 2,500 req/s, p99 <= 25 ms, zero
 errors/non-2xx; zero failures across the reload.
@@ -29,6 +31,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +120,7 @@ def run_wrk(url: str, lua: Path, duration: int, threads: int, connections: int) 
     stats = json.loads(line[len("WRKJSON "):])
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
     stats["failures"] = sum(stats[k] for k in ("connect", "read", "write", "status", "timeout"))
+    stats["loadavg_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine skews the figures
     return stats
 
 
@@ -179,7 +183,8 @@ def reload_under_load(a: Path, b: Path, work: Path, lua: Path, args) -> dict:
             for t in threads:
                 t.join()
         log_lines = [l for l in (work / "reload.log").read_text().splitlines() if "now serving" in l]
-    stats.update(switches=args.switches, versions_seen="->".join(seen), poll_errors=len(poll_errors),
+    stats.update(switches=args.switches, version_changes=len(seen) - 1, last_version=seen[-1] if seen else "?",
+                 expected_version="B" if args.switches % 2 else "A", poll_errors=len(poll_errors),
                  reloads_logged=len(log_lines))
     return stats
 
@@ -189,12 +194,14 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MovieLens zip to train the two artifacts")
     parser.add_argument("--artifacts", type=Path, nargs=2, metavar=("A", "B"), help="reuse two artifact directories")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare (default 1,2)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the table shows medians (default 1)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--switches", type=int, default=4, help="symlink switches during the reload run")
+    parser.add_argument("--switches", type=int, default=3, help="symlink switches during the reload run (odd ends on B)")
     parser.add_argument("--no-uncached", action="store_true", help="skip the --cache-size 0 runs")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-reload", action="store_true", help="skip the reload-under-load run")
+    parser.add_argument("--json", type=Path, help="also write every run here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
@@ -210,29 +217,36 @@ def main(argv=None) -> int:
         a, b = args.artifacts if args.artifacts else train_artifacts(args.data, work)
         a, b = a.resolve(), b.resolve()
         print(f"cpus: {os.cpu_count()}; wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
-              f"{URL_PATH}; default workers {DEFAULT_WORKERS}", flush=True)
-        rows = []
-        for cache in (("on", "off") if not args.no_uncached else ("on",)):
-            for workers in [int(w) for w in args.workers.split(",")]:
-                extra = [] if cache == "on" else ["--cache-size", "0"]
-                with Server(a, workers, extra, log=work / f"w{workers}-{cache}.log") as server:
-                    stats = run_wrk(server.base + URL_PATH, lua, args.duration, args.threads, args.connections)
-                stats.update(scenario=f"workers={workers} cache={cache}")
-                rows.append(stats)
-                print(_row(stats), flush=True)
-        stats = reload_under_load(a, b, work, lua, args)
-        stats.update(scenario=f"reload workers={DEFAULT_WORKERS} cache=on")
-        rows.append(stats)
-        print(_row(stats) + f"  versions seen {stats['versions_seen']}, poll errors {stats['poll_errors']}, "
-              f"reloads logged {stats['reloads_logged']} ({stats['switches']} switches x {DEFAULT_WORKERS} workers)")
+              f"{URL_PATH}; default workers {DEFAULT_WORKERS}; {args.rounds} round(s)", flush=True)
+        runs = []
+        caches = ("on",) if args.no_uncached else ("on", "off")
+        for _ in range(args.rounds):
+            for cache in caches:
+                for workers in [int(w) for w in args.workers.split(",")]:
+                    extra = [] if cache == "on" else ["--cache-size", "0"]
+                    with Server(a, workers, extra, log=work / f"w{workers}-{cache}.log") as server:
+                        stats = run_wrk(server.base + URL_PATH, lua, args.duration, args.threads, args.connections)
+                    stats.update(scenario=f"workers={workers} cache={cache}")
+                    runs.append(stats)
+                    print(_row(stats), flush=True)
+            if not args.no_reload:
+                stats = reload_under_load(a, b, work, lua, args)
+                stats.update(scenario=f"reload workers={DEFAULT_WORKERS} cache=on")
+                runs.append(stats)
+                print(_row(stats) + f"\n    {stats['switches']} switches; version changes seen by the poller "
+                      f"{stats['version_changes']}, last {stats['last_version']} (expected {stats['expected_version']}); "
+                      f"poll errors {stats['poll_errors']}; reloads logged {stats['reloads_logged']}", flush=True)
         print()
-        print("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | failures (socket + non-2xx) |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for r in rows:
-            print(f"| {r['scenario']} | {r['rps']:,.0f} | {r['p50_us'] / 1e3:.2f} | {r['p90_us'] / 1e3:.2f} | "
-                  f"{r['p99_us'] / 1e3:.2f} | {r['max_us'] / 1e3:.1f} | {r['failures']} |")
+        print("| scenario | runs | req/s (median) | req/s (min-max) | p50 ms | p99 ms | max ms | failures (all runs) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name in dict.fromkeys(r["scenario"] for r in runs):
+            rs = [r for r in runs if r["scenario"] == name]
+            med = lambda key: statistics.median(r[key] for r in rs)  # noqa: E731
+            print(f"| {name} | {len(rs)} | {med('rps'):,.0f} | {min(r['rps'] for r in rs):,.0f}-"
+                  f"{max(r['rps'] for r in rs):,.0f} | {med('p50_us') / 1e3:.2f} | {med('p99_us') / 1e3:.2f} | "
+                  f"{med('max_us') / 1e3:.1f} | {sum(r['failures'] for r in rs)} |")
         if args.json:
-            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+            args.json.write_text(json.dumps(runs, indent=2) + "\n")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -240,7 +254,9 @@ def main(argv=None) -> int:
 
 def _row(r: dict) -> str:
     return (f"{r['scenario']:<28} {r['rps']:>9,.0f} req/s  p50 {r['p50_us'] / 1e3:6.2f} ms  "
-            f"p99 {r['p99_us'] / 1e3:6.2f} ms  max {r['max_us'] / 1e3:6.1f} ms  failures {r['failures']}")
+            f"p99 {r['p99_us'] / 1e3:6.2f} ms  max {r['max_us'] / 1e3:6.1f} ms  failures {r['failures']} "
+            f"(connect {r['connect']}, read {r['read']}, write {r['write']}, timeout {r['timeout']}, "
+            f"non-2xx {r['status']})  load {r['loadavg_1m']}")
 
 
 if __name__ == "__main__":

@@ -30,15 +30,24 @@ How each peer is driven:
   (rejection sampling over per-row cumulative weights), called for every start
   from a numba ``prange`` loop, so it uses the same threads as ours. (Its own API
   only makes walks one at a time from Python inside gensim's training loop, which
-  is slower; this is the most generous way to run its kernel.)
+  is slower; this is the most generous way to run its kernel.) To keep a run
+  under ~5 minutes it walks a quarter of the starts by default
+  (``--fastnode2vec-fraction``).
 - PecanPy: ``SparseOTF`` (the mode for large sparse graphs), through its internal
   parallel ``_random_walks`` on the node-index matrix, skipping
   ``simulate_walks``' conversion of every walk into a list of strings. Its
   ``walk_length`` counts steps, so it is given walk_length - 1 to produce the same
   number of nodes. SparseOTF costs O(degree) per step, so by default it walks only
-  a fraction of the starts (``--pecanpy-fraction``); walks/s is a rate, so the
-  comparison holds. ``PreComp`` (precomputed 2nd-order alias tables) would need
-  ~14 GB on this graph and is not run.
+  a fraction of the starts (``--pecanpy-fraction``, 5%). ``PreComp``
+  (precomputed 2nd-order alias tables: uint32 + float32 for each of the
+  sum(degree^2) = 1.68e9 (edge, neighbour) pairs) would need ~13.4 GB on this
+  graph and is not run.
+
+Walks/s is a rate, so a peer timed on a share of the starts (the first walks of
+the same seeded start order, spread over all nodes) compares fairly; ours always
+walks all of them. Ratios are ours' walks/s over the peer's within the same
+round, then the median over rounds, which cancels much of a shared machine's
+drift.
 
 A peer that cannot be imported by the peers interpreter is reported as
 "peer not installed, skipped", and ours is measured alone.
@@ -81,6 +90,14 @@ def current_rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024 / 1e6
     return float("nan")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_graph(path: Path, num_nodes: int, num_edges: int, seed: int) -> None:
@@ -145,11 +162,13 @@ def worker_ours(args) -> dict:
     tiny = ItemGraph.from_edges(np.array([0, 1, 2]), np.array([1, 2, 0]), np.array([1.0, 2.0, 3.0]))
     node2vec_walks(tiny, 2, 5, args.p, args.q, seed=0, threads=args.threads)  # compile / load cache
     rss_before = current_rss_mb()
+    c0 = cpu_seconds()
     t0 = time.perf_counter()
     walks = node2vec_walks(g, args.num_walks, args.walk_length, args.p, args.q, seed=args.seed, threads=args.threads)
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - c0
     assert walks.shape == (args.num_walks * g.num_nodes, args.walk_length)
-    return {"walks": int(walks.shape[0]), "seconds": seconds, "rss_before_mb": rss_before}
+    return {"walks": int(walks.shape[0]), "seconds": seconds, "cpu_seconds": cpu, "rss_before_mb": rss_before}
 
 
 def worker_fastnode2vec(args) -> dict:
@@ -184,11 +203,13 @@ def worker_fastnode2vec(args) -> dict:
     weights = raw["weights"]
     starts = _starts(indptr.shape[0] - 1, args.num_walks, args.fraction, args.seed)
     rss_before = current_rss_mb()
+    c0 = cpu_seconds()
     t0 = time.perf_counter()
     walks = walk_stage(indptr, indices, weights, starts)
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - c0
     assert walks.shape == (starts.shape[0], args.walk_length)
-    return {"walks": int(walks.shape[0]), "seconds": seconds, "rss_before_mb": rss_before}
+    return {"walks": int(walks.shape[0]), "seconds": seconds, "cpu_seconds": cpu, "rss_before_mb": rss_before}
 
 
 def worker_pecanpy(args) -> dict:
@@ -210,21 +231,24 @@ def worker_pecanpy(args) -> dict:
     starts = _starts(n, args.num_walks, args.fraction, args.seed).astype(np.uint32)
     steps = args.walk_length - 1  # PecanPy's walk_length counts steps
 
+    g._preprocess_transition_probs()  # nothing to do for SparseOTF
+    # Built once: each new closure would make numba compile _random_walks again.
+    move_forward = g.get_move_forward()
+    has_nbrs = g.get_has_nbrs()
+
     def walk_stage(start_ary):
-        g._preprocess_transition_probs()
-        move_forward = g.get_move_forward()
-        has_nbrs = g.get_has_nbrs()
         with ProgressBar(total=start_ary.shape[0], disable=True) as progress:
             return g._random_walks(start_ary.shape[0], steps, args.seed, start_ary, has_nbrs, move_forward, progress)
 
-    # move_forward is a closure over this graph: compile it (and _random_walks for it) on a few walks.
-    walk_stage(starts[:64].copy())
+    walk_stage(starts[:64].copy())  # compile move_forward and _random_walks for it
     rss_before = current_rss_mb()
+    c0 = cpu_seconds()
     t0 = time.perf_counter()
     mat = walk_stage(starts)
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - c0
     assert mat.shape == (starts.shape[0], args.walk_length + 1)
-    return {"walks": int(mat.shape[0]), "seconds": seconds, "rss_before_mb": rss_before}
+    return {"walks": int(mat.shape[0]), "seconds": seconds, "cpu_seconds": cpu, "rss_before_mb": rss_before}
 
 
 WORKERS = {"ours": worker_ours, "fastnode2vec": worker_fastnode2vec, "pecanpy": worker_pecanpy}
@@ -309,7 +333,10 @@ def main(argv=None) -> int:
     ap.add_argument("--q", type=float, default=1.5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--pecanpy-fraction", type=float, default=0.02, help="share of the starts PecanPy walks")
+    ap.add_argument("--pecanpy-fraction", type=float, default=0.05, help="share of the starts PecanPy walks")
+    ap.add_argument(
+        "--fastnode2vec-fraction", type=float, default=0.25, help="share of the starts fastnode2vec walks"
+    )
     ap.add_argument("--cache", default=os.environ.get("RECGRAPH_BENCH_DIR", "/tmp/recgraph-bench"))
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="ml-latest-small zip for part (a)")
     ap.add_argument("--ml-runs", type=int, default=9)
@@ -358,7 +385,8 @@ def main(argv=None) -> int:
         if peer not in PEER_MODULES:
             ap.error(f"unknown peer {peer!r}; choose from {sorted(PEER_MODULES)}")
         if peer_available(args.peers_python, peer):
-            impls.append((peer, args.peers_python, args.pecanpy_fraction if peer == "pecanpy" else 1.0))
+            fraction = args.pecanpy_fraction if peer == "pecanpy" else args.fastnode2vec_fraction
+            impls.append((peer, args.peers_python, fraction))
         else:
             print(f"{peer}: peer not installed, skipped")
 
@@ -382,27 +410,34 @@ def main(argv=None) -> int:
                 flush=True,
             )
 
-    ours = {res["round"]: res["wps"] for res in results["ours"]}
+    ours = {res["round"]: res for res in results.get("ours", [])}
     print(
-        "\n| implementation | walks timed | walks/s (median) | runs | peak RSS (max) | RSS before walks "
-        "| ours ÷ impl (median of per-round ratios) |"
+        "\n| implementation | walks timed per run | walks/s (median) | ours ÷ impl, walks/s | "
+        "walks per CPU-s (median) | ours ÷ impl, per CPU-s | peak RSS (max) | RSS before walks |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     summary = {}
     for name, runs in results.items():
         if not runs:
-            print(f"| {name} | – | failed | 0 | – | – | – |")
+            print(f"| {name} | – | failed | – | – | – | – | – |")
             continue
         wps = statistics.median(res["wps"] for res in runs)
-        ratios = [ours[res["round"]] / res["wps"] for res in runs if res["round"] in ours]
-        ratio = statistics.median(ratios) if ratios else float("nan")
+        wpc = statistics.median(res["walks"] / res["cpu_seconds"] for res in runs)
+        paired = [(ours[res["round"]], res) for res in runs if res["round"] in ours]
+        ratio = statistics.median(o["wps"] / res["wps"] for o, res in paired) if paired else float("nan")
+        ratio_cpu = (
+            statistics.median((o["walks"] / o["cpu_seconds"]) / (res["walks"] / res["cpu_seconds"]) for o, res in paired)
+            if paired
+            else float("nan")
+        )
         peak = max(res["peak_rss_mb"] for res in runs)
         before = max(res["rss_before_mb"] for res in runs)
         summary[name] = (wps, ratio, peak)
         print(
-            f"| {name} | {runs[0]['walks']:,} | {wps:,.0f} | {len(runs)} | {peak:,.0f} MB | {before:,.0f} MB "
-            f"| {ratio:.2f}× |"
+            f"| {name} | {runs[0]['walks']:,} | {wps:,.0f} | {ratio:.2f}× | {wpc:,.0f} | {ratio_cpu:.2f}× "
+            f"| {peak:,.0f} MB | {before:,.0f} MB |"
         )
+    print(f"({len(next(iter(results.values())))} runs each; ratios are medians of per-round ratios)")
     if "ours" in summary:
         peers = {k: v for k, v in summary.items() if k != "ours"}
         peak = summary["ours"][2]

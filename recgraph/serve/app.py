@@ -18,8 +18,10 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Callable
 
 from fastapi import FastAPI, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import ParameterError, UnknownItemError
@@ -335,6 +337,13 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
         if not results:
             return _error(404, f"None of the {len(body.movie_ids)} movie ids is in the index.")
         return _json({"results": results, "unknown": unknown})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8): malformed JSON
+            return _json({"detail": [{"type": "json_invalid", "loc": ["body"],
+                                      "msg": "The request body is not valid JSON (UTF-8)."}]}, 422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(UnknownItemError)
     async def unknown_item(request: Request, exc: UnknownItemError) -> Response:

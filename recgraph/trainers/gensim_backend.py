@@ -33,7 +33,7 @@ class GensimTrainer(Trainer):
     vectors : ``"input"`` (gensim's ``wv``) or ``"output"`` (``syn1neg``) vectors.
     workers : training threads; 1 makes results bit-for-bit reproducible.
     seed : seeds the initial vectors and gensim's own generator.
-    show_progress : unused by gensim (it logs), kept for a uniform interface.
+    show_progress : a tqdm bar over epochs.
     """
 
     name = "gensim"
@@ -105,7 +105,19 @@ class GensimTrainer(Trainer):
         # PYTHONHASHSEED; draw them from our own generator instead (same distribution).
         model.wv.vectors[:] = ((rng.random(model.wv.vectors.shape) - 0.5) / dim).astype(np.float32)
         words = sum(len(s) for s in corpus)
-        model.train(corpus, total_examples=len(corpus), total_words=words, epochs=epochs, compute_loss=False)
+        from gensim.models.callbacks import CallbackAny2Vec
+        from tqdm.auto import tqdm
+
+        class _EpochBar(CallbackAny2Vec):
+            def __init__(self, bar):
+                self.bar = bar
+
+            def on_epoch_end(self, model):
+                self.bar.update(1)
+
+        with tqdm(total=epochs, desc="gensim epochs", unit="epoch", disable=not self.show_progress, leave=False) as bar:
+            model.train(corpus, total_examples=len(corpus), total_words=words, epochs=epochs, compute_loss=False,
+                        callbacks=[_EpochBar(bar)])
         source = {"input": model.wv.vectors, "output": model.syn1neg}.get(self.vectors)
         if source is None:  # "both": sum of the unit input and output vectors
             source = _unit(model.wv.vectors) + _unit(model.syn1neg)

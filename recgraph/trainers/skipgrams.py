@@ -15,7 +15,10 @@ on purpose: a pair seen as a positive anywhere is never kept as a negative (the
 example keeps ``(a, b, 0)`` beside ``(a, b, 1)``, teaching both labels at once).
 
 Everything is whole-array numpy: one loop over window offsets, no loop per walk or
-per pair; duplicates are merged by counting packed int64 keys.
+per pair; duplicates are merged by ``np.unique`` on packed integer keys
+(``min * vocab_size + max``). (A dense ``bincount`` over all ``vocab_size**2`` keys
+was measured too: no faster on ml-latest-small, and its memory grows with the square
+of the vocabulary.)
 """
 
 from __future__ import annotations
@@ -30,10 +33,6 @@ from ..validation import check_float, check_int
 
 logger = logging.getLogger(__name__)
 
-#: Count keys with a dense ``bincount`` while ``vocab_size**2`` is at most this many bins
-#: (16 MB of counts); beyond it, sort with ``np.unique``. Both give the same result.
-DENSE_COUNT_MAX_BINS = 1 << 21
-
 
 @dataclass(frozen=True)
 class SkipgramExamples:
@@ -45,8 +44,12 @@ class SkipgramExamples:
     labels : float32, 1.0 for a positive pair, 0.0 for a negative one.
     weights : float32 counts: how many times the pair was drawn with that label.
     n_positive_pairs, n_negative_pairs : pairs drawn before aggregation (self-pairs included).
-    n_dropped_negative : negative pairs (before aggregation, self-pairs excluded) dropped
-        because the pair is also a positive.
+    n_dropped_negative : negative pairs (before aggregation) dropped because the pair is
+        also a positive.
+    n_self_negative : negative pairs dropped because target == context.
+
+    Every draw is accounted for: ``weights[labels == 0].sum() + n_dropped_negative +
+    n_self_negative == n_negative_pairs``.
     """
 
     targets: np.ndarray
@@ -56,6 +59,7 @@ class SkipgramExamples:
     n_positive_pairs: int
     n_negative_pairs: int
     n_dropped_negative: int
+    n_self_negative: int
 
     @property
     def n_examples(self) -> int:
@@ -80,6 +84,7 @@ class SkipgramExamples:
             "n_positive_pairs": self.n_positive_pairs,
             "n_negative_pairs": self.n_negative_pairs,
             "n_dropped_negative": self.n_dropped_negative,
+            "n_self_negative": self.n_self_negative,
         }
 
 
@@ -89,7 +94,6 @@ def skipgram_examples(
     window: int,
     negative: float,
     rng: np.random.Generator,
-    dense: bool | None = None,
 ) -> SkipgramExamples:
     """Positive and negative skip-gram examples of every walk, aggregated.
 
@@ -101,8 +105,6 @@ def skipgram_examples(
     window : maximum distance between target and context within a walk.
     negative : negative pairs per positive pair (``int(n_positive * negative)`` per walk).
     rng : the generator for negative pairs.
-    dense : count keys with ``bincount`` (True) or by sorting (False); None chooses
-        by ``vocab_size``. Only speed depends on it.
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
@@ -112,15 +114,15 @@ def skipgram_examples(
     negative = check_float("negative", negative, low=0.0)
     if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
         raise ParameterError(f"tokens must lie in [0, {vocab_size}).")
-    tokens = tokens.astype(np.int64, copy=False)
+    # int32 keys (half the memory traffic) while vocab_size**2 fits, else int64.
+    key_dtype = np.int32 if vocab_size * vocab_size < 2**31 else np.int64
+    tokens = tokens.astype(key_dtype, copy=False)
     n_walks, length = tokens.shape
-    if dense is None:
-        dense = vocab_size * vocab_size <= DENSE_COUNT_MAX_BINS
 
     # Positives. skipgrams emits (w[i], w[j]) and (w[j], w[i]) for each unordered
-    # position pair, so count each once with weight 2. partners[k, i] is how many
-    # couples have position i of walk k as target (each target of the walk's
-    # positive list, which the negatives cycle through).
+    # position pair, so count each once and double it. partners[k, i] is how many
+    # couples have position i of walk k as target: each target of the walk's
+    # positive list, which the negatives cycle through.
     partners = np.zeros((n_walks, length), dtype=np.int64)
     pos_keys = []
     for d in range(1, min(window, length - 1) + 1):
@@ -129,22 +131,17 @@ def skipgram_examples(
         partners[:, :-d] += valid
         partners[:, d:] += valid
         a, b = a[valid], b[valid]
-        pos_keys.append(_pack(np.minimum(a, b), np.maximum(a, b), vocab_size, keep=a != b))
-    pos_keys = np.concatenate(pos_keys) if pos_keys else np.zeros(0, dtype=np.int64)
+        pos_keys.append(_pack(a, b, vocab_size))
+    pos_keys = np.concatenate(pos_keys) if pos_keys else np.zeros(0, dtype=key_dtype)
     n_positive_pairs = int(partners.sum())
 
     neg_targets = _negative_targets(tokens, partners, negative, rng)
-    neg_contexts = rng.integers(1, vocab_size, size=neg_targets.shape[0], dtype=np.int64)
-    neg_keys = _pack(np.minimum(neg_targets, neg_contexts), np.maximum(neg_targets, neg_contexts), vocab_size,
-                     keep=neg_targets != neg_contexts)
+    neg_contexts = rng.integers(1, vocab_size, size=neg_targets.shape[0], dtype=key_dtype)
+    neg_keys = _pack(neg_targets, neg_contexts, vocab_size)
+    del neg_contexts
 
-    pos_uniq, pos_count = _count(pos_keys, vocab_size, dense)
+    pos_uniq, pos_count, neg_uniq, neg_count, n_dropped, n_self = _aggregate(pos_keys, neg_keys, vocab_size)
     pos_count *= 2
-    neg_uniq, neg_count = _count(neg_keys, vocab_size, dense)
-    # The deviation from the example: a pair that is positive anywhere is never a negative.
-    seen = np.isin(neg_uniq, pos_uniq, assume_unique=True)
-    n_dropped = int(neg_count[seen].sum())
-    neg_uniq, neg_count = neg_uniq[~seen], neg_count[~seen]
 
     keys = np.concatenate([pos_uniq, neg_uniq])
     examples = SkipgramExamples(
@@ -155,6 +152,7 @@ def skipgram_examples(
         n_positive_pairs=n_positive_pairs,
         n_negative_pairs=int(neg_targets.shape[0]),
         n_dropped_negative=n_dropped,
+        n_self_negative=n_self,
     )
     logger.info("skip-gram examples: %d (%d positive, %d negative; %d negative pairs dropped as positive)",
                 examples.n_examples, examples.n_positive, examples.n_negative, n_dropped)
@@ -180,16 +178,34 @@ def _negative_targets(tokens: np.ndarray, partners: np.ndarray, negative: float,
     return pos_targets[starts[walk_of_neg] + i % per_walk[walk_of_neg]]
 
 
-def _pack(lo: np.ndarray, hi: np.ndarray, vocab_size: int, keep: np.ndarray) -> np.ndarray:
-    """One int64 key per pair (``lo * vocab_size + hi``), self-pairs dropped."""
-    return (lo * vocab_size + hi)[keep]
+def _pack(a: np.ndarray, b: np.ndarray, vocab_size: int) -> np.ndarray:
+    """One key per unordered pair, ``min * vocab_size + max`` (self-pairs kept: see ``_is_self``)."""
+    lo = np.minimum(a, b)
+    lo *= vocab_size
+    lo += np.maximum(a, b)
+    return lo
 
 
-def _count(keys: np.ndarray, vocab_size: int, dense: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys (ascending) and how often each occurs."""
-    if dense:
-        counts = np.bincount(keys, minlength=vocab_size * vocab_size)
-        uniq = np.flatnonzero(counts)
-        return uniq.astype(np.int64), counts[uniq].astype(np.int64)
-    uniq, counts = np.unique(keys, return_counts=True)
-    return uniq.astype(np.int64), counts.astype(np.int64)
+def _is_self(keys: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Whether each key packs a self-pair: ``a * vocab_size + a`` is a multiple of ``vocab_size + 1``."""
+    return keys % (vocab_size + 1) == 0
+
+
+def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int):
+    """Distinct positive and negative keys (ascending, self-pairs dropped) with their counts.
+
+    Returns ``(pos_keys, pos_counts, neg_keys, neg_counts, n_dropped, n_self_negative)``:
+    negatives that are also positive are dropped, ``n_dropped`` counts the draws that
+    removed and ``n_self_negative`` the negative self-pair draws.
+    """
+    pos_uniq, pos_count = np.unique(pos_keys, return_counts=True)
+    neg_uniq, neg_count = np.unique(neg_keys, return_counts=True)
+    keep = ~_is_self(pos_uniq, vocab_size)
+    pos_uniq, pos_count = pos_uniq[keep], pos_count[keep]
+    keep = ~_is_self(neg_uniq, vocab_size)
+    n_self = int(neg_count[~keep].sum())
+    neg_uniq, neg_count = neg_uniq[keep], neg_count[keep]
+    # The deviation from the example: a pair that is positive anywhere is never a negative.
+    seen = np.isin(neg_uniq, pos_uniq, assume_unique=True)
+    n_dropped = int(neg_count[seen].sum())
+    return pos_uniq, pos_count, neg_uniq[~seen], neg_count[~seen], n_dropped, n_self

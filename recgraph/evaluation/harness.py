@@ -1,0 +1,221 @@
+"""The evaluation harness: split, train, rank every user's unrated movies, measure.
+
+Embedding models are trained by :func:`recgraph.pipeline.train` on the split's training
+part, written to a temporary artifact and queried through
+:meth:`ItemIndex.recommend` (via :class:`~.scoring.IndexRecommender`): the same path
+users call. Baselines score the same users over the same catalogue. Every ranking is
+full: every movie the user did not rate in training is a candidate.
+
+>>> report = run_evaluation("ml-latest-small.zip", protocol="leave-last-out", preset="tuned")
+>>> print(format_table(report))
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ParameterError
+from .baselines import make_baseline
+from .interactions import Interactions
+from .metrics import summarize, top_k
+from .scoring import IndexRecommender, Popularity, ScoringOptions
+from .splitting import DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, Split, make_split, validation_split
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KS = (10, 20)
+DEFAULT_BASELINES = ("most-popular", "item-knn", "ease")
+DEFAULT_EASE_LAMBDA = 100.0
+#: Columns of the printed table: (metric key, header).
+TABLE_COLUMNS = (("hr@10", "HR@10"), ("ndcg@10", "NDCG@10"), ("recall@20", "Recall@20"), ("coverage@10", "Cov@10"))
+
+
+def popularity_of(data: Interactions) -> Popularity:
+    """Users per movie among training ratings >= the split's threshold."""
+    counts = np.asarray(data.positives(data.threshold).sum(axis=0), dtype=np.float64).ravel()
+    return Popularity(data.item_ids, counts)
+
+
+def baseline_params(name: str, threshold: float, ease_lambda: float = DEFAULT_EASE_LAMBDA) -> dict:
+    """The harness's baseline settings: they learn from positives, EASE with ``lam``."""
+    params = {"min_rating": threshold}
+    if name == "ease":
+        params["lam"] = ease_lambda
+    return params
+
+
+def evaluate_baseline(data: Interactions, name: str, ks=DEFAULT_KS, **params) -> dict:
+    """Fit baseline ``name`` on the training matrix and measure it on the eval users."""
+    model = make_baseline(name, **params)
+    t = time.perf_counter()
+    model.fit(data)
+    users = data.eval_users
+    fit_s = time.perf_counter() - t
+    top = top_k(model.scores(users), max(ks), data.train[users])
+    rank_s = time.perf_counter() - t - fit_s
+    return {
+        "name": name,
+        "kind": "baseline",
+        "params": model.get_params(),
+        "metrics": summarize(top, data.test[users], data.n_items, ks),
+        "users": int(len(users)),
+        "timings_s": {"fit": round(fit_s, 4), "rank": round(rank_s, 4)},
+    }
+
+
+def rank_with_index(recommender: IndexRecommender, data: Interactions, users: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    """Top-``k`` item rows per user from ``recommender`` (-1 where a list runs short).
+
+    Each user's query is their training ratings >= ``history_min_rating``; every movie
+    they rated in training is excluded. Returns the rows and the number of users with
+    no recommendation at all.
+    """
+    history = data.positives(recommender.options.history_min_rating)
+    rated = data.train
+    top = np.full((len(users), k), -1, dtype=np.int64)
+    empty = 0
+    for n, row in enumerate(np.asarray(users).tolist()):
+        watched = data.item_ids[history.indices[history.indptr[row]:history.indptr[row + 1]]]
+        exclude = data.item_ids[rated.indices[rated.indptr[row]:rated.indptr[row + 1]]]
+        hits = recommender.recommend(watched.tolist(), k, exclude.tolist())
+        if not hits:
+            empty += 1
+            continue
+        top[n, :len(hits)] = data.item_rows(np.array([h["movie_id"] for h in hits], dtype=np.int64))
+    return top, empty
+
+
+def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | None = None, ks=DEFAULT_KS,
+                   name: str = "index") -> dict:
+    """Measure an :class:`~recgraph.index.ItemIndex` (or an artifact path) on ``data``."""
+    from ..index import ItemIndex
+
+    if not isinstance(index, ItemIndex):
+        index = ItemIndex.load(index)
+    scoring = scoring if isinstance(scoring, ScoringOptions) else ScoringOptions(**(scoring or {}))
+    recommender = IndexRecommender(index, scoring, popularity_of(data))
+    users = data.eval_users
+    t = time.perf_counter()
+    top, empty = rank_with_index(recommender, data, users, max(ks))
+    rank_s = time.perf_counter() - t
+    return {
+        "name": name,
+        "kind": "embedding",
+        "params": {"scoring": scoring.to_dict()},
+        "metrics": summarize(top, data.test[users], data.n_items, ks),
+        "users": int(len(users)),
+        "users_without_recommendations": int(empty),
+        "index_items": int(len(index)),
+        "timings_s": {"rank": round(rank_s, 4)},
+    }
+
+
+def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str = "gensim", preset: str = "tuned",
+                       seed: int | None = 0, trainer_overrides: dict | None = None, scoring: dict | None = None,
+                       ks=DEFAULT_KS, show_progress: bool = False, workdir: str | Path | None = None) -> dict:
+    """Train ``backend`` with ``preset`` on ``split``'s training part and evaluate it.
+
+    The artifact is written to a temporary directory (inside ``workdir`` if given) and
+    removed afterwards. ``scoring`` overrides the preset's scoring options.
+    """
+    from ..pipeline import train
+    from ..presets import pipeline_kwargs, preset_params
+
+    params = preset_params(preset, backend, trainer_overrides)
+    scoring_options = {**params.scoring, **(scoring or {})}
+    with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
+        t = time.perf_counter()
+        result = train(split.train_ratings(ratings), Path(tmp) / "artifact", seed=seed, show_progress=show_progress,
+                       **pipeline_kwargs(params))
+        train_s = time.perf_counter() - t
+        row = evaluate_index(result.out_dir, data, scoring_options, ks, name=f"{backend}/{preset}")
+    row["backend"] = backend
+    row["preset"] = preset
+    row["params"] = {**params.to_dict(), "trainer": result.manifest["params"]["trainer"],
+                     "scoring": row["params"]["scoring"]}
+    row["graph"] = result.manifest["graph"]
+    row["timings_s"] = {"train": round(train_s, 4), **row["timings_s"],
+                        "stages": result.manifest.get("timings_s", {})}
+    return row
+
+
+def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
+            seed: int | None = 0, validation: bool = False) -> tuple[Split, Interactions]:
+    """The split (or the validation split carved from its training part) and its matrices."""
+    split = make_split(ratings, protocol, threshold, test_fraction, seed)
+    if validation:
+        split = validation_split(split, seed=None if seed is None else seed + 1)
+    return split, Interactions.from_split(split)
+
+
+def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",), preset: str = "tuned",
+                   seed: int | None = 0, baselines=DEFAULT_BASELINES, threshold: float = DEFAULT_THRESHOLD,
+                   test_fraction: float = DEFAULT_TEST_FRACTION, validation: bool = False,
+                   ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS, trainer_overrides: dict | None = None,
+                   scoring: dict | None = None, show_progress: bool = False) -> dict:
+    """Evaluate backends (with one preset) and baselines on one protocol.
+
+    Parameters
+    ----------
+    data : a source for :func:`recgraph.data.load_movielens` or loaded Ratings.
+    protocol : ``"leave-last-out"`` or ``"random"``.
+    validation : measure on a validation split carved from the training part (for tuning).
+    seed : seeds the random split and training.
+
+    Returns
+    -------
+    A JSON-ready dict: ``split``, ``rows`` (one per backend and baseline, each with
+    ``metrics``), ``data`` and the settings.
+    """
+    from ..data import Ratings, load_movielens
+
+    ks = tuple(sorted({int(k) for k in ks}))
+    if not ks or ks[0] < 1:
+        raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
+    ratings = data if isinstance(data, Ratings) else load_movielens(data)
+    split, matrices = prepare(ratings, protocol, threshold, test_fraction, seed, validation)
+    rows = []
+    for backend in backends:
+        logger.info("evaluating %s/%s on %s", backend, preset, protocol)
+        rows.append(train_and_evaluate(ratings, split, matrices, backend, preset, seed, trainer_overrides, scoring,
+                                       ks, show_progress))
+    for name in baselines:
+        rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda)))
+    return {
+        "recgraph_version": __version__,
+        "data": {"source": ratings.source, "md5": ratings.md5},
+        "protocol": protocol,
+        "validation": bool(validation),
+        "seed": seed,
+        "ks": list(ks),
+        "split": {**split.summary(), "users": matrices.n_users, "items": matrices.n_items,
+                  "eval_users": int(len(matrices.eval_users))},
+        "rows": rows,
+    }
+
+
+def format_table(report: dict, columns=TABLE_COLUMNS) -> str:
+    """A plain-text table of one report's rows."""
+    split = report["split"]
+    title = (f"{report['protocol']}{' (validation)' if report.get('validation') else ''}: "
+             f"{split['eval_users']} users, {split['items']} movies ranked in full")
+    header = ["model"] + [h for _, h in columns] + ["train s"]
+    lines = [header]
+    for row in report["rows"]:
+        cells = [row["name"]] + [f"{row['metrics'].get(key, float('nan')):.4f}" for key, _ in columns]
+        train_s = row.get("timings_s", {}).get("train", row.get("timings_s", {}).get("fit"))
+        cells.append(f"{train_s:.1f}" if train_s is not None else "")
+        lines.append(cells)
+    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+    out = [title]
+    for n, cells in enumerate(lines):
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)

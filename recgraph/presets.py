@@ -1,0 +1,94 @@
+"""Named configurations: graph, walks, trainer and scoring parameters in one place.
+
+- ``seed``: the Keras node2vec example, exactly (5-star graph with min_weight 10, which on
+  ml-latest-small gives 1,405 nodes, 40,043 edges, average degree 57.0; 5 walks of 10
+  steps with p 2, q 1.5; dim 50, window 10, 4 negatives, 10 epochs; plain cosine).
+- ``tuned``: the best configuration found on validation splits carved from training
+  (``docs/tuning.md``): the same graph, 4x the walks, window 5, 10 negatives, and a
+  popularity prior plus a most-popular fallback at query time.
+
+>>> params = preset_params("tuned", "gensim")
+>>> params.graph, params.walks, params.trainer, params.scoring
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from .errors import ParameterError
+
+#: Preset name -> parameters. ``trainer`` is shared by every backend; ``backend_trainer``
+#: adds what only one backend has. ``scoring`` is applied at query time (see
+#: :class:`recgraph.evaluation.scoring.ScoringOptions`).
+PRESETS: dict[str, dict] = {
+    "seed": {
+        "description": "the Keras node2vec example's parameters, plain cosine scoring",
+        "graph": {"min_rating": 5.0, "min_weight": 10.0},
+        "walks": {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5},
+        "trainer": {"dim": 50, "window": 10, "negative": 4, "epochs": 10},
+        "backend_trainer": {"keras": {"batch_size": 1024, "learning_rate": 0.001}},
+        "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200, "fallback": "none"},
+    },
+    "tuned": {
+        "description": "tuned on validation splits (docs/tuning.md): more walks, window 5, "
+                       "10 negatives, popularity prior and most-popular fallback",
+        "graph": {"min_rating": 5.0, "min_weight": 10.0},
+        "walks": {"num_walks": 20, "walk_length": 10, "p": 2.0, "q": 1.5},
+        "trainer": {"dim": 50, "window": 5, "negative": 10, "epochs": 10},
+        "backend_trainer": {
+            "gensim": {"vectors": "both", "alpha": 0.025, "sample": 0.0, "ns_exponent": 0.75},
+            "keras": {"batch_size": 1024, "learning_rate": 0.001},
+        },
+        "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.15, "candidates": 200, "fallback": "popular"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class PresetParams:
+    """One preset resolved for one backend: keyword dicts ready for :func:`recgraph.pipeline.train`."""
+
+    name: str
+    backend: str
+    graph: dict
+    walks: dict
+    trainer: dict
+    scoring: dict
+
+    def to_dict(self) -> dict:
+        return {"preset": self.name, "backend": self.backend, "graph": dict(self.graph), "walks": dict(self.walks),
+                "trainer": dict(self.trainer), "scoring": dict(self.scoring)}
+
+
+def available_presets() -> list[str]:
+    """Names accepted by :func:`preset_params`."""
+    return sorted(PRESETS)
+
+
+def get_preset(name: str) -> dict:
+    """A copy of the preset's raw parameters."""
+    if name not in PRESETS:
+        raise ParameterError(f"Unknown preset {name!r}; available: {', '.join(available_presets())}.")
+    return copy.deepcopy(PRESETS[name])
+
+
+def preset_params(name: str, backend: str = "gensim", trainer_overrides: dict | None = None) -> PresetParams:
+    """Resolve preset ``name`` for ``backend``; ``trainer_overrides`` win over the preset."""
+    preset = get_preset(name)
+    trainer = dict(preset["trainer"])
+    trainer.update(preset.get("backend_trainer", {}).get(backend, {}))
+    trainer.update(trainer_overrides or {})
+    return PresetParams(name, backend, preset["graph"], preset["walks"], trainer, preset["scoring"])
+
+
+def pipeline_kwargs(params: PresetParams) -> dict:
+    """Keyword arguments for :func:`recgraph.pipeline.train` (graph, walks, trainer, backend)."""
+    from .pipeline import GraphParams, WalkParams
+
+    return {
+        "backend": params.backend,
+        "graph_params": GraphParams(**params.graph),
+        "walk_params": WalkParams(**params.walks),
+        "trainer_params": dict(params.trainer),
+    }
