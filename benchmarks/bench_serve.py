@@ -22,6 +22,8 @@ errors/non-2xx; zero failures across the reload.
     python benchmarks/bench_serve.py --artifacts A B    # or reuse two artifact dirs
 
 wrk's own latency percentiles and error counts are read from a small Lua ``done`` hook.
+Medians are per scenario over ``--rounds`` interleaved rounds; ``load avg`` is the
+machine's 1-minute load average after each run (anything else running skews the figures).
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ class Server:
 def run_wrk(url: str, lua: Path, duration: int, threads: int, connections: int) -> dict:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(lua), url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("WRKJSON "))
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
     stats = json.loads(line[len("WRKJSON "):])
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
     stats["failures"] = sum(stats[k] for k in ("connect", "read", "write", "status", "timeout"))
@@ -182,7 +184,7 @@ def reload_under_load(a: Path, b: Path, work: Path, lua: Path, args) -> dict:
             stop.set()
             for t in threads:
                 t.join()
-        log_lines = [l for l in (work / "reload.log").read_text().splitlines() if "now serving" in l]
+        log_lines = [x for x in (work / "reload.log").read_text().splitlines() if "now serving" in x]
     stats.update(switches=args.switches, version_changes=len(seen) - 1, last_version=seen[-1] if seen else "?",
                  expected_version="B" if args.switches % 2 else "A", poll_errors=len(poll_errors),
                  reloads_logged=len(log_lines))
@@ -198,7 +200,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--switches", type=int, default=3, help="symlink switches during the reload run (odd ends on B)")
+    parser.add_argument("--switches", type=int, default=3,
+                        help="symlink switches during the reload run (odd ends on B)")
     parser.add_argument("--no-uncached", action="store_true", help="skip the --cache-size 0 runs")
     parser.add_argument("--no-reload", action="store_true", help="skip the reload-under-load run")
     parser.add_argument("--json", type=Path, help="also write every run here")
@@ -234,17 +237,22 @@ def main(argv=None) -> int:
                 stats.update(scenario=f"reload workers={DEFAULT_WORKERS} cache=on")
                 runs.append(stats)
                 print(_row(stats) + f"\n    {stats['switches']} switches; version changes seen by the poller "
-                      f"{stats['version_changes']}, last {stats['last_version']} (expected {stats['expected_version']}); "
+                      f"{stats['version_changes']}, last {stats['last_version']} "
+                      f"(expected {stats['expected_version']}); "
                       f"poll errors {stats['poll_errors']}; reloads logged {stats['reloads_logged']}", flush=True)
         print()
-        print("| scenario | runs | req/s (median) | req/s (min-max) | p50 ms | p99 ms | max ms | failures (all runs) |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| scenario | runs | req/s (median) | req/s (min-max) | p50 ms | p99 ms | max ms | failures (all runs) "
+              "| load avg |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name in dict.fromkeys(r["scenario"] for r in runs):
             rs = [r for r in runs if r["scenario"] == name]
-            med = lambda key: statistics.median(r[key] for r in rs)  # noqa: E731
+
+            def med(key: str, rs: list[dict] = rs) -> float:
+                return statistics.median(r[key] for r in rs)
+
             print(f"| {name} | {len(rs)} | {med('rps'):,.0f} | {min(r['rps'] for r in rs):,.0f}-"
                   f"{max(r['rps'] for r in rs):,.0f} | {med('p50_us') / 1e3:.2f} | {med('p99_us') / 1e3:.2f} | "
-                  f"{med('max_us') / 1e3:.1f} | {sum(r['failures'] for r in rs)} |")
+                  f"{med('max_us') / 1e3:.1f} | {sum(r['failures'] for r in rs)} | {med('loadavg_1m'):.1f} |")
         if args.json:
             args.json.write_text(json.dumps(runs, indent=2) + "\n")
         return 0

@@ -216,7 +216,8 @@ def test_keras_pipeline_end_to_end(ml_small, tmp_path):
     assert manifest["backend"] == "keras"
     assert len(manifest["loss"]) == 2 and manifest["loss"][1] < manifest["loss"][0]
     assert 1.5 < manifest["loss"][0] < 2.5  # the example's first epoch: 2.10
-    assert {"load", "graph", "walks", "examples", "keras_setup", "train", "index", "total"} <= set(manifest["timings_s"])
+    stages = {"load", "graph", "walks", "examples", "keras_setup", "train", "index", "total"}
+    assert stages <= set(manifest["timings_s"])
     training = manifest["training"]
     assert training["n_examples"] == training["n_positive"] + training["n_negative"]
     assert training["steps_per_epoch"] == training["n_examples"] // 1024

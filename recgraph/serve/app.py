@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -72,9 +73,11 @@ class SearchResponse(BaseModel):
 
 
 class RecommendRequest(BaseModel):
-    watched: list[MovieId] = Field(min_length=1, description=f"movie ids the person watched (at most {MAX_WATCHED}, else 413)")
+    watched: list[MovieId] = Field(min_length=1,
+                                   description=f"movie ids the person watched (at most {MAX_WATCHED}, else 413)")
     k: TopK = 10
-    exclude: list[MovieId] = Field(default_factory=list, description=f"movie ids never to return (at most {MAX_WATCHED}, else 413)")
+    exclude: list[MovieId] = Field(default_factory=list,
+                                   description=f"movie ids never to return (at most {MAX_WATCHED}, else 413)")
 
 
 class RecommendResponse(BaseModel):
@@ -284,8 +287,9 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
 
     @app.get("/v1/similar", response_model=SimilarResponse, responses=ERRORS_404, tags=["query"])
     async def similar_by_title(request: Request,
-                               title: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
-                                                           description="exact title, e.g. 'Toy Story (1995)' (case-insensitive)")],
+                               title: Annotated[str, Query(
+                                   min_length=1, max_length=MAX_QUERY_CHARS,
+                                   description="exact title, e.g. 'Toy Story (1995)' (case-insensitive)")],
                                k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """Like ``/v1/similar/{movie_id}``, by title; an unknown title gets 404 with close titles."""
         snapshot = _snapshot(request, holder)
@@ -333,7 +337,8 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
             except UnknownItemError:
                 unknown.append(movie_id)
                 continue
-            results.append({"movie_id": movie_id, "title": index.titles[row], "results": index.similar(movie_id, body.k)})
+            results.append({"movie_id": movie_id, "title": index.titles[row],
+                            "results": index.similar(movie_id, body.k)})
         if not results:
             return _error(404, f"None of the {len(body.movie_ids)} movie ids is in the index.")
         return _json({"results": results, "unknown": unknown})
@@ -362,6 +367,6 @@ def create_app_from_env() -> FastAPI:
         config = json.loads(os.environ[CONFIG_ENV])
     except KeyError:
         raise RuntimeError(f"{CONFIG_ENV} is not set; start the service with 'recgraph serve'.") from None
-    level = config.get("log_level", "warning").upper()
+    level = config.get("log_level", "info").upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s [%(process)d]: %(message)s")
     return create_app(config["index"], config.get("reload_interval", 1.0), config.get("cache_size", 4096))

@@ -39,11 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"worker processes; they share the memory-mapped index (default {DEFAULT_WORKERS})")
     p.add_argument("--reload-interval", type=float, default=DEFAULT_RELOAD_INTERVAL,
-                   help=f"seconds between checks for a new artifact version, 0 = never (default {DEFAULT_RELOAD_INTERVAL:g})")
+                   help="seconds between checks for a new artifact version, 0 = never "
+                        f"(default {DEFAULT_RELOAD_INTERVAL:g})")
     p.add_argument("--cache-size", type=int, default=DEFAULT_CACHE_SIZE,
                    help=f"GET responses cached per artifact version, 0 = off (default {DEFAULT_CACHE_SIZE})")
     p.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
-    p.add_argument("--log-level", default="warning", choices=LOG_LEVELS, help="server log level (default warning)")
+    p.add_argument("--log-level", default="info", choices=LOG_LEVELS,
+                   help="server log level; info reports each reload (default info)")
 
 
 def run(args: argparse.Namespace) -> int:

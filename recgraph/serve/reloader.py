@@ -71,7 +71,11 @@ def resolve_artifact_dir(path: str | os.PathLike) -> Path:
 def read_signature(path: str | os.PathLike) -> Signature:
     """Resolve ``path`` and stat its manifest; raises ArtifactError or OSError when it cannot."""
     directory = resolve_artifact_dir(path)
-    st = os.stat(directory / MANIFEST_FILE)
+    try:
+        st = os.stat(directory / MANIFEST_FILE)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} (-> {directory}) holds no {MANIFEST_FILE}; it is not a recgraph artifact "
+                            "or does not exist.") from None
     return Signature(str(directory), st.st_ino, st.st_mtime_ns, st.st_size)
 
 
@@ -124,7 +128,7 @@ class IndexHolder:
                 return False
             old, self.current = self.current, snapshot  # one reference swap; in-flight requests keep `old`
             self._failed = None
-            logger.warning("now serving artifact %s from %s (was %s)",
+            logger.info("now serving artifact %s from %s (was %s)",
                            snapshot.artifact_id, signature.directory, old.artifact_id)
             return True
 

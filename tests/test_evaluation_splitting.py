@@ -1,0 +1,133 @@
+"""Splits: the right items are held out, nothing leaks, seeds behave; the matrices built from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recgraph.errors import DataError, ParameterError
+from recgraph.evaluation.interactions import Interactions
+from recgraph.evaluation.splitting import leave_last_out, make_split, random_split, validation_split
+
+
+def frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+
+
+TINY = frame([
+    # user 1: latest positive is movie 30 (t=5); movie 40 is later but rated 2
+    (1, 10, 5.0, 1), (1, 20, 4.0, 2), (1, 30, 4.5, 5), (1, 40, 2.0, 9),
+    # user 2: two positives tied at t=7 -> the larger movie id (60) is held out; 50 is rated twice
+    (2, 50, 4.0, 7), (2, 60, 5.0, 7), (2, 70, 3.0, 3), (2, 50, 4.0, 1),
+    # user 3: no positive -> not evaluated
+    (3, 10, 3.5, 1), (3, 20, 1.0, 2),
+    # user 4: the held-out movie is rated twice; both rows must leave training
+    (4, 80, 4.0, 1), (4, 90, 4.0, 2), (4, 90, 5.0, 3),
+])
+
+
+def pairs(df: pd.DataFrame) -> set[tuple[int, int]]:
+    return set(zip(df["userId"].tolist(), df["movieId"].tolist()))
+
+
+def test_leave_last_out_holds_out_the_latest_positive():
+    split = leave_last_out(TINY, threshold=4.0)
+    assert pairs(split.test) == {(1, 30), (2, 60), (4, 90)}
+    assert not pairs(split.train) & pairs(split.test)
+    # Everything else stays in training, low ratings and later ratings included.
+    assert (1, 40) in pairs(split.train) and (2, 50) in pairs(split.train)
+    assert len(split.train) == len(TINY) - 4  # (1,30), (2,60) and both rows of (4,90)
+    assert split.summary()["test_users"] == 3
+
+
+def test_leave_last_out_threshold_is_configurable():
+    split = leave_last_out(TINY, threshold=5.0)
+    assert pairs(split.test) == {(1, 10), (2, 60), (4, 90)}
+
+
+def test_leave_last_out_needs_timestamps():
+    with pytest.raises(DataError, match="timestamp"):
+        leave_last_out(TINY.drop(columns="timestamp"))
+
+
+def test_random_split_is_seeded_and_holds_out_a_share_of_positives():
+    rng = np.random.default_rng(3)
+    n = 400
+    df = frame([(u, m, float(rng.choice([2.0, 4.0, 5.0])), int(rng.integers(1000)))
+                for u in range(1, 21) for m in rng.choice(1000, n // 20, replace=False).tolist()])
+    a = random_split(df, 0.2, 4.0, seed=1)
+    b = random_split(df, 0.2, 4.0, seed=1)
+    c = random_split(df, 0.2, 4.0, seed=2)
+    assert pairs(a.test) == pairs(b.test)
+    assert pairs(a.test) != pairs(c.test)
+    assert (a.test["rating"] >= 4.0).all()
+    assert not pairs(a.train) & pairs(a.test)
+    positives = df[df["rating"] >= 4.0].groupby("userId").size()
+    held = a.test.groupby("userId").size().reindex(positives.index, fill_value=0)
+    assert (held == np.floor(0.2 * positives + 0.5).astype(int)).all()
+    assert len(a.train) + len(a.test) == len(df)
+
+
+def test_random_split_keeps_a_single_positive_in_training():
+    df = frame([(1, 1, 5.0, 1), (1, 2, 2.0, 2), (2, 1, 4.0, 1), (2, 2, 4.0, 2), (2, 3, 4.0, 3)])
+    split = random_split(df, 0.2, 4.0, seed=0)
+    assert set(split.test["userId"]) == {2}  # 0.2 * 1 rounds to 0; 0.2 * 3 rounds to 1
+    assert len(split.test) == 1
+
+
+def test_bad_split_parameters():
+    with pytest.raises(ParameterError):
+        random_split(TINY, test_fraction=0.0)
+    with pytest.raises(ParameterError):
+        make_split(TINY, "kfold")
+    with pytest.raises(DataError):
+        leave_last_out(TINY, threshold=5.5)
+
+
+def test_validation_split_is_carved_from_training_only():
+    split = leave_last_out(TINY)
+    val = validation_split(split)
+    assert pairs(val.train) | pairs(val.test) <= pairs(split.train)
+    assert not pairs(val.test) & pairs(split.test)
+    assert pairs(val.test) == {(1, 20), (2, 50), (4, 80)}
+
+
+def test_interactions_from_split():
+    split = leave_last_out(TINY)
+    data = Interactions.from_split(split)
+    assert data.user_ids.tolist() == [1, 2, 3, 4]
+    assert data.item_ids.tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert data.eval_users.tolist() == [0, 1, 3]
+    assert data.test.nnz == 3
+    assert data.train.multiply(data.test).nnz == 0
+    # A pair rated twice keeps its latest rating.
+    assert data.train[1, 4] == 4.0
+    assert data.positives(4.0)[0].indices.tolist() == [0, 1]
+    assert data.item_rows(np.array([30, 31])).tolist() == [2, -1]
+
+
+@pytest.mark.slow
+def test_leave_last_out_on_ml_small(ml_small):
+    split = leave_last_out(ml_small)
+    ratings = ml_small.ratings
+    positives = ratings[ratings["rating"] >= 4.0]
+    latest = positives.sort_values(["userId", "timestamp", "movieId"]).groupby("userId").tail(1)
+    assert pairs(split.test) == pairs(latest)
+    assert len(split.test) == positives["userId"].nunique() == 609
+    assert not pairs(split.train) & pairs(split.test)
+    assert len(split.train) + len(split.test) == len(ratings)
+    # Each held-out rating is at least as recent as every other positive of that user.
+    last_train = split.train[split.train["rating"] >= 4.0].groupby("userId")["timestamp"].max()
+    test_time = split.test.set_index("userId")["timestamp"]
+    common = last_train.index.intersection(test_time.index)
+    assert (test_time[common] >= last_train[common]).all()
+
+
+@pytest.mark.slow
+def test_random_split_on_ml_small(ml_small):
+    split = random_split(ml_small, seed=0)
+    positives = ml_small.ratings[ml_small.ratings["rating"] >= 4.0]
+    assert 0.19 < len(split.test) / len(positives) < 0.21
+    assert not pairs(split.train) & pairs(split.test)
+    assert len(split.train) + len(split.test) == len(ml_small.ratings)
