@@ -1,4 +1,4 @@
-"""Command line: ``recgraph train | similar | recommend``.
+"""Command line: ``recgraph train | similar | recommend | serve``.
 
 The CLI only parses, calls the library and prints; every project error becomes one
 line on stderr and a non-zero exit, never a traceback.
@@ -152,10 +152,23 @@ def _movie_ref(text: str):
     return int(text) if text.strip().isdigit() else text
 
 
+def _add_serve_parser(sub) -> None:
+    from .serve import add_parser
+
+    add_parser(sub)
+
+
+def _run_serve(args) -> int:
+    from .serve import run
+
+    return run(args)
+
+
 COMMANDS = {
     "train": (_add_train_parser, _run_train),
     "similar": (_add_similar_parser, _run_similar),
     "recommend": (_add_recommend_parser, _run_recommend),
+    "serve": (_add_serve_parser, _run_serve),
 }
 
 

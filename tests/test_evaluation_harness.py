@@ -67,8 +67,9 @@ def test_fallback_pads_with_popular_unseen_movies():
     # Nobody in the graph: the most popular movies not watched or excluded.
     assert [h["movie_id"] for h in rec.recommend([42], k=3, exclude=[3])] == [5, 2, 4]
     # A short list is topped up without repeating.
-    assert [h["movie_id"] for h in rec.recommend([7], k=5, exclude=[2, 3])] == [1, 42, 5, 4]
-    assert rec.recommend([42], k=2)[0]["title"] == "movie 42"  # not in the index: no title there
+    padded = rec.recommend([7], k=5, exclude=[2, 3])
+    assert [h["movie_id"] for h in padded] == [1, 42, 5, 4]
+    assert padded[1]["title"] == "movie 42"  # not in the index, so it has no title there
 
 
 def test_scoring_options_are_checked():

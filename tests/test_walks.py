@@ -91,6 +91,16 @@ def test_walk_length_one():
     assert sorted(walks[:, 0].tolist()) == sorted(list(range(g.num_nodes)) * 2)
 
 
+def test_walk_length_two():
+    g = random_graph()
+    walks = node2vec_walks(g, num_walks=3, walk_length=2, p=2.0, q=0.5, seed=4)
+    assert walks.shape == (3 * g.num_nodes, 2)
+    dense = dense_weights(g)
+    ok = walks[:, 1] >= 0
+    assert np.all(dense[walks[ok, 0], walks[ok, 1]] > 0)
+    assert np.all(g.degrees()[walks[~ok, 0]] == 0)
+
+
 def test_isolated_node_padded():
     g = small_graph(num_nodes=9)  # nodes 7 and 8 have no edge
     walks = node2vec_walks(g, num_walks=3, walk_length=6, p=0.5, q=2.0, seed=5)
@@ -128,6 +138,80 @@ def test_different_seeds_differ():
 def test_unseeded_runs_differ():
     g = random_graph()
     assert not np.array_equal(node2vec_walks(g, 2, 15, 1.0, 1.0), node2vec_walks(g, 2, 15, 1.0, 1.0))
+
+
+def _reference_walks(indptr, indices, thresh, table, starts, walk_length, inv_p, inv_q, seed):
+    """Walk after walk in plain Python, drawing from each walk's splitmix64 stream as the kernel documents."""
+    mask = (1 << 64) - 1
+    golden, mix1, mix2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * mix1) & mask
+        z = ((z ^ (z >> 27)) * mix2) & mask
+        return z ^ (z >> 31)
+
+    def uniform(state):
+        state = (state + golden) & mask
+        return state, float(mix(state) >> 11) * (1.0 / 9007199254740992.0)
+
+    def propose(cur, state):
+        lo, deg = int(indptr[cur]), int(indptr[cur + 1] - indptr[cur])
+        state, u = uniform(state)
+        r = u * deg
+        k = min(int(r), deg - 1)
+        slot = lo + k
+        pair = int(table[2 * slot + 1])
+        return state, (pair >> 32) if r - k >= thresh[2 * slot] else (pair & 0xFFFFFFFF)
+
+    max_bias = max(inv_p, 1.0, inv_q)
+    sure, p_acc, n_acc, q_acc = min(1.0, inv_q) / max_bias, inv_p / max_bias, 1.0 / max_bias, inv_q / max_bias
+    out = np.full((len(starts), walk_length), -1, dtype=np.int64)
+    for w, start in enumerate(starts):
+        state = mix(seed ^ ((w * golden + mix1) & mask))
+        out[w, 0] = cur = int(start)
+        if walk_length == 1 or indptr[cur + 1] == indptr[cur]:
+            continue
+        state, nxt = propose(cur, state)
+        prev, cur = cur, nxt
+        out[w, 1] = cur
+        for t in range(2, walk_length):
+            while True:
+                state, x = propose(cur, state)
+                state, u = uniform(state)
+                if x == prev:
+                    ok = u < p_acc
+                elif u < sure:
+                    ok = True
+                elif x in set(indices[indptr[prev] : indptr[prev + 1]].tolist()):
+                    ok = u < n_acc
+                else:
+                    ok = u < q_acc
+                if ok:
+                    break
+            out[w, t] = x
+            prev, cur = cur, x
+    return out
+
+
+@pytest.mark.parametrize("p,q", [(2.0, 1.5), (0.25, 4.0)])
+def test_kernel_matches_walk_after_walk_reference(p, q):
+    """The interleaved kernel (lanes, chunks, refills) gives exactly the walks of a plain loop."""
+    from recgraph import _walk_kernels as kernels
+
+    base = random_graph(n=80, m=400, seed=5)
+    # Three isolated nodes on top, and more walks than one chunk of the kernel.
+    rows = np.repeat(np.arange(base.num_nodes), base.degrees())
+    upper = rows < base.indices
+    g = ItemGraph.from_edges(rows[upper], base.indices[upper], base.weights[upper], num_nodes=83)
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, g.num_nodes, kernels.CHUNK + 300).astype(np.int64)
+    thresh, table = kernels.alias_table(g.indptr, g.indices, g.weights)
+    out = np.empty((starts.shape[0], 12), dtype=np.int32)
+    seed = 0xDEADBEEF12345
+    kernels.node2vec_walk_kernel(g.indptr, g.indices, thresh, table, starts, 12, 1.0 / p, 1.0 / q, np.uint64(seed), out)
+    expected = _reference_walks(g.indptr, g.indices, thresh, table, starts, 12, 1.0 / p, 1.0 / q, seed)
+    np.testing.assert_array_equal(out, expected)
+    assert np.any(out[:, 1] == -1)  # the isolated nodes were walked from
 
 
 # --------------------------------------------------------------- validation

@@ -12,8 +12,8 @@ import os
 
 from ..errors import MissingDependencyError, ParameterError
 
-#: Measured with benchmarks/bench_serve.py on a 2-core machine (docs/serving.md):
-#: two workers gave the most requests per second at the lowest p99.
+#: Chosen with benchmarks/bench_serve.py on a 2-core machine (table in docs/serving.md):
+#: two workers answered more requests per second than one, cached and uncached.
 DEFAULT_WORKERS = 2
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

@@ -94,6 +94,7 @@ class IndexHolder:
         self.interval = float(interval)
         self.cache_size = int(cache_size)
         self._failed: Signature | None = None
+        self._problem: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._check_lock = threading.Lock()
@@ -113,9 +114,14 @@ class IndexHolder:
             try:
                 signature = read_signature(self.path)
             except (OSError, ArtifactError) as exc:
-                # A pointer mid-switch (non-atomic ln -sf) or a removed directory: keep serving.
-                logger.debug("cannot read %s (%s); still serving %s", self.path, exc, self.current.artifact_id)
+                # A pointer mid-switch (non-atomic ln -sf) or a removed directory: keep serving,
+                # and say so once per distinct problem rather than every interval.
+                if str(exc) != self._problem:
+                    self._problem = str(exc)
+                    logger.warning("cannot read %s (%s); still serving artifact %s",
+                                   self.path, exc, self.current.artifact_id)
                 return False
+            self._problem = None
             if signature == self.current.signature or signature == self._failed:
                 return False
             try:
@@ -129,7 +135,7 @@ class IndexHolder:
             old, self.current = self.current, snapshot  # one reference swap; in-flight requests keep `old`
             self._failed = None
             logger.info("now serving artifact %s from %s (was %s)",
-                           snapshot.artifact_id, signature.directory, old.artifact_id)
+                        snapshot.artifact_id, signature.directory, old.artifact_id)
             return True
 
     def _unchanged(self, signature: Signature) -> bool:

@@ -1,0 +1,149 @@
+"""Backend comparison on one shared walk corpus: schema, shared walks, quality, agreement."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recgraph.compare import BACKEND_KEYS, REPORT_FILES, REPORT_KEYS, report_markdown, walks_sha256
+
+
+def keras_available() -> bool:
+    from recgraph.errors import MissingDependencyError
+    from recgraph.trainers import trainer_class
+
+    try:
+        trainer_class("keras")
+    except (MissingDependencyError, ImportError):
+        return False
+    return True
+
+
+BACKENDS = ("gensim", "keras") if keras_available() else ("gensim",)
+
+
+@pytest.fixture(scope="module")
+def comparison(ml_small, tmp_path_factory):
+    """The tuned preset on the 80/20 split, every installed backend, run once for this module.
+
+    gensim runs half the preset's epochs to keep the module fast (the assertions hold with margin
+    either way); keras keeps the preset's 10, which its Star Wars neighbours need.
+    """
+    from recgraph.compare import compare_backends
+
+    out = tmp_path_factory.mktemp("compare") / "report"
+    report = compare_backends(ml_small, out, seed=0, backends=BACKENDS, preset="tuned", protocol="random",
+                              trainer_overrides={"gensim": {"epochs": 5}})
+    return out, report
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_report_files_and_schema(comparison):
+    out, report = comparison
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(report))
+    assert set(REPORT_KEYS) <= set(on_disk)
+    assert len(on_disk["walks_sha256"]) == 64
+    assert on_disk["protocol"] == "random" and on_disk["preset"] == "tuned"
+    for name in BACKENDS:
+        entry = on_disk["backends"][name]
+        assert set(BACKEND_KEYS) <= set(entry)
+        assert entry["available"] is True and entry["train_s"] > 0
+        for key in ("hr@10", "ndcg@10", "recall@20", "coverage"):
+            assert 0.0 <= entry[key] <= 1.0
+    assert set(on_disk["baselines"]) == {"most-popular", "item-knn", "ease"}
+    for entry in on_disk["baselines"].values():
+        assert {"hr@10", "ndcg@10", "recall@20", "coverage", "fit_s"} <= set(entry)
+    assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (out / "report.md").read_text()
+    assert "| model | HR@10 | NDCG@10 | Recall@20 | Coverage@10 | train s |" in markdown
+    for name in BACKENDS:
+        assert f"| {name} |" in markdown
+
+
+def test_walks_are_the_pipelines_corpus(comparison, ml_small):
+    """The shared corpus is exactly what recgraph.pipeline.train builds from the same seed."""
+    from recgraph.evaluation.splitting import random_split
+    from recgraph.pipeline import train
+    from recgraph.presets import pipeline_kwargs, preset_params
+
+    _, report = comparison
+    split = random_split(ml_small, seed=0)
+    kwargs = pipeline_kwargs(preset_params("tuned", "gensim", {"epochs": 1}))
+    result = train(split.train_ratings(ml_small), None, seed=0, show_progress=False, **kwargs)
+    assert walks_sha256(result.walks) == report["walks_sha256"]
+    assert list(result.walks.shape) == report["walks_shape"]
+    assert result.manifest["graph"] == report["graph"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_backend_beats_most_popular(comparison, backend):
+    _, report = comparison
+    mine, popular = report["backends"][backend], report["baselines"]["most-popular"]
+    assert mine["hr@10"] > popular["hr@10"]
+    assert mine["ndcg@10"] > popular["ndcg@10"]
+    assert mine["recall@20"] > popular["recall@20"]
+    assert mine["coverage"] > popular["coverage"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empire_strikes_back_is_near_star_wars(comparison, backend):
+    _, report = comparison
+    assert 1196 in report["backends"][backend]["similar"]["260"]
+
+
+def test_agreement(comparison):
+    _, report = comparison
+    pairs = report["agreement"]["pairs"]
+    if len(BACKENDS) < 2:
+        assert pairs == [] and "note" in report["agreement"]
+        return
+    (pair,) = pairs
+    assert (pair["a"], pair["b"]) == ("gensim", "keras")
+    assert pair["items"] == report["graph"]["nodes"]
+    assert 0.0 < pair["mean_jaccard"] <= 1.0
+
+
+def test_missing_backend_is_reported_not_fatal(ml_small, tmp_path, monkeypatch):
+    """A backend whose dependency is missing gets a note; the others are still covered."""
+    import recgraph.trainers as trainers
+    from recgraph.compare import compare_backends
+    from recgraph.errors import MissingDependencyError
+
+    real = trainers.get_trainer
+
+    def fake(name, **params):
+        if name == "keras":
+            raise MissingDependencyError('The keras backend needs keras, which is not installed; '
+                                         'install it with pip install "recgraph[keras]".')
+        return real(name, **params)
+
+    monkeypatch.setattr(trainers, "get_trainer", fake)
+    report = compare_backends(ml_small, tmp_path / "out", seed=1, backends=("gensim", "keras"), preset="seed",
+                              baselines=("most-popular",), trainer_overrides={"gensim": {"epochs": 1}})
+    assert report["backends"]["keras"] == {"available": False, "error": report["backends"]["keras"]["error"]}
+    assert "recgraph[keras]" in report["backends"]["keras"]["error"]
+    assert report["backends"]["gensim"]["available"] is True
+    assert "keras: not run." in report_markdown(report)
+    assert report["agreement"]["pairs"] == []
+
+
+def test_refuses_to_replace_a_foreign_directory(ml_small, tmp_path):
+    from recgraph.compare import compare_backends
+    from recgraph.errors import ArtifactError
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ArtifactError, match="report.json"):
+        compare_backends(ml_small, tmp_path, backends=("gensim",))
+
+
+def test_walks_sha256_depends_on_content_and_shape():
+    a = np.arange(12, dtype=np.int32).reshape(3, 4)
+    assert walks_sha256(a) == walks_sha256(a.astype(np.int64))
+    assert walks_sha256(a) != walks_sha256(a.reshape(4, 3))
+    assert walks_sha256(a) != walks_sha256(a[::-1])
