@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 
-from ..errors import MissingDependencyError, ParameterError
+from ..errors import MissingDependencyError, ParameterError, RecgraphError
 
 #: Chosen with benchmarks/bench_serve.py on a 2-core machine (table in docs/serving.md):
 #: two workers answered more requests per second than one, cached and uncached.
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     # Fail here, with one clear line, rather than in every worker.
     index_path = os.path.abspath(os.path.expanduser(args.index))
     ItemIndex.load(resolve_artifact_dir(index_path))
+    _check_port_free(args.host, args.port)
     os.environ["RECGRAPH_SERVE_CONFIG"] = json.dumps({
         "index": index_path,
         "reload_interval": args.reload_interval,
@@ -89,3 +91,16 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One clear sentence when the address is taken, instead of uvicorn's log line and exit 3."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise RecgraphError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}); choose another --port or --host."
+            ) from None
