@@ -192,8 +192,9 @@ def worker_fastnode2vec(args) -> dict:
 
     def walk_stage(indptr, indices, weights, starts):
         # fastnode2vec.Graph's preprocessing for a weighted graph: rows normalised, cumulated.
-        sums = np.add.reduceat(weights, indptr[:-1]) if weights.size else weights
-        data = _csr_row_cumsum(indptr, weights / np.repeat(sums, np.diff(indptr)))
+        deg = np.diff(indptr)
+        sums = np.bincount(np.repeat(np.arange(deg.shape[0]), deg), weights=weights, minlength=deg.shape[0])
+        data = _csr_row_cumsum(indptr, weights / np.repeat(sums, deg))
         out = np.full((starts.shape[0], args.walk_length), -1, dtype=indices.dtype)
         drive(indptr, indices, data, starts, args.walk_length, args.p, args.q, out)
         return out

@@ -202,7 +202,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             (tmp / "report.png").write_bytes(png)
             report["plot"] = "report.png"
         else:
-            report["plot_note"] = "matplotlib is not installed (pip install 'recgraph[plot]'), so there is no report.png"
+            report["plot_note"] = ("matplotlib is not installed (pip install 'recgraph[plot]'), "
+                                   "so there is no report.png")
         (tmp / "report.md").write_text(report_markdown(report), encoding="utf-8")
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if not keep_artifacts:
@@ -330,8 +331,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="tuned", choices=available_presets(), help="parameter preset (default tuned)")
     p.add_argument("--protocol", default="random", choices=("random", "leave-last-out"),
                    help="split: random 80/20 of positives (default) or temporal leave-last-out")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="ratings >= this are positives (default 4)")
-    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION, help="random split: share held out (default 0.2)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help="ratings >= this are positives (default 4)")
+    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
+                   help="random split: share held out (default 0.2)")
     p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
                    help="comma-separated baselines to add for scale ('' for none)")
     p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA, help="EASE L2 weight (default 100)")

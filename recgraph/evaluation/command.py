@@ -50,13 +50,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="gensim",
                    help="comma-separated trainer backends to evaluate (default gensim; '' for baselines only)")
     p.add_argument("--preset", default="tuned", choices=available_presets(), help="parameter preset (default tuned)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split and training (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for walks, training and the index (default 0)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed for the random split (default 0)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help=f"ratings >= this are positives (default {DEFAULT_THRESHOLD:g})")
     p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
                    help=f"random split: share of each user's positives held out (default {DEFAULT_TEST_FRACTION:g})")
     p.add_argument("--validation", action="store_true",
-                   help="measure on a validation split carved from the training part (for tuning; the test part is never read)")
+                   help="measure on a validation split carved from the training part "
+                        "(for tuning; the test part is never read)")
     p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
                    help=f"comma-separated baselines (default {','.join(DEFAULT_BASELINES)}; '' for none)")
     p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA,
@@ -115,6 +117,7 @@ def run(args) -> int:
     for protocol in protocols:
         report = run_evaluation(
             args.data, protocol, backends=_names(args.backend), preset=args.preset, seed=args.seed,
+            split_seed=args.split_seed,
             baselines=_names(args.baselines), threshold=args.threshold, test_fraction=args.test_fraction,
             validation=args.validation, ease_lambda=args.ease_lambda,
             trainer_overrides=_given(args, TRAINER_FLAGS), scoring=_given(args, SCORING_FLAGS),

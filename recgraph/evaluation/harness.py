@@ -69,7 +69,8 @@ def evaluate_baseline(data: Interactions, name: str, ks=DEFAULT_KS, **params) ->
     }
 
 
-def rank_with_index(recommender: IndexRecommender, data: Interactions, users: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+def rank_with_index(recommender: IndexRecommender, data: Interactions, users: np.ndarray,
+                    k: int) -> tuple[np.ndarray, int]:
     """Top-``k`` item rows per user from ``recommender`` (-1 where a list runs short).
 
     Each user's query is their training ratings >= ``history_min_rating``; every movie
@@ -155,10 +156,11 @@ def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_f
 
 
 def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",), preset: str = "tuned",
-                   seed: int | None = 0, baselines=DEFAULT_BASELINES, threshold: float = DEFAULT_THRESHOLD,
-                   test_fraction: float = DEFAULT_TEST_FRACTION, validation: bool = False,
-                   ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS, trainer_overrides: dict | None = None,
-                   scoring: dict | None = None, show_progress: bool = False) -> dict:
+                   seed: int | None = 0, split_seed: int | None = 0, baselines=DEFAULT_BASELINES,
+                   threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
+                   validation: bool = False, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
+                   trainer_overrides: dict | None = None, scoring: dict | None = None,
+                   show_progress: bool = False) -> dict:
     """Evaluate backends (with one preset) and baselines on one protocol.
 
     Parameters
@@ -166,7 +168,8 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     data : a source for :func:`recgraph.data.load_movielens` or loaded Ratings.
     protocol : ``"leave-last-out"`` or ``"random"``.
     validation : measure on a validation split carved from the training part (for tuning).
-    seed : seeds the random split and training.
+    seed : seeds training (walks, trainer, index).
+    split_seed : seeds the random split (and the validation split, with ``split_seed + 1``).
 
     Returns
     -------
@@ -179,7 +182,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     if not ks or ks[0] < 1:
         raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
     ratings = data if isinstance(data, Ratings) else load_movielens(data)
-    split, matrices = prepare(ratings, protocol, threshold, test_fraction, seed, validation)
+    split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, validation)
     rows = []
     for backend in backends:
         logger.info("evaluating %s/%s on %s", backend, preset, protocol)
@@ -193,6 +196,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         "protocol": protocol,
         "validation": bool(validation),
         "seed": seed,
+        "split_seed": split_seed,
         "ks": list(ks),
         "split": {**split.summary(), "users": matrices.n_users, "items": matrices.n_items,
                   "eval_users": int(len(matrices.eval_users))},
