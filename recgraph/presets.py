@@ -73,13 +73,17 @@ def get_preset(name: str) -> dict:
     return copy.deepcopy(PRESETS[name])
 
 
-def preset_params(name: str, backend: str = "gensim", trainer_overrides: dict | None = None) -> PresetParams:
-    """Resolve preset ``name`` for ``backend``; ``trainer_overrides`` win over the preset."""
+def preset_params(name: str, backend: str = "gensim", trainer_overrides: dict | None = None,
+                  graph_overrides: dict | None = None, walk_overrides: dict | None = None,
+                  scoring_overrides: dict | None = None) -> PresetParams:
+    """Resolve preset ``name`` for ``backend``; the ``*_overrides`` win over the preset."""
     preset = get_preset(name)
     trainer = dict(preset["trainer"])
     trainer.update(preset.get("backend_trainer", {}).get(backend, {}))
     trainer.update(trainer_overrides or {})
-    return PresetParams(name, backend, preset["graph"], preset["walks"], trainer, preset["scoring"])
+    return PresetParams(name, backend, {**preset["graph"], **(graph_overrides or {})},
+                        {**preset["walks"], **(walk_overrides or {})}, trainer,
+                        {**preset["scoring"], **(scoring_overrides or {})})
 
 
 def pipeline_kwargs(params: PresetParams) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 from recgraph.errors import ParameterError
 from recgraph.evaluation.baselines import EASE, ItemKNN, MostPopular, make_baseline

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import RecgraphError
-from .harness import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, format_table, run_evaluation
-from .splitting import DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
+from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
 
 #: Trainer options accepted as overrides of the preset: (flag, type, help).
 TRAINER_FLAGS = (
@@ -30,6 +29,16 @@ TRAINER_FLAGS = (
     ("--workers", int, "gensim: training threads"),
     ("--batch-size", int, "keras: batch size"),
     ("--learning-rate", float, "keras: Adam learning rate"),
+)
+GRAPH_FLAGS = (
+    ("--min-rating", float, "graph: ratings >= this count as liked"),
+    ("--min-weight", float, "graph: keep edges with PMI x count >= this"),
+)
+WALK_FLAGS = (
+    ("--num-walks", int, "walks per node"),
+    ("--walk-length", int, "nodes per walk"),
+    ("--p", float, "return parameter"),
+    ("--q", float, "in-out parameter"),
 )
 SCORING_FLAGS = (
     ("--popularity-weight", float, "weight of log(1 + likes) added to the cosine"),
@@ -64,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA,
                    help=f"EASE L2 weight (default {DEFAULT_EASE_LAMBDA:g})")
     p.add_argument("--json", dest="json_out", default=None, metavar="FILE", help="write the full results as JSON")
+    g = p.add_argument_group("graph and walk overrides (the preset's values when omitted)")
+    for flag, kind, text in GRAPH_FLAGS + WALK_FLAGS:
+        g.add_argument(flag, type=kind, default=None, help=text)
     t = p.add_argument_group("trainer overrides (the preset's values when omitted)")
     for flag, kind, text in TRAINER_FLAGS:
         t.add_argument(flag, type=kind, default=None, help=text)
@@ -111,6 +123,7 @@ def write_json(path: str | os.PathLike, payload: dict) -> Path:
 def run(args) -> int:
     """Run ``recgraph evaluate`` from parsed arguments."""
     from .. import __version__
+    from .harness import format_table, run_evaluation
 
     protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     reports = []
@@ -121,6 +134,7 @@ def run(args) -> int:
             baselines=_names(args.baselines), threshold=args.threshold, test_fraction=args.test_fraction,
             validation=args.validation, ease_lambda=args.ease_lambda,
             trainer_overrides=_given(args, TRAINER_FLAGS), scoring=_given(args, SCORING_FLAGS),
+            graph_overrides=_given(args, GRAPH_FLAGS), walk_overrides=_given(args, WALK_FLAGS),
             show_progress=not args.quiet,
         )
         reports.append(report)
@@ -136,7 +150,7 @@ def run(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point: ``python -m recgraph.evaluation.command ...``."""
-    parser = argparse.ArgumentParser(prog="recgraph-evaluate", description=add_parser.__doc__)
+    parser = argparse.ArgumentParser(prog="recgraph-evaluate", description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     args = parser.parse_args(argv)

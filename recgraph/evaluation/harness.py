@@ -25,13 +25,11 @@ from .baselines import make_baseline
 from .interactions import Interactions
 from .metrics import summarize, top_k
 from .scoring import IndexRecommender, Popularity, ScoringOptions
-from .splitting import DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, Split, make_split, validation_split
+from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_KS, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
+from .splitting import Split, make_split, validation_split
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_KS = (10, 20)
-DEFAULT_BASELINES = ("most-popular", "item-knn", "ease")
-DEFAULT_EASE_LAMBDA = 100.0
 #: Columns of the printed table: (metric key, header).
 TABLE_COLUMNS = (("hr@10", "HR@10"), ("ndcg@10", "NDCG@10"), ("recall@20", "Recall@20"), ("coverage@10", "Cov@10"))
 
@@ -119,17 +117,19 @@ def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | N
 
 def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str = "gensim", preset: str = "tuned",
                        seed: int | None = 0, trainer_overrides: dict | None = None, scoring: dict | None = None,
-                       ks=DEFAULT_KS, show_progress: bool = False, workdir: str | Path | None = None) -> dict:
+                       ks=DEFAULT_KS, show_progress: bool = False, workdir: str | Path | None = None,
+                       graph_overrides: dict | None = None, walk_overrides: dict | None = None) -> dict:
     """Train ``backend`` with ``preset`` on ``split``'s training part and evaluate it.
 
     The artifact is written to a temporary directory (inside ``workdir`` if given) and
-    removed afterwards. ``scoring`` overrides the preset's scoring options.
+    removed afterwards. ``scoring``, ``trainer_overrides``, ``graph_overrides`` and
+    ``walk_overrides`` win over the preset.
     """
     from ..pipeline import train
     from ..presets import pipeline_kwargs, preset_params
 
-    params = preset_params(preset, backend, trainer_overrides)
-    scoring_options = {**params.scoring, **(scoring or {})}
+    params = preset_params(preset, backend, trainer_overrides, graph_overrides, walk_overrides, scoring)
+    scoring_options = params.scoring
     with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
         t = time.perf_counter()
         result = train(split.train_ratings(ratings), Path(tmp) / "artifact", seed=seed, show_progress=show_progress,
@@ -160,6 +160,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
                    threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
                    validation: bool = False, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
                    trainer_overrides: dict | None = None, scoring: dict | None = None,
+                   graph_overrides: dict | None = None, walk_overrides: dict | None = None,
                    show_progress: bool = False) -> dict:
     """Evaluate backends (with one preset) and baselines on one protocol.
 
@@ -187,7 +188,8 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     for backend in backends:
         logger.info("evaluating %s/%s on %s", backend, preset, protocol)
         rows.append(train_and_evaluate(ratings, split, matrices, backend, preset, seed, trainer_overrides, scoring,
-                                       ks, show_progress))
+                                       ks, show_progress, graph_overrides=graph_overrides,
+                                       walk_overrides=walk_overrides))
     for name in baselines:
         rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda)))
     return {

@@ -28,38 +28,40 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     """The ``k`` best items of each row of ``scores`` (higher is better), best first.
 
     Items stored in ``exclude`` (same shape) and items scoring ``-inf`` or NaN are never
-    returned; a row with fewer than ``k`` candidates is padded with -1. Ties go to the
+    returned (``+inf`` is a valid best score); a row with fewer than ``k`` candidates is padded with -1. Ties go to the
     lower item number, so the result is deterministic.
     """
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    if scores.ndim != 2:
-        raise ParameterError(f"scores must be a 2-D array [users, items]; got shape {scores.shape}.")
-    n_users, n_items = scores.shape
+    # Work on costs (negated scores) in one private copy: lower is better.
+    cost = np.array(scores, dtype=np.float64, copy=True)
+    if cost.ndim != 2:
+        raise ParameterError(f"scores must be a 2-D array [users, items]; got shape {cost.shape}.")
+    np.negative(cost, out=cost)
+    n_users, n_items = cost.shape
     if exclude is not None:
         exclude = sp.csr_matrix(exclude)
-        if exclude.shape != scores.shape:
-            raise ParameterError(f"exclude has shape {exclude.shape}; scores have {scores.shape}.")
+        if exclude.shape != cost.shape:
+            raise ParameterError(f"exclude has shape {exclude.shape}; scores have {cost.shape}.")
         rows = np.repeat(np.arange(n_users), np.diff(exclude.indptr))
-        scores[rows, exclude.indices] = -np.inf
-    scores[np.isnan(scores)] = -np.inf
+        cost[rows, exclude.indices] = np.inf
+    cost[np.isnan(cost)] = np.inf
     k_eff = min(k, n_items)
     if k_eff < n_items:
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+        part = np.argpartition(cost, k_eff - 1, axis=1)[:, :k_eff]
     else:
         part = np.broadcast_to(np.arange(n_items), (n_users, n_items)).copy()
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    # argpartition may cut a tie at the k-th score arbitrarily; then take the tied items
-    # with the lowest numbers, so the same scores always give the same list.
-    kth = part_scores.min(axis=1, keepdims=True)
-    if ((scores >= kth).sum(axis=1) > k_eff).any():
-        above = scores > kth
-        key = np.where(above, 0, np.where(scores == kth, 1, 2)) * (n_items + 1) + np.arange(n_items)
-        part = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
-        part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
+    part_cost = np.take_along_axis(cost, part, axis=1)
+    # argpartition may cut a tie at the k-th score arbitrarily; in those rows take the tied
+    # items with the lowest numbers, so the same scores always give the same list.
+    kth = part_cost.max(axis=1, keepdims=True)
+    cut = np.flatnonzero((cost <= kth).sum(axis=1) > k_eff)
+    if cut.size:
+        sub, sub_kth = cost[cut], kth[cut]
+        key = np.where(sub < sub_kth, 0, np.where(sub == sub_kth, 1, 2)) * (n_items + 1) + np.arange(n_items)
+        part[cut] = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
+        part_cost[cut] = np.take_along_axis(sub, part[cut], axis=1)
+    order = np.lexsort((part, part_cost), axis=1)
     top = np.take_along_axis(part, order, axis=1)
-    ranked = np.take_along_axis(part_scores, order, axis=1)
-    top[~np.isfinite(ranked)] = -1
+    top[np.take_along_axis(part_cost, order, axis=1) == np.inf] = -1
     if k_eff < k:
         top = np.hstack([top, np.full((n_users, k - k_eff), -1, dtype=top.dtype)])
     return top.astype(np.int64)
@@ -83,8 +85,10 @@ def hits(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:
     keep = truth.data != 0
     truth_keys = np.sort(truth.row[keep].astype(np.int64) * n_items + truth.col[keep])
     keys = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + top
-    found = np.isin(keys, truth_keys)
-    return found & (top >= 0)
+    if truth_keys.size == 0:
+        return np.zeros(top.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(truth_keys, keys), truth_keys.size - 1)
+    return (truth_keys[pos] == keys) & (top >= 0)
 
 
 def _n_relevant(truth: sp.csr_matrix) -> np.ndarray:

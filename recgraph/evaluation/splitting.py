@@ -23,12 +23,9 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError
 from ..validation import check_float
+from .settings import DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_THRESHOLD = 4.0
-DEFAULT_TEST_FRACTION = 0.2
-PROTOCOLS = ("leave-last-out", "random")
 
 
 @dataclass(frozen=True)
