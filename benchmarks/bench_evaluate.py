@@ -77,7 +77,7 @@ def main() -> None:
     from recgraph.evaluation.baselines import make_baseline
     from recgraph.evaluation.harness import baseline_params, popularity_of, prepare, rank_with_index
     from recgraph.evaluation.metrics import hit_rate, ndcg, recall, summarize, top_k
-    from recgraph.evaluation.scoring import IndexRecommender, ScoringOptions
+    from recgraph.scoring import ScoringOptions
     from recgraph.index import ItemIndex
     from recgraph.pipeline import train
     from recgraph.presets import pipeline_kwargs, preset_params
@@ -128,10 +128,10 @@ def main() -> None:
         params = preset_params(args.preset, "gensim")
         with tempfile.TemporaryDirectory() as tmp:
             t_train, result = timed(train, split.train_ratings(ratings), Path(tmp) / "a", seed=args.seed,
-                                    show_progress=False, repeat=1, **pipeline_kwargs(params))
+                                    show_progress=False, repeat=1, scoring=params.scoring, **pipeline_kwargs(params))
             index = ItemIndex.load(result.out_dir)
             plain = ScoringOptions(history_min_rating=params.scoring["history_min_rating"])
-            t_index, (top_index, _) = timed(rank_with_index, IndexRecommender(index, plain), data, users, 10,
+            t_index, (top_index, _) = timed(rank_with_index, index, data, users, 10, plain,
                                             repeat=1)
             exact = exact_scores(index, data, users, plain.history_min_rating)
             t_exact, top_exact = timed(top_k, exact, 10, data.train[users], repeat=1)
@@ -144,8 +144,8 @@ def main() -> None:
             scoring = ScoringOptions(**params.scoring)
             if scoring.popularity_weight > 0:
                 pop = popularity_of(data)
-                t_rerank, (top_rerank, _) = timed(rank_with_index, IndexRecommender(index, scoring, pop), data,
-                                                  users, 10, repeat=1)
+                t_rerank, (top_rerank, _) = timed(rank_with_index, index, data, users, 10, scoring,
+                                                  repeat=1)
                 full = exact + scoring.popularity_weight * np.log1p(pop.count(data.item_ids))[None, :]
                 has_history = np.isfinite(exact).any(axis=1)
                 top_full = top_k(full, 10, data.train[users])

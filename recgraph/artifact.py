@@ -4,8 +4,9 @@ Directory layout (``docs/artifact.md`` documents it for other languages)::
 
     index.ann        Annoy index, angular metric; Annoy item i is row i of items.csv
     embeddings.npy   float32 [n_items, dim]; row i is Annoy item i
-    items.csv        index,movie_id,title,genres
-    manifest.json    format, parameters, graph stats, timings, checksums
+    items.csv        index,movie_id,title,genres[,likes]
+    popular.csv      movie_id,title,likes: the most liked movies (optional; for the fallback)
+    manifest.json    format, parameters, scoring, graph stats, timings, checksums
 
 Writes are atomic: everything is built in a temporary directory beside the target,
 then renamed into place; a failure leaves an existing directory untouched.
@@ -27,6 +28,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ArtifactError, ParameterError
+from .scoring import POPULAR_SIZE, ScoringOptions
 from .validation import check_int
 
 logger = logging.getLogger(__name__)
@@ -36,8 +38,11 @@ METRIC = "angular"
 INDEX_FILE = "index.ann"
 EMBEDDINGS_FILE = "embeddings.npy"
 ITEMS_FILE = "items.csv"
+POPULAR_FILE = "popular.csv"
 MANIFEST_FILE = "manifest.json"
 ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
+LIKES_COLUMN = "likes"
+POPULAR_COLUMNS = ("movie_id", "title", "likes")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -76,6 +81,9 @@ def write_artifact(
     n_trees: int = 50,
     seed: int | None = None,
     extra_files: dict[str, bytes] | None = None,
+    likes: np.ndarray | None = None,
+    popular: list[tuple[int, str, int]] | None = None,
+    scoring: ScoringOptions | dict | None = None,
 ) -> dict:
     """Build the artifact in a temporary directory beside ``out_dir``, then rename it into place.
 
@@ -86,6 +94,13 @@ def write_artifact(
     manifest : keys to record (backend, params, graph, timings_s, data, ...); the
         format, metric, sizes and checksums are added here.
     extra_files : more files to place in the directory (e.g. ``loss.png``).
+    likes : int [n_items], users who liked each movie (training rating >= 4.0); written as
+        a fifth ``likes`` column of items.csv. None: no such column.
+    popular : ``(movie_id, title, likes)`` rows, any movie (also ones not in the index);
+        the ``POPULAR_SIZE`` most liked (ties by movie id) are written to popular.csv.
+    scoring : :class:`~recgraph.scoring.ScoringOptions` (or its dict) recorded in the
+        manifest and applied by ``ItemIndex.recommend``; None: plain cosine. A popularity
+        weight or the ``"popular"`` fallback needs ``likes``.
 
     Returns
     -------
@@ -101,6 +116,18 @@ def write_artifact(
         raise ParameterError("movie_ids, titles and genres must have one entry per embedding row.")
     if not np.all(np.isfinite(embeddings)):
         raise ArtifactError("The embeddings hold NaN or infinite values; training diverged (lower the learning rate).")
+    scoring = ScoringOptions.from_value(scoring)
+    if likes is not None:
+        likes = np.asarray(likes)
+        if likes.shape != (n_items,) or (likes.size and (np.any(likes < 0) or np.any(likes != np.round(likes)))):
+            raise ParameterError("likes must hold one non-negative integer per embedding row.")
+        likes = likes.astype(np.int64)
+    elif scoring.needs_likes:
+        raise ParameterError("A popularity_weight > 0 or fallback 'popular' needs the items' likes.")
+    popular_rows = None
+    if popular is not None:
+        popular_rows = sorted(((int(m), str(t), int(n)) for m, t, n in popular), key=lambda r: (-r[2], r[0]))
+        popular_rows = [r for r in popular_rows if r[2] > 0][:POPULAR_SIZE]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -115,8 +142,19 @@ def write_artifact(
         np.save(tmp / EMBEDDINGS_FILE, embeddings)
         with open(tmp / ITEMS_FILE, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(ITEM_COLUMNS)
-            writer.writerows(zip(range(n_items), np.asarray(movie_ids).tolist(), titles, genres))
+            if likes is None:
+                writer.writerow(ITEM_COLUMNS)
+                writer.writerows(zip(range(n_items), np.asarray(movie_ids).tolist(), titles, genres))
+            else:
+                writer.writerow(ITEM_COLUMNS + (LIKES_COLUMN,))
+                writer.writerows(zip(range(n_items), np.asarray(movie_ids).tolist(), titles, genres, likes.tolist()))
+        names = [INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE]
+        if popular_rows is not None:
+            with open(tmp / POPULAR_FILE, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(POPULAR_COLUMNS)
+                writer.writerows(popular_rows)
+            names.append(POPULAR_FILE)
         for name, payload in (extra_files or {}).items():
             (tmp / name).write_bytes(payload)
         full = dict(manifest)
@@ -128,11 +166,8 @@ def write_artifact(
             n_trees=n_trees,
             recgraph_version=__version__,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            files={
-                INDEX_FILE: {"size": (tmp / INDEX_FILE).stat().st_size, "sha256": sha256_file(tmp / INDEX_FILE)},
-                EMBEDDINGS_FILE: {"size": (tmp / EMBEDDINGS_FILE).stat().st_size, "sha256": sha256_file(tmp / EMBEDDINGS_FILE)},
-                ITEMS_FILE: {"size": (tmp / ITEMS_FILE).stat().st_size, "sha256": sha256_file(tmp / ITEMS_FILE)},
-            },
+            scoring=scoring.to_dict(),
+            files={name: {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)} for name in names},
         )
         full["artifact_id"] = full["files"][INDEX_FILE]["sha256"][:12]
         (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")

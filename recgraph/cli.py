@@ -1,4 +1,4 @@
-"""Command line: ``recgraph train | similar | recommend | serve``.
+"""Command line: ``recgraph train | similar | recommend | serve | evaluate | compare``.
 
 The CLI only parses, calls the library and prints; every project error becomes one
 line on stderr and a non-zero exit, never a traceback.
@@ -34,6 +34,7 @@ TRAINER_OPTIONS = (
 
 
 def _add_train_parser(sub) -> None:
+    from .presets import available_presets
     from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH
 
     p = sub.add_parser("train", help="build the graph, walk it, train embeddings, write the index",
@@ -44,15 +45,18 @@ def _add_train_parser(sub) -> None:
                         "(default: download ml-latest-small; offline, pass a local copy)")
     p.add_argument("--out", required=True, help="artifact directory to write (replaced atomically)")
     p.add_argument("--seed", type=int, default=None, help="one seed for walks, training and the index")
+    p.add_argument("--preset", default=None, choices=available_presets(),
+                   help="named parameters: 'seed' = the Keras example's, 'tuned' = best measured "
+                        "(docs/tuning.md); flags given explicitly override the preset")
     g = p.add_argument_group("graph")
-    g.add_argument("--min-rating", type=float, default=5.0, help="ratings >= this count as liked (default 5)")
-    g.add_argument("--min-weight", type=float, default=10.0, help="keep edges with PMI x count >= this (default 10)")
+    g.add_argument("--min-rating", type=float, default=None, help="ratings >= this count as liked (default 5)")
+    g.add_argument("--min-weight", type=float, default=None, help="keep edges with PMI x count >= this (default 10)")
     w = p.add_argument_group("walks")
-    w.add_argument("--p", type=float, default=DEFAULT_P, help=f"return parameter (default {DEFAULT_P:g})")
-    w.add_argument("--q", type=float, default=DEFAULT_Q, help=f"in-out parameter (default {DEFAULT_Q:g})")
-    w.add_argument("--num-walks", type=int, default=DEFAULT_NUM_WALKS, help=f"walks per node (default {DEFAULT_NUM_WALKS})")
-    w.add_argument("--walk-length", type=int, default=DEFAULT_WALK_LENGTH, help=f"nodes per walk (default {DEFAULT_WALK_LENGTH})")
-    t = p.add_argument_group("trainer (backend defaults when omitted)")
+    w.add_argument("--p", type=float, default=None, help=f"return parameter (default {DEFAULT_P:g})")
+    w.add_argument("--q", type=float, default=None, help=f"in-out parameter (default {DEFAULT_Q:g})")
+    w.add_argument("--num-walks", type=int, default=None, help=f"walks per node (default {DEFAULT_NUM_WALKS})")
+    w.add_argument("--walk-length", type=int, default=None, help=f"nodes per walk (default {DEFAULT_WALK_LENGTH})")
+    t = p.add_argument_group("trainer (the backend's or preset's defaults when omitted)")
     for flag, kind, text in TRAINER_OPTIONS:
         t.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--n-trees", type=int, default=50, help="Annoy trees (default 50)")
@@ -62,23 +66,22 @@ def _add_train_parser(sub) -> None:
 def _run_train(args) -> int:
     from .pipeline import SHOWCASE_TITLES, GraphParams, WalkParams, train
 
-    trainer_params = {}
-    for flag, _, _ in TRAINER_OPTIONS:
-        name = flag[2:].replace("-", "_")
-        value = getattr(args, name)
-        if value is not None:
-            trainer_params[name] = value
-    result = train(
-        args.data,
-        args.out,
-        backend=args.backend,
-        seed=args.seed,
-        graph_params=GraphParams(args.min_rating, args.min_weight),
-        walk_params=WalkParams(args.num_walks, args.walk_length, args.p, args.q),
-        trainer_params=trainer_params,
-        n_trees=args.n_trees,
-        show_progress=not args.quiet,
-    )
+    trainer_params = _given(args, [flag[2:].replace("-", "_") for flag, _, _ in TRAINER_OPTIONS])
+    graph = _given(args, ["min_rating", "min_weight"])
+    walks = _given(args, ["num_walks", "walk_length", "p", "q"])
+    extra = None
+    if args.preset:
+        from .presets import pipeline_kwargs, preset_params
+
+        params = preset_params(args.preset, args.backend, trainer_params, graph, walks)
+        kwargs = pipeline_kwargs(params)
+        extra = {"preset": args.preset}
+        kwargs["scoring"] = params.scoring
+    else:
+        kwargs = dict(backend=args.backend, graph_params=GraphParams(**graph), walk_params=WalkParams(**walks),
+                      trainer_params=trainer_params)
+    result = train(args.data, args.out, seed=args.seed, n_trees=args.n_trees, show_progress=not args.quiet,
+                   extra_manifest=extra, **kwargs)
     if args.quiet:
         return 0
     from .index import ItemIndex
@@ -99,6 +102,11 @@ def _run_train(args) -> int:
             print(f"  {hit['score']:.3f}  {hit['title']}")
     print(f"\nwrote {result.out_dir}")
     return 0
+
+
+def _given(args, names: list[str]) -> dict:
+    """The options among ``names`` that the user set (None = not given)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
 def _add_query_args(p) -> None:
@@ -164,16 +172,43 @@ def _run_serve(args) -> int:
     return run(args)
 
 
+def _add_evaluate_parser(sub) -> None:
+    from .evaluation.command import add_parser
+
+    add_parser(sub)
+
+
+def _run_evaluate(args) -> int:
+    from .evaluation.command import run
+
+    return run(args)
+
+
+def _add_compare_parser(sub) -> None:
+    from .compare import add_parser
+
+    add_parser(sub)
+
+
+def _run_compare(args) -> int:
+    from .compare import run
+
+    return run(args)
+
+
 COMMANDS = {
     "train": (_add_train_parser, _run_train),
     "similar": (_add_similar_parser, _run_similar),
     "recommend": (_add_recommend_parser, _run_recommend),
     "serve": (_add_serve_parser, _run_serve),
+    "evaluate": (_add_evaluate_parser, _run_evaluate),
+    "compare": (_add_compare_parser, _run_compare),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recgraph", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="recgraph", description="Movie recommendations from node2vec walks over a PMI movie graph.")
     parser.add_argument("--version", action="version", version=f"recgraph {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from . import __version__
-from .errors import ArtifactError, MissingDependencyError, ParameterError, RecgraphError
+from .errors import ArtifactError, MissingDependencyError, ParameterError
 from .evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
     from .graph import build_item_graph
     from .index import ItemIndex
-    from .pipeline import item_metadata
+    from .pipeline import item_likes, item_metadata, popular_rows
     from .presets import preset_params
     from .trainers import get_trainer
     from .walks import node2vec_walks
@@ -120,6 +120,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     walks = node2vec_walks(graph, seed=walk_seed, **shared.walks)
     corpus_s = time.perf_counter() - t
     titles, genres = item_metadata(train_ratings, graph.item_ids)
+    likes = item_likes(train_ratings)
+    popular = popular_rows(train_ratings, likes)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -150,10 +152,12 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                 "walks_sha256": walks_sha256(walks),
             }
             artifact_dir = tmp / "artifacts" / backend
-            write_artifact(artifact_dir, embeddings, graph.item_ids, titles, genres, manifest, seed=index_seed)
+            write_artifact(artifact_dir, embeddings, graph.item_ids, titles, genres, manifest, seed=index_seed,
+                           likes=likes.count(graph.item_ids).astype(np.int64), popular=popular,
+                           scoring=params.scoring)
             index = ItemIndex.load(artifact_dir)
             indexes[backend] = index
-            row = evaluate_index(index, matrices, params.scoring, name=backend)
+            row = evaluate_index(index, matrices, None, name=backend)  # the artifact's own scoring
             metrics = row["metrics"]
             entries[backend] = {
                 "available": True,
@@ -387,18 +391,7 @@ def run(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point (``scripts/compare_backends.py``)."""
-    parser = argparse.ArgumentParser(prog="compare_backends", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except RecgraphError as exc:
-        print(f"compare_backends: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"compare_backends: error: {exc.strerror or exc}.", file=sys.stderr)
-        return 1
+    """Stand-alone entry point (``scripts/compare_backends.py``): ``recgraph compare``."""
+    from .cli import main as cli_main
+
+    return cli_main(["compare", *(sys.argv[1:] if argv is None else argv)])

@@ -6,6 +6,7 @@ This is the light side other services import: it needs numpy and annoy only
 >>> index = ItemIndex.load("artifacts/ml-small")
 >>> index.similar("Star Wars: Episode IV - A New Hope (1977)", k=5)
 [{"movie_id": 1196, "title": "Star Wars: Episode V - ...", "score": 0.93}, ...]
+>>> index.recommend([260, 1196], k=5)   # with the artifact's scoring (manifest "scoring")
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Iterable, Union
 import numpy as np
 
 from .errors import ArtifactError, ParameterError, UnknownItemError
+from .scoring import Popularity, ScoringOptions, candidate_pool, movie_ids_of, popular_fill, rerank
 
 FORMAT_VERSION = 1
 INDEX_FILE = "index.ann"
 EMBEDDINGS_FILE = "embeddings.npy"
 ITEMS_FILE = "items.csv"
+POPULAR_FILE = "popular.csv"
 MANIFEST_FILE = "manifest.json"
 
 MovieRef = Union[int, str]
@@ -51,10 +54,16 @@ class ItemIndex:
     manifest : the parsed ``manifest.json``.
     movie_ids : int64 [n_items]; Annoy item i is ``movie_ids[i]``.
     titles, genres : lists of str, one per item.
+    likes : int64 [n_items] (users who liked each movie in training) or None (older artifacts).
+    popular : the most liked movies overall, ``(movie_id, title, likes)``, from popular.csv
+        (empty when the artifact has none).
+    scoring : the :class:`~recgraph.scoring.ScoringOptions` that :meth:`recommend` applies
+        by default (the manifest's ``scoring``; plain cosine when absent).
     """
 
     def __init__(self, path: Path, manifest: dict, annoy_index, embeddings: np.ndarray,
-                 movie_ids: np.ndarray, titles: list[str], genres: list[str]):
+                 movie_ids: np.ndarray, titles: list[str], genres: list[str],
+                 likes: np.ndarray | None = None, popular: list[tuple[int, str, int]] | None = None):
         self.path = path
         self.manifest = manifest
         self._annoy = annoy_index
@@ -69,6 +78,16 @@ class ItemIndex:
             self._rows_of_lower.setdefault(t.lower(), []).append(i)
         norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
         self._unit = embeddings / np.where(norms > 0, norms, 1.0)
+        self.likes = None if likes is None else np.asarray(likes, dtype=np.int64)
+        self.popular = list(popular or [])
+        self._likes = None if likes is None else Popularity(movie_ids, self.likes)
+        if self.popular:
+            self._popular = Popularity(np.array([p[0] for p in self.popular], dtype=np.int64),
+                                       np.array([p[2] for p in self.popular], dtype=np.float64))
+            self._popular_titles = {p[0]: p[1] for p in self.popular}
+        else:
+            self._popular, self._popular_titles = self._likes, {}
+        self.scoring = self._scoring_options(_manifest_scoring(manifest))
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -96,7 +115,8 @@ class ItemIndex:
                 f"{manifest_path} has format_version {version!r}; this recgraph reads version {FORMAT_VERSION}."
             )
         files = manifest.get("files", {})
-        for name in (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE):
+        has_popular = (root / POPULAR_FILE).is_file()
+        for name in (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE) + ((POPULAR_FILE,) if has_popular else ()):
             file_path = root / name
             if not file_path.is_file():
                 raise ArtifactError(f"{file_path} is missing; the artifact is incomplete.")
@@ -112,7 +132,8 @@ class ItemIndex:
                     raise ArtifactError(
                         f"{file_path} does not match the SHA-256 in the manifest; the file is corrupt or from another artifact."
                     )
-        movie_ids, titles, genres = _read_items(root / ITEMS_FILE)
+        movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
+        popular = _read_popular(root / POPULAR_FILE) if has_popular else None
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
         dim, n_items = int(manifest.get("dim", -1)), int(manifest.get("n_items", -1))
         if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
@@ -127,7 +148,11 @@ class ItemIndex:
             raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
         if annoy_index.get_n_items() != n_items:
             raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
-        return cls(root, manifest, annoy_index, np.asarray(embeddings, dtype=np.float32), movie_ids, titles, genres)
+        try:
+            return cls(root, manifest, annoy_index, np.asarray(embeddings, dtype=np.float32), movie_ids, titles, genres,
+                       likes, popular)
+        except ParameterError as exc:
+            raise ArtifactError(f"{manifest_path}: {exc}") from None
 
     # ------------------------------------------------------------------ lookups
     def __len__(self) -> int:
@@ -214,20 +239,54 @@ class ItemIndex:
         return self._nearest(self._unit[row], k, exclude={row})
 
     def recommend(self, watched: Iterable[MovieRef], k: int = 10, exclude: Iterable[MovieRef] = (),
-                  on_unknown: str = "raise") -> list[dict]:
-        """Movies for someone who watched ``watched``: nearest to the mean of their unit vectors.
+                  on_unknown: str = "raise", scoring: ScoringOptions | dict | None = None) -> list[dict]:
+        """Movies for someone who watched ``watched``, best first, as ``{"movie_id", "title", "score"}``.
+
+        The query is the mean of the watched movies' unit vectors; its nearest neighbours by
+        cosine are then scored with ``scoring`` (default: the artifact's, :attr:`scoring`):
+
+        - ``popularity_weight > 0``: the best ``candidates`` are re-scored
+          ``cosine + popularity_weight * log1p(likes)`` and sorted again;
+        - ``fallback == "popular"``: a list shorter than ``k`` (also an empty one, when no
+          watched movie is in the index) is topped up with the most liked movies not in
+          ``watched`` or ``exclude``, scored ``popularity_weight * log1p(likes)``.
 
         Movies in ``watched`` and ``exclude`` are never returned. ``on_unknown``:
-        ``"raise"`` (default) or ``"ignore"`` movies that are not in the index
-        (see :meth:`resolve` to learn which).
+        ``"raise"`` (default): a movie not in the index is an error (UnknownItemError), with
+        any fallback; ``"ignore"``: unknown movies are dropped (see :meth:`resolve` to learn
+        which). When no watched movie is left, fallback ``"none"`` raises UnknownItemError and
+        fallback ``"popular"`` returns the most liked movies.
         """
         k = _check_k(k)
+        opts = self.scoring if scoring is None else self._scoring_options(scoring)
+        watched, exclude = _as_list(watched), _as_list(exclude)  # iterate once; resolve refuses a lone movie
         rows, _ = self.resolve(watched, on_unknown)
-        if not rows:
+        if not rows and opts.fallback != "popular":
             raise UnknownItemError("None of the watched movies is in the index, so there is nothing to recommend from.")
         skip, _ = self.resolve(exclude, "ignore")
-        query = self._unit[rows].mean(axis=0)
-        return self._nearest(query, k, exclude=set(rows) | set(skip))
+        hits: list[dict] = []
+        if rows:
+            query = self._unit[rows].mean(axis=0)
+            hits = self._nearest(query, min(candidate_pool(opts, k), len(self)), exclude=set(rows) | set(skip))
+            hits = rerank(hits, opts, self._likes)[:k]
+        if len(hits) < k and opts.fallback == "popular":
+            seen = movie_ids_of(watched) | movie_ids_of(exclude) | {int(self.movie_ids[r]) for r in rows + skip}
+            hits += popular_fill(k - len(hits), seen | {h["movie_id"] for h in hits}, opts, self._popular,
+                                 self._title_of)
+        return hits
+
+    def _scoring_options(self, scoring) -> ScoringOptions:
+        opts = ScoringOptions.from_value(scoring)
+        if opts.needs_likes and self._likes is None:
+            raise ParameterError("This artifact records no likes (items.csv has no likes column), so it supports "
+                                 "plain cosine only: popularity_weight 0 and fallback 'none'.")
+        return opts
+
+    def _title_of(self, movie: int) -> str:
+        row = self._row_of_id.get(movie)
+        if row is not None:
+            return self.titles[row]
+        return self._popular_titles.get(movie, f"movie {movie}")
 
     def resolve(self, movies: Iterable[MovieRef], on_unknown: str = "raise") -> tuple[list[int], list[MovieRef]]:
         """Rows of the known movies and the list of unknown ones."""
@@ -273,7 +332,32 @@ def _check_k(k) -> int:
     return int(k)
 
 
-def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
+def _as_list(movies):
+    return movies if isinstance(movies, (str, bytes, int, np.integer)) else list(movies)
+
+
+def _manifest_scoring(manifest: dict) -> dict:
+    """The manifest's ``scoring`` (keys this version does not know are ignored)."""
+    raw = manifest.get("scoring") or {}
+    if not isinstance(raw, dict):
+        raise ArtifactError(f"manifest.json's scoring must be an object; got {raw!r}.")
+    known = ScoringOptions.__dataclass_fields__
+    return {key: value for key, value in raw.items() if key in known}
+
+
+def _read_popular(path: Path) -> list[tuple[int, str, int]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(header[:3]) != ("movie_id", "title", "likes"):
+            raise ArtifactError(f"{path} must start with the header movie_id,title,likes; got {header}.")
+        try:
+            return [(int(r[0]), r[1], int(r[2])) for r in reader]
+        except (ValueError, IndexError):
+            raise ArtifactError(f"{path} has a row whose movie_id or likes is not an integer.") from None
+
+
+def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray | None]:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -287,4 +371,11 @@ def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
         raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer.") from None
     if order != list(range(len(rows))):
         raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
-    return movie_ids, [r[2] for r in rows], [r[3] if len(r) > 3 else "" for r in rows]
+    likes = None
+    if "likes" in header[4:]:
+        col = header.index("likes", 4)
+        try:
+            likes = np.array([int(r[col]) for r in rows], dtype=np.int64)
+        except (ValueError, IndexError):
+            raise ArtifactError(f"{path} has a row whose likes is not an integer.") from None
+    return movie_ids, [r[2] for r in rows], [r[3] if len(r) > 3 else "" for r in rows], likes

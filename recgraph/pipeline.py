@@ -13,6 +13,7 @@ import numpy as np
 from .artifact import check_output_dir, write_artifact
 from .data import Ratings, load_movielens
 from .graph import ItemGraph, build_item_graph
+from .scoring import LIKE_MIN_RATING, POPULAR_SIZE, Popularity, ScoringOptions
 from .trainers import get_trainer
 from .validation import check_float, check_int, check_positive
 from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
@@ -91,6 +92,20 @@ def item_metadata(ratings: Ratings, movie_ids: np.ndarray) -> tuple[list[str], l
     )
 
 
+def item_likes(ratings: Ratings) -> Popularity:
+    """Distinct users per movie among ``ratings``' ratings >= ``LIKE_MIN_RATING`` (4.0)."""
+    frame = ratings.ratings
+    return Popularity.from_ratings(frame["userId"].to_numpy(), frame["movieId"].to_numpy(),
+                                   frame["rating"].to_numpy(), LIKE_MIN_RATING)
+
+
+def popular_rows(ratings: Ratings, likes: Popularity, n: int = POPULAR_SIZE) -> list[tuple[int, str, int]]:
+    """The ``n`` most liked movies as ``(movie_id, title, likes)``, ties by movie id."""
+    ids, counts = likes.top(n)
+    titles, _ = item_metadata(ratings, ids)
+    return [(int(m), t, int(c)) for m, t, c in zip(ids.tolist(), titles, counts.tolist())]
+
+
 def train(
     data: str | Path | Ratings | None,
     out_dir: str | Path | None,
@@ -102,6 +117,7 @@ def train(
     n_trees: int = 50,
     show_progress: bool = True,
     extra_manifest: dict | None = None,
+    scoring: dict | None = None,
 ) -> TrainResult:
     """Run the whole pipeline and (when ``out_dir`` is given) write the artifact atomically.
 
@@ -112,11 +128,15 @@ def train(
     backend : trainer name (``recgraph.trainers.available_trainers()``).
     seed : one seed for the run; walks, training and Annoy get independent streams.
     trainer_params : keyword hyperparameters of the backend.
+    scoring : :class:`~recgraph.scoring.ScoringOptions` fields recorded in the artifact and
+        applied by ``ItemIndex.recommend`` (None: plain cosine). The artifact always gets
+        each movie's likes (items.csv) and the most liked movies (popular.csv) from ``data``.
     """
     graph_params = graph_params or GraphParams()
     walk_params = walk_params or WalkParams()
     trainer_params = dict(trainer_params or {})
     n_trees = check_int("n_trees", n_trees)
+    scoring_options = ScoringOptions.from_value(scoring)
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
     # Create the trainer first: an unknown backend or parameter fails before any work.
@@ -172,15 +192,19 @@ def train(
         png = _loss_png(history.get("loss"))
         if png:
             extra["loss.png"] = png
+        likes = item_likes(ratings)
         clock.timings["index"] = 0.0
         clock.total()
         manifest = write_artifact(out_dir, embeddings, graph.item_ids, titles, genres, manifest,
-                                  n_trees=n_trees, seed=index_seed, extra_files=extra)
+                                  n_trees=n_trees, seed=index_seed, extra_files=extra,
+                                  likes=likes.count(graph.item_ids).astype(np.int64),
+                                  popular=popular_rows(ratings, likes), scoring=scoring_options)
         clock.lap("index", t)
         clock.total()
         _patch_timings(out_dir, clock.timings)
         manifest["timings_s"] = clock.timings
     else:
+        manifest["scoring"] = scoring_options.to_dict()
         clock.total()
     _advance(stages, "done")
     stages.close()

@@ -20,7 +20,8 @@ from .errors import ParameterError
 
 #: Preset name -> parameters. ``trainer`` is shared by every backend; ``backend_trainer``
 #: adds what only one backend has. ``scoring`` is applied at query time (see
-#: :class:`recgraph.evaluation.scoring.ScoringOptions`).
+#: :class:`recgraph.scoring.ScoringOptions`; ``train(..., scoring=...)`` records it in the
+#: artifact and ``ItemIndex.recommend`` applies it).
 PRESETS: dict[str, dict] = {
     "seed": {
         "description": "the Keras node2vec example's parameters, plain cosine scoring",

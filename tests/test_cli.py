@@ -35,7 +35,8 @@ def artifact(ml_small_path, tmp_path_factory):
 
 
 def test_train_writes_artifact(artifact):
-    assert sorted(p.name for p in artifact.iterdir()) == ["embeddings.npy", "index.ann", "items.csv", "manifest.json"]
+    assert sorted(p.name for p in artifact.iterdir()) == ["embeddings.npy", "index.ann", "items.csv", "manifest.json",
+                                                              "popular.csv"]
     manifest = json.loads((artifact / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["params"]["trainer"]["workers"] == 1
 

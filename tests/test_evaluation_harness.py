@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 
 import numpy as np
 import pytest
@@ -13,63 +12,21 @@ from recgraph.errors import ParameterError, UnknownItemError
 from recgraph.evaluation.scoring import IndexRecommender, Popularity, ScoringOptions
 
 
-class StubIndex:
-    """The part of ItemIndex that IndexRecommender uses, with fixed cosine results."""
+def test_index_recommender_is_index_recommend(tmp_path):
+    from recgraph.artifact import write_artifact
+    from recgraph.index import ItemIndex
 
-    def __init__(self, results):
-        self.results = results
-        self.titles = [f"t{m}" for m in range(10)]
-        self.movie_ids = np.arange(10)
-        self.calls = []
-
-    def __len__(self):
-        return 10
-
-    def __contains__(self, movie):
-        return 0 <= movie < 10
-
-    def row(self, movie):
-        return movie
-
-    def recommend(self, watched, k=10, exclude=(), on_unknown="raise"):
-        self.calls.append((list(watched), k, list(exclude), on_unknown))
-        if not [m for m in watched if m in self]:
-            raise UnknownItemError("none known")
-        skip = set(watched) | set(exclude)
-        return [dict(r) for r in self.results if r["movie_id"] not in skip][:k]
-
-
-RESULTS = [{"movie_id": 1, "title": "t1", "score": 0.9}, {"movie_id": 2, "title": "t2", "score": 0.8},
-           {"movie_id": 3, "title": "t3", "score": 0.7}]
-POP = Popularity(np.array([1, 2, 3, 4, 5, 42]), np.array([0.0, 10.0, 100.0, 5.0, 50.0, 1000.0]))
-
-
-def test_plain_options_are_index_recommend():
-    index = StubIndex(RESULTS)
-    hits = IndexRecommender(index).recommend([7], k=2, exclude=[9])
-    assert hits == RESULTS[:2]
-    assert index.calls == [([7], 2, [9], "ignore")]
-
-
-def test_popularity_prior_rescores_exactly():
-    index = StubIndex(RESULTS)
-    rec = IndexRecommender(index, ScoringOptions(popularity_weight=0.1, candidates=50), POP)
-    hits = rec.recommend([7], k=3)
-    expected = {1: 0.9 + 0.1 * math.log1p(0), 2: 0.8 + 0.1 * math.log1p(10), 3: 0.7 + 0.1 * math.log1p(100)}
-    assert [h["movie_id"] for h in hits] == [3, 2, 1]
-    assert {h["movie_id"]: h["score"] for h in hits} == pytest.approx(expected, abs=1e-6)
-    assert index.calls[0][1] == 10  # the candidate pool, capped at the index size
-
-
-def test_fallback_pads_with_popular_unseen_movies():
-    index = StubIndex(RESULTS)
-    rec = IndexRecommender(index, ScoringOptions(fallback="popular"), POP)
-    # Nobody in the graph: the most popular movies not watched or excluded.
-    assert [h["movie_id"] for h in rec.recommend([42], k=3, exclude=[3])] == [5, 2, 4]
-    # A short list is topped up without repeating.
-    padded = rec.recommend([7], k=5, exclude=[2, 3])
-    assert [h["movie_id"] for h in padded] == [1, 42, 5, 4]
-    assert padded[1]["title"] == "movie 42"  # not in the index, so it has no title there
+    ids = np.arange(1, 9, dtype=np.int64)
+    vectors = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    write_artifact(tmp_path / "a", vectors, ids, [f"t{m}" for m in ids], [""] * 8, {}, n_trees=5, seed=0,
+                   likes=np.arange(8), popular=[(42, "t42", 100)], scoring={"popularity_weight": 0.1})
+    index = ItemIndex.load(tmp_path / "a")
+    rec = IndexRecommender(index, ScoringOptions(popularity_weight=0.1, fallback="popular"))
+    assert rec.recommend([1, 99], k=3, exclude=[2]) == index.recommend(
+        [1, 99], 3, [2], on_unknown="ignore", scoring={"popularity_weight": 0.1, "fallback": "popular"})
+    assert [h["movie_id"] for h in rec.recommend([99], k=2)] == [42]  # popular.csv is the fallback list
+    assert IndexRecommender(index).options == index.scoring
+    assert IndexRecommender(index, ScoringOptions()).recommend([99]) == []
 
 
 def test_scoring_options_are_checked():
@@ -77,8 +34,6 @@ def test_scoring_options_are_checked():
         ScoringOptions(fallback="random")
     with pytest.raises(ParameterError):
         ScoringOptions(popularity_weight=-1)
-    with pytest.raises(ParameterError):
-        IndexRecommender(StubIndex(RESULTS), ScoringOptions(popularity_weight=0.1))
 
 
 def test_popularity_from_ratings_counts_users_once():
@@ -96,7 +51,7 @@ def test_index_path_is_what_users_call(trained_artifact, ml_small):
     _, data = prepare(ml_small, "leave-last-out")
     index = ItemIndex.load(trained_artifact.out_dir)
     users = data.eval_users[:25]
-    top, _ = rank_with_index(IndexRecommender(index), data, users, 10)
+    top, _ = rank_with_index(index, data, users, 10)
     history = data.positives(4.0)
     for n, row in enumerate(users.tolist()):
         watched = data.item_ids[history[row].indices].tolist()

@@ -250,6 +250,30 @@ def test_recommend_all_unknown_is_404(client):
     assert "None of the 2 watched movies is in the index" in r.json()["detail"]
 
 
+def test_recommend_all_unknown_with_popular_fallback(tmp_path):
+    """An artifact whose scoring has fallback "popular" answers an all-unknown history with popular movies."""
+    from fastapi.testclient import TestClient
+
+    from recgraph.artifact import write_artifact
+    from recgraph.serve.app import create_app
+
+    movies = {**STAR_WARS, **OTHERS}
+    ids = np.array(sorted(movies), dtype=np.int64)
+    likes = np.arange(len(ids)) * 10
+    popular = [(int(m), movies[int(m)], int(n)) for m, n in zip(ids, likes)] + [(UNKNOWN + 5, "Elsewhere (2001)", 1000)]
+    write_artifact(tmp_path / "a", np.random.default_rng(3).normal(size=(len(ids), 8)).astype(np.float32), ids,
+                   [movies[int(i)] for i in ids], [""] * len(ids), {"backend": "test"}, n_trees=5, seed=3,
+                   likes=likes, popular=popular, scoring={"popularity_weight": 0.1, "fallback": "popular"})
+    with TestClient(create_app(tmp_path / "a", reload_interval=0)) as c:
+        r = c.post("/v1/recommend", json={"watched": [UNKNOWN, UNKNOWN + 1], "k": 3, "exclude": [int(ids[-1])]})
+        assert r.status_code == 200, r.text
+        assert r.json()["unknown"] == [UNKNOWN, UNKNOWN + 1]
+        assert [h["movie_id"] for h in r.json()["results"]] == [UNKNOWN + 5, int(ids[-2]), int(ids[-3])]
+        known = c.post("/v1/recommend", json={"watched": [260], "k": 4}).json()
+        from recgraph.index import ItemIndex
+        assert known["results"] == ItemIndex.load(tmp_path / "a").recommend([260], k=4)
+
+
 @pytest.mark.parametrize("body", [
     '{"watched": [1, 2', "not json", "[]", "{}", '{"watched": []}', '{"watched": ["260"]}',
     '{"watched": [1.5]}', '{"watched": [true]}', '{"watched": 260}', '{"watched": [1], "k": 0}',

@@ -7,7 +7,7 @@ Modules, one job each::
     interactions  Split -> sparse user x item matrices (the catalogue ranked in full)
     metrics       top-K lists + held-out items -> HR, NDCG, Recall, coverage
     baselines     most-popular, item-kNN (cosine), EASE
-    scoring       ItemIndex.recommend + popularity prior + fallback (ScoringOptions)
+    scoring       re-exports recgraph.scoring (ScoringOptions, Popularity; applied by ItemIndex.recommend)
     harness       train on the split, rank through the index, measure, tabulate
     command       ``recgraph evaluate``
 

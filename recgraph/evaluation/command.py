@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import RecgraphError
 from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
 
 #: Trainer options accepted as overrides of the preset: (flag, type, help).
@@ -149,21 +147,10 @@ def run(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point: ``python -m recgraph.evaluation.command ...``."""
-    parser = argparse.ArgumentParser(prog="recgraph-evaluate", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except RecgraphError as exc:
-        print(f"recgraph: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"recgraph: error: {exc.strerror or exc}.", file=sys.stderr)
-        return 1
+    """Stand-alone entry point: ``python -m recgraph.evaluation.command ...`` is ``recgraph evaluate``."""
+    from ..cli import main as cli_main
+
+    return cli_main(["evaluate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Embedding models are trained by :func:`recgraph.pipeline.train` on the split's training
 part, written to a temporary artifact and queried through
-:meth:`ItemIndex.recommend` (via :class:`~.scoring.IndexRecommender`): the same path
-users call. Baselines score the same users over the same catalogue. Every ranking is
+:meth:`ItemIndex.recommend` with the scoring recorded in the artifact (popularity prior,
+fallback; likes counted from the training part): the same path users call. Baselines score the same users over the same catalogue. Every ranking is
 full: every movie the user did not rate in training is a candidate.
 
 >>> report = run_evaluation("ml-latest-small.zip", protocol="leave-last-out", preset="tuned")
@@ -24,7 +24,7 @@ from ..errors import ParameterError
 from .baselines import make_baseline
 from .interactions import Interactions
 from .metrics import summarize, top_k
-from .scoring import IndexRecommender, Popularity, ScoringOptions
+from ..scoring import Popularity, ScoringOptions
 from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_KS, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
 from .splitting import Split, make_split, validation_split
 
@@ -67,22 +67,28 @@ def evaluate_baseline(data: Interactions, name: str, ks=DEFAULT_KS, **params) ->
     }
 
 
-def rank_with_index(recommender: IndexRecommender, data: Interactions, users: np.ndarray,
-                    k: int) -> tuple[np.ndarray, int]:
-    """Top-``k`` item rows per user from ``recommender`` (-1 where a list runs short).
+def rank_with_index(index, data: Interactions, users: np.ndarray, k: int,
+                    scoring: ScoringOptions | dict | None = None) -> tuple[np.ndarray, int]:
+    """Top-``k`` item rows per user from ``index.recommend`` (-1 where a list runs short).
 
-    Each user's query is their training ratings >= ``history_min_rating``; every movie
-    they rated in training is excluded. Returns the rows and the number of users with
-    no recommendation at all.
+    ``scoring`` overrides the artifact's (``index.scoring``). Each user's query is their
+    training ratings >= ``history_min_rating``; every movie they rated in training is
+    excluded. Returns the rows and the number of users with no recommendation at all.
     """
-    history = data.positives(recommender.options.history_min_rating)
+    from ..errors import UnknownItemError
+
+    options = index.scoring if scoring is None else index._scoring_options(scoring)
+    history = data.positives(options.history_min_rating)
     rated = data.train
     top = np.full((len(users), k), -1, dtype=np.int64)
     empty = 0
     for n, row in enumerate(np.asarray(users).tolist()):
         watched = data.item_ids[history.indices[history.indptr[row]:history.indptr[row + 1]]]
         exclude = data.item_ids[rated.indices[rated.indptr[row]:rated.indptr[row + 1]]]
-        hits = recommender.recommend(watched.tolist(), k, exclude.tolist())
+        try:
+            hits = index.recommend(watched.tolist(), k, exclude.tolist(), on_unknown="ignore", scoring=options)
+        except UnknownItemError:
+            hits = []
         if not hits:
             empty += 1
             continue
@@ -92,16 +98,19 @@ def rank_with_index(recommender: IndexRecommender, data: Interactions, users: np
 
 def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | None = None, ks=DEFAULT_KS,
                    name: str = "index") -> dict:
-    """Measure an :class:`~recgraph.index.ItemIndex` (or an artifact path) on ``data``."""
+    """Measure an :class:`~recgraph.index.ItemIndex` (or an artifact path) on ``data``.
+
+    ``scoring`` None: the artifact's own scoring (what its users get); otherwise an override
+    (a popularity weight or the popular fallback needs an artifact with likes).
+    """
     from ..index import ItemIndex
 
     if not isinstance(index, ItemIndex):
         index = ItemIndex.load(index)
-    scoring = scoring if isinstance(scoring, ScoringOptions) else ScoringOptions(**(scoring or {}))
-    recommender = IndexRecommender(index, scoring, popularity_of(data))
+    scoring = index.scoring if scoring is None else index._scoring_options(scoring)
     users = data.eval_users
     t = time.perf_counter()
-    top, empty = rank_with_index(recommender, data, users, max(ks))
+    top, empty = rank_with_index(index, data, users, max(ks), scoring)
     rank_s = time.perf_counter() - t
     return {
         "name": name,
@@ -129,13 +138,13 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str =
     from ..presets import pipeline_kwargs, preset_params
 
     params = preset_params(preset, backend, trainer_overrides, graph_overrides, walk_overrides, scoring)
-    scoring_options = params.scoring
     with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
         t = time.perf_counter()
+        # The scoring goes into the artifact; the index applies it as it does for users.
         result = train(split.train_ratings(ratings), Path(tmp) / "artifact", seed=seed, show_progress=show_progress,
-                       **pipeline_kwargs(params))
+                       scoring=params.scoring, **pipeline_kwargs(params))
         train_s = time.perf_counter() - t
-        row = evaluate_index(result.out_dir, data, scoring_options, ks, name=f"{backend}/{preset}")
+        row = evaluate_index(result.out_dir, data, None, ks, name=f"{backend}/{preset}")
     row["backend"] = backend
     row["preset"] = preset
     row["params"] = {**params.to_dict(), "trainer": result.manifest["params"]["trainer"],

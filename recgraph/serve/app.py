@@ -58,7 +58,8 @@ TopK = Annotated[StrictInt, Field(ge=1, le=MAX_K, description=f"number of result
 class Hit(BaseModel):
     movie_id: int
     title: str
-    score: float = Field(description="cosine similarity of the embeddings (1.0 for a title substring match in search)")
+    score: float = Field(description="cosine similarity of the embeddings (1.0 for a title substring match in "
+                                     "search); in recommend, plus the artifact's popularity prior")
 
 
 class SimilarResponse(BaseModel):
@@ -124,7 +125,8 @@ class ErrorBody(BaseModel):
     suggestions: list[str] = Field(default_factory=list, description="close titles, when a title was given")
 
 
-ERRORS_404 = {404: {"model": ErrorBody, "description": "movie not in the index"}}
+ERRORS_404 = {404: {"model": ErrorBody, "description": "movie not in the index (recommend: no watched movie in the "
+                                                      "index and the artifact has no popular fallback)"}}
 ERRORS_413 = {413: {"model": ErrorBody, "description": "too many ids or too large a body"}}
 
 
@@ -312,12 +314,16 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
 
     @app.post("/v1/recommend", response_model=RecommendResponse, responses={**ERRORS_404, **ERRORS_413}, tags=["query"])
     def recommend(request: Request, body: RecommendRequest) -> Response:
-        """Movies for someone who watched ``watched``; ids not in the index are reported in ``unknown``."""
+        """Movies for someone who watched ``watched``; ids not in the index are reported in ``unknown``.
+
+        Scored as the artifact's manifest ``scoring`` says (popularity prior, fallback). With
+        fallback ``"popular"``, a history with no movie in the index gets the most liked movies.
+        """
         if len(body.watched) > MAX_WATCHED or len(body.exclude) > MAX_WATCHED:
             return _error(413, f"watched and exclude take at most {MAX_WATCHED} ids each.")
         index = _snapshot(request, holder).index
         rows, unknown = index.resolve(body.watched, on_unknown="ignore")
-        if not rows:
+        if not rows and index.scoring.fallback != "popular":  # with the fallback: the most liked movies
             return _error(404, f"None of the {len(body.watched)} watched movies is in the index, "
                                "so there is nothing to recommend from.")
         known = [int(index.movie_ids[r]) for r in rows]
