@@ -54,16 +54,16 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def check_output_dir(out_dir: str | os.PathLike) -> Path:
-    """Refuse an output directory we would destroy: it must be absent, empty, or an artifact."""
+def check_output_dir(out_dir: str | os.PathLike, marker: str = MANIFEST_FILE) -> Path:
+    """Refuse an output directory we would destroy: it must be absent, empty, or hold ``marker``."""
     out = Path(out_dir).expanduser()
     if out.exists():
         if not out.is_dir():
             raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
-        if any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
+        if any(out.iterdir()) and not (out / marker).is_file():
             raise ArtifactError(
-                f"Output directory {out} is not empty and holds no {MANIFEST_FILE}; refusing to replace "
-                "what is not a recgraph artifact (choose a new or empty directory)."
+                f"Output directory {out} is not empty and holds no {marker}; refusing to replace "
+                "what recgraph did not write (choose a new or empty directory)."
             )
     parent = out.parent if str(out.parent) else Path(".")
     if parent.exists() and not os.access(parent, os.W_OK):
@@ -128,8 +128,7 @@ def write_artifact(
     if popular is not None:
         popular_rows = sorted(((int(m), str(t), int(n)) for m, t, n in popular), key=lambda r: (-r[2], r[0]))
         popular_rows = [r for r in popular_rows if r[2] > 0][:POPULAR_SIZE]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = staging_dir(out)
     try:
         index = AnnoyIndex(dim, METRIC)
         if seed is not None:
@@ -171,7 +170,7 @@ def write_artifact(
         )
         full["artifact_id"] = full["files"][INDEX_FILE]["sha256"][:12]
         (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -179,7 +178,21 @@ def write_artifact(
     return full
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def staging_dir(out: Path) -> Path:
+    """A temporary directory beside ``out`` (same filesystem, so the final rename is atomic).
+
+    ``mkdtemp`` makes it private (0700); give it the permissions a plain ``mkdir`` would,
+    since other services read the artifact.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    return tmp
+
+
+def replace_dir(new: Path, target: Path) -> None:
     """Move ``new`` to ``target``; an existing ``target`` is swapped out, then removed."""
     if not target.exists():
         os.rename(new, target)

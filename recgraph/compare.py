@@ -24,7 +24,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -32,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from . import __version__
-from .errors import ArtifactError, MissingDependencyError, ParameterError
+from .errors import MissingDependencyError, ParameterError
 from .evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     -------
     The report (as written to report.json).
     """
-    from .artifact import write_artifact
+    from .artifact import check_output_dir, replace_dir, staging_dir, write_artifact
     from .data import Ratings, load_movielens
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
     from .graph import build_item_graph
@@ -105,7 +104,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     from .trainers import get_trainer
     from .walks import node2vec_walks
 
-    out = _check_report_dir(out_dir)
+    out = check_output_dir(out_dir, marker="report.json")
     if not backends:
         raise ParameterError("Name at least one backend to compare.")
     overrides = dict(trainer_overrides or {})
@@ -123,11 +122,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     likes = item_likes(train_ratings)
     popular = popular_rows(train_ratings, likes)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the report is not
+    tmp = staging_dir(out)
     try:
         entries, indexes = {}, {}
         for backend in backends:
@@ -225,36 +220,11 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         if not keep_artifacts:
             shutil.rmtree(tmp / "artifacts", ignore_errors=True)
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
-
-
-def _check_report_dir(out_dir) -> Path:
-    out = Path(out_dir).expanduser()
-    if out.exists():
-        if not out.is_dir():
-            raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
-        if any(out.iterdir()) and not (out / "report.json").is_file():
-            raise ArtifactError(f"Output directory {out} is not empty and holds no report.json; refusing to "
-                                "replace it (choose a new or empty directory).")
-    return out
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    if not target.exists():
-        os.rename(new, target)
-        return
-    old = target.with_name(f".{target.name}.old.{os.getpid()}")
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _rows(report: dict) -> list[tuple[str, dict]]:

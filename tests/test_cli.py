@@ -106,10 +106,28 @@ def test_bad_data_sources(tmp_path):
 def test_refuses_to_overwrite_a_foreign_directory(tmp_path, ml_small_path):
     (tmp_path / "notes.txt").write_text("keep me")
     proc = run_script("--data", ml_small_path, "--out", tmp_path, "--quiet")
-    assert proc.returncode == 1 and "not a recgraph artifact" in proc.stderr
+    assert proc.returncode == 1 and "refusing to replace what recgraph did not write" in proc.stderr
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
 def test_usage_errors_exit_2():
     proc = run("similar", check=False)
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
+    out = tmp_path / "seed"
+    proc = run_script("--preset", "seed", "--data", ml_small_path, "--out", out, "--quiet", "--epochs", "2",
+                      "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["preset"] == "seed"
+    assert manifest["graph"] == {"nodes": 1405, "edges": 40043, "avg_degree": 57.0}
+    assert manifest["params"]["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    # The preset's trainer values, with the explicit flag winning.
+    assert manifest["params"]["trainer"]["window"] == 10 and manifest["params"]["trainer"]["epochs"] == 2
+
+
+def test_unknown_preset_is_a_usage_error(tmp_path):
+    proc = run_script("--preset", "best", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "invalid choice: 'best'" in proc.stderr

@@ -114,7 +114,7 @@ def test_atomic_replace_and_refusal(tmp_path):
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"meow")
-    with pytest.raises(ArtifactError, match="not a recgraph artifact"):
+    with pytest.raises(ArtifactError, match="refusing to replace what recgraph did not write"):
         tiny_artifact(other)
     assert (other / "cat.jpg").read_bytes() == b"meow"
     # Replacing an artifact works and leaves no temporary directory behind.
