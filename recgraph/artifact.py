@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -84,6 +85,7 @@ def write_artifact(
     likes: np.ndarray | None = None,
     popular: list[tuple[int, str, int]] | None = None,
     scoring: ScoringOptions | dict | None = None,
+    final_timings: Callable[[], dict] | None = None,
 ) -> dict:
     """Build the artifact in a temporary directory beside ``out_dir``, then rename it into place.
 
@@ -101,6 +103,9 @@ def write_artifact(
     scoring : :class:`~recgraph.scoring.ScoringOptions` (or its dict) recorded in the
         manifest and applied by ``ItemIndex.recommend``; None: plain cosine. A popularity
         weight or the ``"popular"`` fallback needs ``likes``.
+    final_timings : called once everything but the manifest is written; its dict becomes
+        the manifest's ``timings_s`` (so the index stage and the total are in the one
+        atomic write).
 
     Returns
     -------
@@ -169,6 +174,8 @@ def write_artifact(
             files={name: {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)} for name in names},
         )
         full["artifact_id"] = full["files"][INDEX_FILE]["sha256"][:12]
+        if final_timings is not None:
+            full["timings_s"] = final_timings()
         (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         replace_dir(tmp, out)
     except BaseException:

@@ -183,26 +183,27 @@ def train(
         "training": history,
         "timings_s": clock.timings,
     }
-    if "loss" in history:
-        manifest["loss"] = history["loss"]
+    if "loss" in history:  # one value per epoch, at the top level (not twice)
+        manifest["loss"] = history.pop("loss")
     manifest.update(extra_manifest or {})
     if out_dir is not None:
         titles, genres = item_metadata(ratings, graph.item_ids)
         extra = {}
-        png = _loss_png(history.get("loss"))
+        png = _loss_png(manifest.get("loss"))
         if png:
             extra["loss.png"] = png
         likes = item_likes(ratings)
-        clock.timings["index"] = 0.0
-        clock.total()
+
+        def final_timings() -> dict:
+            clock.lap("index", t)
+            clock.total()
+            return clock.timings
+
         manifest = write_artifact(out_dir, embeddings, graph.item_ids, titles, genres, manifest,
                                   n_trees=n_trees, seed=index_seed, extra_files=extra,
                                   likes=likes.count(graph.item_ids).astype(np.int64),
-                                  popular=popular_rows(ratings, likes), scoring=scoring_options)
-        clock.lap("index", t)
-        clock.total()
-        _patch_timings(out_dir, clock.timings)
-        manifest["timings_s"] = clock.timings
+                                  popular=popular_rows(ratings, likes), scoring=scoring_options,
+                                  final_timings=final_timings)
     else:
         manifest["scoring"] = scoring_options.to_dict()
         clock.total()
@@ -214,18 +215,6 @@ def train(
 def _advance(bar, next_stage: str) -> None:
     bar.update(1)
     bar.set_description_str(next_stage)
-
-
-def _patch_timings(out_dir: Path, timings: dict) -> None:
-    """Record the final index/total timings (only known once the artifact is written)."""
-    import json
-
-    path = Path(out_dir) / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest["timings_s"] = timings
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def _loss_png(loss) -> bytes | None:
