@@ -99,7 +99,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
     from .graph import build_item_graph
     from .index import ItemIndex
-    from .pipeline import item_likes, item_metadata, popular_rows
+    from .pipeline import item_likes, item_metadata, popular_rows, stage_seeds
     from .presets import preset_params
     from .trainers import get_trainer
     from .walks import node2vec_walks
@@ -113,7 +113,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     train_ratings = split.train_ratings(ratings)
     shared = preset_params(preset, backends[0])
     # The seeds recgraph.pipeline.train derives from `seed`, so the corpus is the one it would build.
-    walk_seed, train_seed, index_seed = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
+    walk_seed, train_seed, index_seed = stage_seeds(seed)
     t = time.perf_counter()
     graph = build_item_graph(train_ratings, **shared.graph)
     walks = node2vec_walks(graph, seed=walk_seed, **shared.walks)

@@ -106,6 +106,11 @@ def popular_rows(ratings: Ratings, likes: Popularity, n: int = POPULAR_SIZE) -> 
     return [(int(m), t, int(c)) for m, t, c in zip(ids.tolist(), titles, counts.tolist())]
 
 
+def stage_seeds(seed: int | None) -> tuple[int, int, int]:
+    """Independent seeds for the walks, the trainer and Annoy, from the run's one seed."""
+    return tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
+
+
 def train(
     data: str | Path | Ratings | None,
     out_dir: str | Path | None,
@@ -140,8 +145,7 @@ def train(
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
     # Create the trainer first: an unknown backend or parameter fails before any work.
-    seeds = np.random.SeedSequence(seed).spawn(3)
-    walk_seed, train_seed, index_seed = (int(s.generate_state(1)[0]) for s in seeds)
+    walk_seed, train_seed, index_seed = stage_seeds(seed)
     trainer_params.setdefault("seed", train_seed)
     trainer_params.setdefault("show_progress", show_progress)
     trainer = get_trainer(backend, **trainer_params)
