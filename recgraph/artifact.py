@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -28,48 +27,74 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
+from .artifact_format import (
+    ARTIFACT_FILES,
+    EMBEDDINGS_FILE,
+    FORMAT_VERSION,
+    INDEX_FILE,
+    ITEM_COLUMNS,
+    ITEMS_FILE,
+    LIKES_COLUMN,
+    MANIFEST_FILE,
+    METRIC,
+    POPULAR_COLUMNS,
+    POPULAR_FILE,
+    file_digest,
+)
 from .errors import ArtifactError, ParameterError
 from .scoring import POPULAR_SIZE, ScoringOptions
 from .validation import check_int
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-METRIC = "angular"
-INDEX_FILE = "index.ann"
-EMBEDDINGS_FILE = "embeddings.npy"
-ITEMS_FILE = "items.csv"
-POPULAR_FILE = "popular.csv"
-MANIFEST_FILE = "manifest.json"
-ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
-LIKES_COLUMN = "likes"
-POPULAR_COLUMNS = ("movie_id", "title", "likes")
-
-
 def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex SHA-256 of a file."""
+    return file_digest(path, "sha256")
 
 
-def check_output_dir(out_dir: str | os.PathLike, marker: str = MANIFEST_FILE) -> Path:
-    """Refuse an output directory we would destroy: it must be absent, empty, or hold ``marker``."""
+def check_output_dir(
+    out_dir: str | os.PathLike,
+    marker: str = MANIFEST_FILE,
+    marker_keys: tuple[str, ...] = ("format_version", "files"),
+    allowed: frozenset[str] = ARTIFACT_FILES,
+) -> Path:
+    """Refuse an output directory we would destroy.
+
+    It must be absent, empty, or something recgraph wrote: ``marker`` is a JSON object
+    with ``marker_keys`` and every entry is one of ``allowed``. A symbolic link is refused
+    too: replacing it would turn the link into a directory (the roll-out recipe in
+    docs/serving.md writes each version to its own directory, then switches the link).
+    """
     out = Path(out_dir).expanduser()
+    if out.is_symlink():
+        raise ArtifactError(
+            f"Output {out} is a symbolic link; write to a new directory and switch the link to it "
+            "(see docs/serving.md)."
+        )
     if out.exists():
         if not out.is_dir():
             raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
-        if any(out.iterdir()) and not (out / marker).is_file():
-            raise ArtifactError(
-                f"Output directory {out} is not empty and holds no {marker}; refusing to replace "
-                "what recgraph did not write (choose a new or empty directory)."
-            )
+        entries = sorted(p.name for p in out.iterdir())
+        if entries:
+            refuse = (f"Output directory {out} is not empty and is not something recgraph wrote; refusing to "
+                      "replace it (choose a new or empty directory)")
+            if not _is_marker(out / marker, marker_keys):
+                raise ArtifactError(f"{refuse}.")
+            foreign = [name for name in entries if name not in allowed]
+            if foreign:
+                raise ArtifactError(f"{refuse}: it also holds {', '.join(foreign[:5])}.")
     parent = out.parent if str(out.parent) else Path(".")
     if parent.exists() and not os.access(parent, os.W_OK):
         raise ArtifactError(f"Cannot write into {parent}: permission denied.")
     return out
+
+
+def _is_marker(path: Path, keys: tuple[str, ...]) -> bool:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(payload, dict) and all(k in payload for k in keys)
 
 
 def write_artifact(

@@ -150,14 +150,17 @@ def _run_recommend(args) -> int:
     from .index import ItemIndex
 
     index = ItemIndex.load(args.index)
-    results = index.recommend([_movie_ref(m) for m in args.watched], k=args.k,
-                              exclude=[_movie_ref(m) for m in args.exclude])
+    exclude = [_movie_ref(m) for m in args.exclude]
+    index.resolve(exclude, on_unknown="raise")  # a typo in --exclude must not pass silently
+    results = index.recommend([_movie_ref(m) for m in args.watched], k=args.k, exclude=exclude)
     _print_results(results, args.json, {"watched": args.watched, "exclude": args.exclude})
     return 0
 
 
 def _movie_ref(text: str):
-    return int(text) if text.strip().isdigit() else text
+    """A movie id when the text is ASCII digits, else a title."""
+    stripped = text.strip()
+    return int(stripped) if stripped.isascii() and stripped.isdigit() else text
 
 
 def _add_serve_parser(sub) -> None:

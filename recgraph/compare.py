@@ -104,7 +104,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     from .trainers import get_trainer
     from .walks import node2vec_walks
 
-    out = check_output_dir(out_dir, marker="report.json")
+    out = check_output_dir(out_dir, marker="report.json", marker_keys=("recgraph_version", "backends"),
+                           allowed=frozenset(REPORT_FILES) | {"artifacts"})
     if not backends:
         raise ParameterError("Name at least one backend to compare.")
     overrides = dict(trainer_overrides or {})

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .artifact_format import file_digest
 from .errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -69,12 +70,8 @@ def cache_dir() -> Path:
 
 
 def file_md5(path: str | os.PathLike) -> str:
-    """Hex MD5 of a file, read in 1 MiB blocks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex MD5 of a file."""
+    return file_digest(path, "md5")
 
 
 def load_movielens(source: str | os.PathLike | None = None) -> Ratings:

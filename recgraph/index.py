@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -22,27 +21,22 @@ from typing import Iterable, Union
 
 import numpy as np
 
+from .artifact_format import (
+    EMBEDDINGS_FILE,
+    FORMAT_VERSION,
+    INDEX_FILE,
+    ITEMS_FILE,
+    MANIFEST_FILE,
+    POPULAR_FILE,
+    file_digest,
+)
 from .errors import ArtifactError, ParameterError, UnknownItemError
 from .scoring import Popularity, ScoringOptions, candidate_pool, movie_ids_of, popular_fill, rerank
 
-FORMAT_VERSION = 1
-INDEX_FILE = "index.ann"
-EMBEDDINGS_FILE = "embeddings.npy"
-ITEMS_FILE = "items.csv"
-POPULAR_FILE = "popular.csv"
-MANIFEST_FILE = "manifest.json"
 
 MovieRef = Union[int, str]
-_ID_PATTERN = re.compile(r"^\s*\d+\s*$")
+_ID_PATTERN = re.compile(r"^\s*\d+\s*$", re.ASCII)
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ItemIndex:
@@ -72,7 +66,11 @@ class ItemIndex:
         self.titles = titles
         self.genres = genres
         self._row_of_id = {int(m): i for i, m in enumerate(movie_ids.tolist())}
-        self._row_of_title = {t: i for i, t in enumerate(titles)}
+        # A title two movies share is left out, so it falls through to the ambiguity error.
+        title_counts: dict[str, int] = {}
+        for t in titles:
+            title_counts[t] = title_counts.get(t, 0) + 1
+        self._row_of_title = {t: i for i, t in enumerate(titles) if title_counts[t] == 1}
         self._rows_of_lower: dict[str, list[int]] = {}
         for i, t in enumerate(titles):
             self._rows_of_lower.setdefault(t.lower(), []).append(i)
@@ -109,6 +107,8 @@ class ItemIndex:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"{manifest_path} is not valid JSON ({exc}).") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+            raise ArtifactError(f"{manifest_path} is not a recgraph manifest (expected a JSON object with 'files').")
         version = manifest.get("format_version")
         if version != FORMAT_VERSION:
             raise ArtifactError(
@@ -128,14 +128,16 @@ class ItemIndex:
                         f"{file_path} is {size} bytes but the manifest records {expected.get('size')}; "
                         "the file is truncated or from another artifact."
                     )
-                if expected.get("sha256") != _sha256(file_path):
+                if expected.get("sha256") != file_digest(file_path):
                     raise ArtifactError(
                         f"{file_path} does not match the SHA-256 in the manifest; the file is corrupt or from another artifact."
                     )
         movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
         popular = _read_popular(root / POPULAR_FILE) if has_popular else None
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
-        dim, n_items = int(manifest.get("dim", -1)), int(manifest.get("n_items", -1))
+        dim, n_items = manifest.get("dim"), manifest.get("n_items")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (dim, n_items)):
+            raise ArtifactError(f"{manifest_path}: dim and n_items must be positive integers; got {dim!r}, {n_items!r}.")
         if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
             raise ArtifactError(
                 f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
@@ -186,7 +188,11 @@ class ItemIndex:
         rows = self._rows_of_lower.get(movie.strip().lower(), [])
         if len(rows) == 1:
             return rows[0]
-        suggestions = [self.titles[r] for r in rows] or self.suggest(movie)
+        if len(rows) > 1:
+            ids = ", ".join(str(int(self.movie_ids[r])) for r in rows)
+            raise UnknownItemError(f"{len(rows)} movies are titled {movie!r} (ids {ids}); pass the movie id instead.",
+                                   [self.titles[r] for r in rows])
+        suggestions = self.suggest(movie)
         hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else "."
         raise UnknownItemError(f"No movie titled {movie!r} is in the index{hint}", suggestions)
 

@@ -108,6 +108,8 @@ def popular_rows(ratings: Ratings, likes: Popularity, n: int = POPULAR_SIZE) -> 
 
 def stage_seeds(seed: int | None) -> tuple[int, int, int]:
     """Independent seeds for the walks, the trainer and Annoy, from the run's one seed."""
+    if seed is not None:
+        seed = check_int("seed", seed, low=0)
     return tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
 
 

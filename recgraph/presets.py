@@ -4,8 +4,9 @@
   ml-latest-small gives 1,405 nodes, 40,043 edges, average degree 57.0; 5 walks of 10
   steps with p 2, q 1.5; dim 50, window 10, 4 negatives, 10 epochs; plain cosine).
 - ``tuned``: the best configuration found on validation splits carved from training
-  (``docs/tuning.md``): the same graph, 8x the walks (5 epochs over them), window 5,
-  10 negatives, and a popularity prior plus a most-popular fallback at query time.
+  (``docs/tuning.md``): the same graph, 8x the walks; gensim with window 5, 10 negatives and
+  5 epochs, keras with the example's window 10, 4 negatives and 10 epochs; and a popularity
+  prior plus a most-popular fallback at query time.
 
 >>> params = preset_params("tuned", "gensim")
 >>> params.graph, params.walks, params.trainer, params.scoring
@@ -32,8 +33,9 @@ PRESETS: dict[str, dict] = {
         "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200, "fallback": "none"},
     },
     "tuned": {
-        "description": "tuned on validation splits (docs/tuning.md): 40 walks per movie, window 5, "
-                       "10 negatives, 5 epochs, popularity prior and most-popular fallback",
+        "description": "tuned on validation splits (docs/tuning.md): 40 walks per movie, gensim window 5, "
+                       "10 negatives, 5 epochs (keras: the example's 10, 4, 10), popularity prior and "
+                       "most-popular fallback",
         "graph": {"min_rating": 5.0, "min_weight": 10.0},
         "walks": {"num_walks": 40, "walk_length": 10, "p": 2.0, "q": 1.5},
         "trainer": {"dim": 50, "window": 5, "negative": 10, "epochs": 5},

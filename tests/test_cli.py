@@ -61,6 +61,8 @@ def test_similar_and_recommend(artifact):
         (["similar", "--index", "{art}", "260", "-k", "0"], "k must be an integer"),
         (["similar", "--index", "/nonexistent/dir", "260"], "does not exist"),
         (["recommend", "--index", "{art}", "--watched", "999998"], "Movie id 999998 is not in the index"),
+        (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V"], "No movie titled 'Star Wars V'"),
+        (["similar", "--index", "{art}", "²"], "No movie titled '²'"),
     ],
 )
 def test_query_errors_are_one_sentence(artifact, args, message):
@@ -81,6 +83,7 @@ def test_query_errors_are_one_sentence(artifact, args, message):
         (["--backend", "torch"], "Unknown backend 'torch'; available: gensim, keras"),
         (["--dim", "0"], "dim must be an integer >= 1"),
         (["--vectors", "sideways"], "vectors must be 'input', 'output' or 'both'"),
+        (["--seed", "-1"], "seed must be an integer >= 0"),
     ],
 )
 def test_train_errors_keep_existing_artifact(artifact, ml_small_path, extra, message):
@@ -106,7 +109,7 @@ def test_bad_data_sources(tmp_path):
 def test_refuses_to_overwrite_a_foreign_directory(tmp_path, ml_small_path):
     (tmp_path / "notes.txt").write_text("keep me")
     proc = run_script("--data", ml_small_path, "--out", tmp_path, "--quiet")
-    assert proc.returncode == 1 and "refusing to replace what recgraph did not write" in proc.stderr
+    assert proc.returncode == 1 and "is not something recgraph wrote" in proc.stderr
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 

@@ -14,20 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from ..cli import TRAINER_OPTIONS
 from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
 
-#: Trainer options accepted as overrides of the preset: (flag, type, help).
-TRAINER_FLAGS = (
-    ("--dim", int, "embedding size"),
-    ("--window", int, "skip-gram window"),
-    ("--negative", int, "negative samples per positive pair"),
-    ("--epochs", int, "training epochs"),
-    ("--ns-exponent", float, "gensim: negative sampling exponent"),
-    ("--vectors", str, "gensim: input, output or both"),
-    ("--workers", int, "gensim: training threads"),
-    ("--batch-size", int, "keras: batch size"),
-    ("--learning-rate", float, "keras: Adam learning rate"),
-)
+#: Trainer options accepted as overrides of the preset: the same table as ``recgraph train``.
+TRAINER_FLAGS = TRAINER_OPTIONS
 GRAPH_FLAGS = (
     ("--min-rating", float, "graph: ratings >= this count as liked"),
     ("--min-weight", float, "graph: keep edges with PMI x count >= this"),

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError
-from ..validation import check_float
+from ..validation import check_float, check_int
 from .settings import DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
 
 logger = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ def random_split(ratings, test_fraction: float = DEFAULT_TEST_FRACTION, threshol
     threshold = check_float("threshold", threshold)
     test_fraction = check_float("test_fraction", test_fraction, low=0.0, high=1.0, open_low=True)
     positives = _positives(frame, threshold).drop_duplicates(["userId", "movieId"], keep="last")
+    if seed is not None:
+        seed = check_int("seed", seed, low=0)
     rng = np.random.default_rng(seed)
     user = positives["userId"].to_numpy()
     order = np.lexsort((rng.random(len(positives)), user))

@@ -30,7 +30,8 @@ class GensimTrainer(Trainer):
     sample : frequency subsampling threshold (0 disables it).
     ns_exponent : exponent of the negative sampling distribution.
     alpha, min_alpha : learning rate, linearly decayed.
-    vectors : ``"input"`` (gensim's ``wv``) or ``"output"`` (``syn1neg``) vectors.
+    vectors : ``"input"`` (gensim's ``wv``), ``"output"`` (``syn1neg``) or ``"both"``
+        (the sum of the two, each scaled to unit length).
     workers : training threads; 1 makes results bit-for-bit reproducible.
     seed : seeds the initial vectors and gensim's own generator.
     show_progress : a tqdm bar over epochs.
