@@ -120,12 +120,18 @@ def test_presets_resolve_per_backend():
         preset_params("best")
 
 
-def test_preset_trainer_params_are_accepted_by_the_backends():
+@pytest.mark.parametrize("backend", ["gensim", "keras"])
+def test_preset_trainer_params_are_accepted_by_the_backends(backend):
     from recgraph.presets import preset_params
-    from recgraph.trainers import get_trainer
+    from recgraph.trainers import trainer_class
 
+    cls = trainer_class(backend) if backend == "gensim" else pytest.importorskip("recgraph.trainers.keras_backend").KerasTrainer
     for name in ("seed", "tuned"):
-        get_trainer("gensim", **preset_params(name, "gensim").trainer)
+        params = preset_params(name, backend).trainer
+        assert set(params) <= set(cls.param_names()), (name, backend)
+        trainer = cls(**params)
+        checked = trainer.validate()  # every value in range, not only every name known
+        assert {k: checked[k] for k in params if k in checked} == {k: params[k] for k in params if k in checked}
 
 
 @pytest.mark.slow

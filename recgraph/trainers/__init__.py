@@ -50,7 +50,9 @@ def get_trainer(name: str, **params) -> Trainer:
             f"The {name} backend has no parameter {', '.join(unknown)}; its parameters are "
             f"{', '.join(cls.param_names())}."
         )
-    return cls(**params)
+    trainer = cls(**params)
+    trainer.validate()  # a bad value fails here, before any data is loaded
+    return trainer
 
 
 __all__ = ["Trainer", "TRAINERS", "available_trainers", "get_trainer", "trainer_class"]

@@ -30,6 +30,11 @@ class Trainer(ABC):
         """The hyperparameters, as passed to ``__init__``."""
         return {n: getattr(self, n) for n in self.param_names()}
 
+    def validate(self) -> dict:
+        """Check every hyperparameter; return them validated. Called by :func:`get_trainer`
+        (so a bad value fails before any work) and again by :meth:`fit`."""
+        return self.get_params()
+
     @abstractmethod
     def _fit(self, walks: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict]:
         """Return (embeddings float32 [num_nodes, dim], history dict)."""

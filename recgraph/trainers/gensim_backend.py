@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..validation import check_float, check_int
 from .base import Trainer
 
@@ -67,20 +68,26 @@ class GensimTrainer(Trainer):
         self.seed = seed
         self.show_progress = show_progress
 
-    def _fit(self, walks: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict]:
-        from ..errors import ParameterError
-
-        dim = check_int("dim", self.dim)
-        window = check_int("window", self.window)
-        negative = check_int("negative", self.negative)
-        epochs = check_int("epochs", self.epochs)
-        sample = check_float("sample", self.sample, low=0.0)
-        ns_exponent = check_float("ns_exponent", self.ns_exponent)
-        alpha = check_float("alpha", self.alpha, low=0.0, open_low=True)
-        min_alpha = check_float("min_alpha", self.min_alpha, low=0.0)
-        workers = check_int("workers", self.workers)
+    def validate(self) -> dict:
         if self.vectors not in ("input", "output", "both"):
             raise ParameterError(f"vectors must be 'input', 'output' or 'both'; got {self.vectors!r}.")
+        return {
+            "dim": check_int("dim", self.dim),
+            "window": check_int("window", self.window),
+            "negative": check_int("negative", self.negative),
+            "epochs": check_int("epochs", self.epochs),
+            "sample": check_float("sample", self.sample, low=0.0),
+            "ns_exponent": check_float("ns_exponent", self.ns_exponent),
+            "alpha": check_float("alpha", self.alpha, low=0.0, open_low=True),
+            "min_alpha": check_float("min_alpha", self.min_alpha, low=0.0),
+            "workers": check_int("workers", self.workers),
+        }
+
+    def _fit(self, walks: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict]:
+        checked = self.validate()
+        dim, window, negative, epochs = checked["dim"], checked["window"], checked["negative"], checked["epochs"]
+        sample, ns_exponent, workers = checked["sample"], checked["ns_exponent"], checked["workers"]
+        alpha, min_alpha = checked["alpha"], checked["min_alpha"]
         from gensim.models import Word2Vec
 
         rng = np.random.default_rng(self.seed)

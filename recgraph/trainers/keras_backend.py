@@ -134,15 +134,22 @@ class KerasTrainer(Trainer):
         self.seed = seed
         self.show_progress = show_progress
 
-    def _fit(self, walks: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict]:
-        dim = check_int("dim", self.dim)
-        window = check_int("window", self.window)
-        negative = check_int("negative", self.negative)
-        epochs = check_int("epochs", self.epochs)
-        batch_size = check_int("batch_size", self.batch_size)
-        learning_rate = check_float("learning_rate", self.learning_rate, low=0.0, open_low=True)
+    def validate(self) -> dict:
         if self.seed is not None:
             check_int("seed", self.seed, low=0)
+        return {
+            "dim": check_int("dim", self.dim),
+            "window": check_int("window", self.window),
+            "negative": check_int("negative", self.negative),
+            "epochs": check_int("epochs", self.epochs),
+            "batch_size": check_int("batch_size", self.batch_size),
+            "learning_rate": check_float("learning_rate", self.learning_rate, low=0.0, open_low=True),
+        }
+
+    def _fit(self, walks: np.ndarray, num_nodes: int) -> tuple[np.ndarray, dict]:
+        checked = self.validate()
+        dim, window, negative, epochs = checked["dim"], checked["window"], checked["negative"], checked["epochs"]
+        batch_size, learning_rate = checked["batch_size"], checked["learning_rate"]
         examples_seq, shuffle_seq, keras_seq = np.random.SeedSequence(self.seed).spawn(3)
 
         t = time.perf_counter()
