@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from recgraph.errors import ParameterError, UnknownItemError
-from recgraph.evaluation.scoring import IndexRecommender, Popularity, ScoringOptions
+from recgraph.scoring import Popularity, ScoringOptions
 
 
-def test_index_recommender_is_index_recommend(tmp_path):
+def test_recommend_scoring_override_and_fallback(tmp_path):
     from recgraph.artifact import write_artifact
     from recgraph.index import ItemIndex
 
@@ -21,12 +21,14 @@ def test_index_recommender_is_index_recommend(tmp_path):
     write_artifact(tmp_path / "a", vectors, ids, [f"t{m}" for m in ids], [""] * 8, {}, n_trees=5, seed=0,
                    likes=np.arange(8), popular=[(42, "t42", 100)], scoring={"popularity_weight": 0.1})
     index = ItemIndex.load(tmp_path / "a")
-    rec = IndexRecommender(index, ScoringOptions(popularity_weight=0.1, fallback="popular"))
-    assert rec.recommend([1, 99], k=3, exclude=[2]) == index.recommend(
-        [1, 99], 3, [2], on_unknown="ignore", scoring={"popularity_weight": 0.1, "fallback": "popular"})
-    assert [h["movie_id"] for h in rec.recommend([99], k=2)] == [42]  # popular.csv is the fallback list
-    assert IndexRecommender(index).options == index.scoring
-    assert IndexRecommender(index, ScoringOptions()).recommend([99]) == []
+    assert index.scoring == ScoringOptions(popularity_weight=0.1)
+    popular = {"popularity_weight": 0.1, "fallback": "popular"}
+    # Only unknown movies watched: popular.csv is the fallback list.
+    assert [h["movie_id"] for h in index.recommend([99], 2, on_unknown="ignore", scoring=popular)] == [42]
+    with pytest.raises(UnknownItemError):
+        index.recommend([99], 2, on_unknown="ignore", scoring=ScoringOptions())
+    hits = index.recommend([1, 99], 3, [2], on_unknown="ignore", scoring=popular)
+    assert len(hits) == 3 and not {1, 2, 99} & {h["movie_id"] for h in hits}
 
 
 def test_scoring_options_are_checked():

@@ -7,7 +7,6 @@ Modules, one job each::
     interactions  Split -> sparse user x item matrices (the catalogue ranked in full)
     metrics       top-K lists + held-out items -> HR, NDCG, Recall, coverage
     baselines     most-popular, item-kNN (cosine), EASE
-    scoring       re-exports recgraph.scoring (ScoringOptions, Popularity; applied by ItemIndex.recommend)
     harness       train on the split, rank through the index, measure, tabulate
     command       ``recgraph evaluate``
 
@@ -26,7 +25,6 @@ _EXPORTS = {
     "top_k": "metrics", "hit_rate": "metrics", "ndcg": "metrics", "recall": "metrics",
     "coverage": "metrics", "summarize": "metrics",
     "EASE": "baselines", "ItemKNN": "baselines", "MostPopular": "baselines", "make_baseline": "baselines",
-    "IndexRecommender": "scoring", "Popularity": "scoring", "ScoringOptions": "scoring",
     "run_evaluation": "harness", "evaluate_index": "harness", "evaluate_baseline": "harness",
     "format_table": "harness",
 }
