@@ -203,6 +203,16 @@ def _start_walk(indptr, starts, walk_length, w, out):
     return True
 
 
+@njit(inline="always")
+def _assign_lane(i, w, starts, seed, lane_w, lane_cur, lane_prev, lane_t, lane_state):
+    """Lane ``i`` takes walk ``w``: its start node, no previous node, and walk w's own stream."""
+    lane_w[i] = w
+    lane_cur[i] = starts[w]
+    lane_prev[i] = -1
+    lane_t[i] = 1
+    lane_state[i] = _mix(np.uint64(seed) ^ (np.uint64(w) * _GOLDEN + _MIX1))
+
+
 @njit(cache=True, parallel=True)
 def node2vec_walk_kernel(indptr, indices, thresh, table, starts, walk_length, inv_p, inv_q, seed, out):
     """Fill ``out[w, :]`` with a walk from ``starts[w]``; -1 pads walks stuck at an isolated node.
@@ -236,11 +246,7 @@ def node2vec_walk_kernel(indptr, indices, thresh, table, starts, walk_length, in
             w = w_next
             w_next += 1
             if _start_walk(indptr, starts, walk_length, w, out):
-                lane_w[active] = w
-                lane_cur[active] = starts[w]
-                lane_prev[active] = -1
-                lane_t[active] = 1
-                lane_state[active] = _mix(np.uint64(seed) ^ (np.uint64(w) * _GOLDEN + _MIX1))
+                _assign_lane(active, w, starts, seed, lane_w, lane_cur, lane_prev, lane_t, lane_state)
                 active += 1
         while active > 0:
             # Phase 1: every lane draws a proposal and prefetches what phase 2 will read.
@@ -309,11 +315,7 @@ def node2vec_walk_kernel(indptr, indices, thresh, table, starts, walk_length, in
                     w = w_next
                     w_next += 1
                     if _start_walk(indptr, starts, walk_length, w, out):
-                        lane_w[i] = w
-                        lane_cur[i] = starts[w]
-                        lane_prev[i] = -1
-                        lane_t[i] = 1
-                        lane_state[i] = _mix(np.uint64(seed) ^ (np.uint64(w) * _GOLDEN + _MIX1))
+                        _assign_lane(i, w, starts, seed, lane_w, lane_cur, lane_prev, lane_t, lane_state)
                         _prefetch(indptr, starts[w])
                         refilled = True
                         break

@@ -283,9 +283,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
             row = index.row(movie_id)
         except UnknownItemError as exc:
             return _error(404, str(exc))
-        payload = {"movie_id": int(index.movie_ids[row]), "title": index.titles[row],
-                   "results": index.similar(movie_id, k)}
-        return _cached_json(request, snapshot, payload)
+        return _cached_json(request, snapshot, _similar_payload(index, row, k))
 
     @app.get("/v1/similar", response_model=SimilarResponse, responses=ERRORS_404, tags=["query"])
     async def similar_by_title(request: Request,
@@ -300,9 +298,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
             row = index.row(title)
         except UnknownItemError as exc:
             return _error(404, str(exc), exc.suggestions)
-        payload = {"movie_id": int(index.movie_ids[row]), "title": index.titles[row],
-                   "results": index.similar(int(index.movie_ids[row]), k)}
-        return _cached_json(request, snapshot, payload)
+        return _cached_json(request, snapshot, _similar_payload(index, row, k))
 
     @app.get("/v1/search", response_model=SearchResponse, tags=["query"])
     def search(request: Request,
@@ -343,8 +339,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
             except UnknownItemError:
                 unknown.append(movie_id)
                 continue
-            results.append({"movie_id": movie_id, "title": index.titles[row],
-                            "results": index.similar(movie_id, body.k)})
+            results.append(_similar_payload(index, row, body.k))
         if not results:
             return _error(404, f"None of the {len(body.movie_ids)} movie ids is in the index.")
         return _json({"results": results, "unknown": unknown})
@@ -376,3 +371,9 @@ def create_app_from_env() -> FastAPI:
     level = config.get("log_level", "info").upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s [%(process)d]: %(message)s")
     return create_app(config["index"], config.get("reload_interval", 1.0), config.get("cache_size", 4096))
+
+
+def _similar_payload(index, row: int, k: int) -> dict:
+    """The body of a similar-movies answer for the movie on Annoy row ``row``."""
+    movie_id = int(index.movie_ids[row])
+    return {"movie_id": movie_id, "title": index.titles[row], "results": index.similar(movie_id, k)}
