@@ -277,13 +277,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     async def similar(request: Request, movie_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)],
                       k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """The ``k`` movies most similar to one movie (never the movie itself), best first."""
-        snapshot = _snapshot(request, holder)
-        index = snapshot.index
-        try:
-            row = index.row(movie_id)
-        except UnknownItemError as exc:
-            return _error(404, str(exc))
-        return _cached_json(request, snapshot, _similar_payload(index, row, k))
+        return _similar_response(request, holder, movie_id, k)
 
     @app.get("/v1/similar", response_model=SimilarResponse, responses=ERRORS_404, tags=["query"])
     async def similar_by_title(request: Request,
@@ -292,13 +286,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
                                    description="exact title, e.g. 'Toy Story (1995)' (case-insensitive)")],
                                k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """Like ``/v1/similar/{movie_id}``, by title; an unknown title gets 404 with close titles."""
-        snapshot = _snapshot(request, holder)
-        index = snapshot.index
-        try:
-            row = index.row(title)
-        except UnknownItemError as exc:
-            return _error(404, str(exc), exc.suggestions)
-        return _cached_json(request, snapshot, _similar_payload(index, row, k))
+        return _similar_response(request, holder, title, k)
 
     @app.get("/v1/search", response_model=SearchResponse, tags=["query"])
     def search(request: Request,
@@ -377,3 +365,13 @@ def _similar_payload(index, row: int, k: int) -> dict:
     """The body of a similar-movies answer for the movie on Annoy row ``row``."""
     movie_id = int(index.movie_ids[row])
     return {"movie_id": movie_id, "title": index.titles[row], "results": index.similar(movie_id, k)}
+
+
+def _similar_response(request, holder, movie, k: int) -> Response:
+    """A similar-movies answer for a movie id or title; 404 (with title suggestions) when unknown."""
+    snapshot = _snapshot(request, holder)
+    try:
+        row = snapshot.index.row(movie)
+    except UnknownItemError as exc:
+        return _error(404, str(exc), exc.suggestions if isinstance(movie, str) else None)
+    return _cached_json(request, snapshot, _similar_payload(snapshot.index, row, k))
