@@ -51,6 +51,10 @@ def _add_train_parser(sub) -> None:
     g = p.add_argument_group("graph")
     g.add_argument("--min-rating", type=float, default=None, help="ratings >= this count as liked (default 5)")
     g.add_argument("--min-weight", type=float, default=None, help="keep edges with PMI x count >= this (default 10)")
+    g.add_argument("--min-item-users", type=int, default=None,
+                   help="leave out movies fewer users liked (default 0: none left out)")
+    g.add_argument("--one-view", action="store_true",
+                   help="only the primary graph, without the preset's extra graph views (docs/tuning.md)")
     w = p.add_argument_group("walks")
     w.add_argument("--p", type=float, default=None, help=f"return parameter (default {DEFAULT_P:g})")
     w.add_argument("--q", type=float, default=None, help=f"in-out parameter (default {DEFAULT_Q:g})")
@@ -67,13 +71,13 @@ def _run_train(args) -> int:
     from .pipeline import SHOWCASE_TITLES, GraphParams, WalkParams, train
 
     trainer_params = _given(args, [flag[2:].replace("-", "_") for flag, _, _ in TRAINER_OPTIONS])
-    graph = _given(args, ["min_rating", "min_weight"])
+    graph = _given(args, ["min_rating", "min_weight", "min_item_users"])
     walks = _given(args, ["num_walks", "walk_length", "p", "q"])
     extra = None
     if args.preset:
         from .presets import pipeline_kwargs, preset_params
 
-        params = preset_params(args.preset, args.backend, trainer_params, graph, walks)
+        params = preset_params(args.preset, args.backend, trainer_params, graph, walks, one_view=args.one_view)
         kwargs = pipeline_kwargs(params)
         extra = {"preset": args.preset}
         kwargs["scoring"] = params.scoring
@@ -88,10 +92,16 @@ def _run_train(args) -> int:
 
     stats = result.manifest["graph"]
     print(f"graph: {stats['nodes']:,} nodes, {stats['edges']:,} edges, average degree {stats['avg_degree']}")
+    for i, view in enumerate(stats.get("views", [])[1:], start=1):
+        print(f"view {i} (ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}, movies liked by >= "
+              f"{view['min_item_users']} users): {view['nodes']:,} nodes, {view['edges']:,} edges; "
+              f"{stats['items']:,} movies in all")
     print("timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items()))
     if result.manifest.get("loss"):
-        loss = result.manifest["loss"]
-        print(f"loss: {loss[0]:.4f} -> {loss[-1]:.4f} over {len(loss)} epochs")
+        losses = result.manifest["loss"]
+        for i, loss in enumerate(losses if isinstance(losses[0], list) else [losses]):
+            view = f" (view {i})" if isinstance(losses[0], list) else ""
+            print(f"loss{view}: {loss[0]:.4f} -> {loss[-1]:.4f} over {len(loss)} epochs")
     index = ItemIndex.load(result.out_dir)
     for title in SHOWCASE_TITLES:
         if title not in index:

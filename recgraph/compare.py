@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from . import __version__
+from .corpus import walks_sha256  # noqa: F401  (re-exported: the report's digest)
 from .errors import MissingDependencyError, ParameterError
 from .evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
 
@@ -48,14 +48,6 @@ BACKEND_KEYS = ("available", "trainer_params", "train_s", "hr@10", "ndcg@10", "r
 POPULAR_MOVIES = 100
 #: Movies whose top-10 neighbours the report lists (Star Wars IV and the showcase titles' ids).
 PROBE_MOVIES = (260, 1, 318, 364, 589, 858, 1721, 2571)
-
-
-def walks_sha256(walks: np.ndarray) -> str:
-    """SHA-256 of the walk corpus as C-ordered int32, shape included."""
-    walks = np.ascontiguousarray(walks, dtype=np.int32)
-    digest = hashlib.sha256(f"{walks.shape[0]}x{walks.shape[1]}:".encode())
-    digest.update(walks.tobytes())
-    return digest.hexdigest()
 
 
 def neighbour_jaccard(a, b, k: int = 10, movies=None) -> dict:
@@ -97,12 +89,11 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     from .artifact import check_output_dir, replace_dir, staging_dir, write_artifact
     from .data import Ratings, load_movielens
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
-    from .graph import build_item_graph
+    from .corpus import GraphParams, WalkParams, build_corpus, fit_embeddings
     from .index import ItemIndex
     from .pipeline import item_likes, item_metadata, popular_rows, stage_seeds
     from .presets import preset_params
     from .trainers import get_trainer
-    from .walks import node2vec_walks
 
     out = check_output_dir(out_dir, marker="report.json", marker_keys=("recgraph_version", "backends"),
                            allowed=frozenset(REPORT_FILES) | {"artifacts"})
@@ -116,10 +107,11 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     # The seeds recgraph.pipeline.train derives from `seed`, so the corpus is the one it would build.
     walk_seed, train_seed, index_seed = stage_seeds(seed)
     t = time.perf_counter()
-    graph = build_item_graph(train_ratings, **shared.graph)
-    walks = node2vec_walks(graph, seed=walk_seed, **shared.walks)
+    corpus = build_corpus(train_ratings, [GraphParams(**v) for v in shared.views], WalkParams(**shared.walks),
+                          seed=walk_seed)
     corpus_s = time.perf_counter() - t
-    titles, genres = item_metadata(train_ratings, graph.item_ids)
+    item_ids, corpus_sha = corpus.item_ids, corpus.sha256()
+    titles, genres = item_metadata(train_ratings, item_ids)
     likes = item_likes(train_ratings)
     popular = popular_rows(train_ratings, likes)
 
@@ -136,20 +128,21 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                 entries[backend] = {"available": False, "error": str(exc)}
                 continue
             t = time.perf_counter()
-            embeddings = trainer.fit(walks, graph.num_nodes)
+            embeddings, history = fit_embeddings(trainer, corpus)
             train_s = time.perf_counter() - t
             manifest = {
                 "backend": backend,
                 "seed": seed,
                 "params": {"graph": shared.graph, "walks": shared.walks,
-                           "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"}},
-                "graph": graph.stats(),
+                           "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"},
+                           **({"views": shared.views} if shared.extra_views else {})},
+                "graph": corpus.stats(),
                 "data": {"source": train_ratings.source, "md5": ratings.md5},
-                "walks_sha256": walks_sha256(walks),
+                "walks_sha256": corpus_sha,
             }
             artifact_dir = tmp / "artifacts" / backend
-            write_artifact(artifact_dir, embeddings, graph.item_ids, titles, genres, manifest, seed=index_seed,
-                           likes=likes.count(graph.item_ids).astype(np.int64), popular=popular,
+            write_artifact(artifact_dir, embeddings, item_ids, titles, genres, manifest, seed=index_seed,
+                           likes=likes.count(item_ids).astype(np.int64), popular=popular,
                            scoring=params.scoring)
             index = ItemIndex.load(artifact_dir)
             indexes[backend] = index
@@ -166,7 +159,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                 "metrics": metrics,
                 "rank_s": row["timings_s"]["rank"],
                 "users_without_recommendations": row["users_without_recommendations"],
-                "history": {k: v for k, v in (trainer.history_ or {}).items() if k != "timings_s"},
+                "history": {k: v for k, v in history.items() if k != "timings_s"},
                 "similar": {str(m): [h["movie_id"] for h in index.similar(m, 10)]
                             for m in PROBE_MOVIES if m in index},
             }
@@ -174,8 +167,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         agreement = {"k": 10, "pairs": []}
         # Rare movies have noisy neighbours in any model; the most liked ones are what users see most.
         liked = matrices.positives(threshold).sum(axis=0).A1
-        graph_rows = matrices.item_rows(graph.item_ids)
-        popular = graph.item_ids[np.argsort(-liked[graph_rows], kind="stable")[:POPULAR_MOVIES]]
+        graph_rows = matrices.item_rows(item_ids)
+        popular = item_ids[np.argsort(-liked[graph_rows], kind="stable")[:POPULAR_MOVIES]]
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 pair = {"a": a, "b": b, **neighbour_jaccard(indexes[a], indexes[b], 10)}
@@ -200,10 +193,11 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             "preset": preset,
             "protocol": protocol,
             "split": {**split.summary(), "eval_users": int(len(matrices.eval_users)), "items": matrices.n_items},
-            "graph": graph.stats(),
-            "params": {"graph": shared.graph, "walks": shared.walks, "scoring": shared.scoring},
-            "walks_sha256": walks_sha256(walks),
-            "walks_shape": list(walks.shape),
+            "graph": corpus.stats(),
+            "params": {"graph": shared.graph, "walks": shared.walks, "scoring": shared.scoring,
+                       **({"views": shared.views} if shared.extra_views else {})},
+            "walks_sha256": corpus_sha,
+            "walks_shape": corpus.shape,
             "corpus_s": round(corpus_s, 3),
             "backends": entries,
             "agreement": agreement,
@@ -236,12 +230,15 @@ def _rows(report: dict) -> list[tuple[str, dict]]:
 def report_markdown(report: dict) -> str:
     """The report as a Markdown page: one table plus agreement and notes."""
     split = report["split"]
+    views = report["graph"].get("views", [])
+    extra = "".join(f"; view {i}: ratings >= {v['min_rating']:g} among movies liked by >= {v['min_item_users']} users, "
+                    f"{v['nodes']:,} nodes, {v['edges']:,} edges" for i, v in enumerate(views[1:], start=1))
     lines = [
         f"# Backend comparison ({report['preset']} preset, {report['protocol']} split, seed {report['seed']})",
         "",
         f"Data: `{report['data']['source']}`; {split['eval_users']} users, {split['items']} movies ranked in full "
         f"(every movie the user did not rate in training). Graph from the training part: "
-        f"{report['graph']['nodes']:,} nodes, {report['graph']['edges']:,} edges; one walk corpus of "
+        f"{report['graph']['nodes']:,} nodes, {report['graph']['edges']:,} edges{extra}; one walk corpus of "
         f"{report['walks_shape'][0]:,} x {report['walks_shape'][1]} (SHA-256 `{report['walks_sha256'][:16]}…`) "
         "shared by every backend.",
         "",

@@ -7,7 +7,8 @@ Edge weight, as in the Keras "node2vec on MovieLens" example::
     weight = pmi * n_xy            (kept when weight >= min_weight)
 
 where ``n_x`` counts users who rated movie x at least ``min_rating`` and ``n_xy``
-users who rated both. Everything is computed with sparse matrix products: no
+users who rated both. With ``min_item_users`` > 0, movies fewer users liked are left out
+before anything is counted (``D`` included), as if their ratings were not there. Everything is computed with sparse matrix products: no
 Python loop over users or pairs, memory bounded by the number of co-rated pairs.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import EmptyGraphError, ParameterError
+from .validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +142,8 @@ class ItemGraph:
         return graph
 
 
-def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0) -> ItemGraph:
+def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
+                     min_item_users: int = 0) -> ItemGraph:
     """Build the PMI movie graph from a ratings frame.
 
     Parameters
@@ -148,6 +151,7 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0)
     ratings : DataFrame (or :class:`recgraph.data.Ratings`) with ``userId``, ``movieId``, ``rating``.
     min_rating : ratings at or above it count as "liked" (the example: 5).
     min_weight : edges with PMI x count below it are dropped (the example: 10).
+    min_item_users : movies liked by fewer users are left out (the example: 0, none).
 
     Returns
     -------
@@ -159,6 +163,7 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0)
         raise ParameterError(f"min_rating must be a finite number; got {min_rating}.")
     if not np.isfinite(min_weight):
         raise ParameterError(f"min_weight must be a finite number; got {min_weight}.")
+    min_item_users = check_int("min_item_users", min_item_users, low=0)
     liked = frame.loc[frame["rating"].to_numpy() >= min_rating, ["userId", "movieId"]]
     if liked.empty:
         raise EmptyGraphError(f"No rating is >= min_rating {min_rating:g}; lower min_rating.")
@@ -171,6 +176,12 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0)
     x.sum_duplicates()
     x.data[:] = 1.0
     item_freq = np.asarray(x.sum(axis=0)).ravel()
+    if min_item_users > 0:
+        kept = item_freq >= min_item_users
+        if not kept.any():
+            raise EmptyGraphError(f"No movie is liked by {min_item_users} users at min_rating {min_rating:g} "
+                                  f"(the most liked has {int(item_freq.max())}); lower min_item_users.")
+        x, movies, item_freq = x[:, kept], movies[kept], item_freq[kept]
     total = item_freq.sum()
     co = sp.triu(x.T.tocsr() @ x, k=1).tocoo()
     if co.nnz == 0:
@@ -191,6 +202,7 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0)
     remap = np.full(len(movies), -1, dtype=np.int64)
     remap[nodes] = np.arange(len(nodes))
     graph = ItemGraph.from_edges(remap[src], remap[dst], weight, num_nodes=len(nodes), item_ids=movies[nodes])
-    object.__setattr__(graph, "params", {"min_rating": float(min_rating), "min_weight": float(min_weight)})
+    object.__setattr__(graph, "params", {"min_rating": float(min_rating), "min_weight": float(min_weight),
+                                         "min_item_users": min_item_users})
     logger.info("graph: %d nodes, %d edges, average degree %.1f", graph.num_nodes, graph.num_edges, graph.avg_degree)
     return graph

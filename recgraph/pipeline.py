@@ -12,11 +12,11 @@ import numpy as np
 
 from .artifact import check_output_dir, write_artifact
 from .data import Ratings, load_movielens
-from .graph import ItemGraph, build_item_graph
+from .corpus import GraphParams, WalkCorpus, WalkParams, build_corpus, fit_embeddings
+from .graph import ItemGraph
 from .scoring import LIKE_MIN_RATING, POPULAR_SIZE, Popularity, ScoringOptions
 from .trainers import get_trainer
-from .validation import check_float, check_int, check_positive
-from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
+from .validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -31,32 +31,11 @@ SHOWCASE_TITLES = (
 
 
 @dataclass
-class GraphParams:
-    min_rating: float = 5.0
-    min_weight: float = 10.0
-
-    def __post_init__(self):
-        self.min_rating = check_float("min_rating", self.min_rating)
-        self.min_weight = check_float("min_weight", self.min_weight)
-
-
-@dataclass
-class WalkParams:
-    num_walks: int = DEFAULT_NUM_WALKS
-    walk_length: int = DEFAULT_WALK_LENGTH
-    p: float = DEFAULT_P
-    q: float = DEFAULT_Q
-
-    def __post_init__(self):
-        self.num_walks = check_int("num_walks", self.num_walks)
-        self.walk_length = check_int("walk_length", self.walk_length)
-        self.p = check_positive("p", self.p)
-        self.q = check_positive("q", self.q)
-
-
-@dataclass
 class TrainResult:
-    """What :func:`train` produced: the artifact manifest and the in-memory pieces."""
+    """What :func:`train` produced: the artifact manifest and the in-memory pieces.
+
+    ``graph`` and ``walks`` are the primary view's; ``corpus`` holds every view.
+    """
 
     manifest: dict
     graph: ItemGraph
@@ -64,6 +43,12 @@ class TrainResult:
     embeddings: np.ndarray
     out_dir: Path | None
     timings_s: dict = field(default_factory=dict)
+    corpus: WalkCorpus | None = None
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Movie id of each embedding row (the primary graph's movies, or the views' union)."""
+        return self.corpus.item_ids if self.corpus is not None else self.graph.item_ids
 
 
 class _Stopwatch:
@@ -118,7 +103,7 @@ def train(
     out_dir: str | Path | None,
     backend: str = "gensim",
     seed: int | None = None,
-    graph_params: GraphParams | None = None,
+    graph_params: GraphParams | list[GraphParams] | None = None,
     walk_params: WalkParams | None = None,
     trainer_params: dict | None = None,
     n_trees: int = 50,
@@ -134,6 +119,8 @@ def train(
     out_dir : artifact directory; checked before any work so a bad target fails fast.
     backend : trainer name (``recgraph.trainers.available_trainers()``).
     seed : one seed for the run; walks, training and Annoy get independent streams.
+    graph_params : one graph view, or several (the first is the primary one; see
+        :mod:`recgraph.corpus` for how their embeddings are combined).
     trainer_params : keyword hyperparameters of the backend.
     scoring : :class:`~recgraph.scoring.ScoringOptions` fields recorded in the artifact and
         applied by ``ItemIndex.recommend`` (None: plain cosine). The artifact always gets
@@ -154,23 +141,19 @@ def train(
 
     from tqdm.auto import tqdm
 
-    stages = tqdm(total=5, desc="load", unit="stage", disable=not show_progress, leave=False)
+    stages = tqdm(total=4, desc="load", unit="stage", disable=not show_progress, leave=False)
     clock = _Stopwatch()
     t = time.perf_counter()
     ratings = data if isinstance(data, Ratings) else load_movielens(data)
     t = clock.lap("load", t)
-    _advance(stages, "graph")
-    graph = build_item_graph(ratings, graph_params.min_rating, graph_params.min_weight)
-    t = clock.lap("graph", t)
-    _advance(stages, "walks")
-    walks = node2vec_walks(graph, walk_params.num_walks, walk_params.walk_length, walk_params.p, walk_params.q,
-                           seed=walk_seed)
-    t = clock.lap("walks", t)
+    _advance(stages, "graph + walks")
+    corpus = build_corpus(ratings, graph_params, walk_params, seed=walk_seed, timings=clock.timings)
+    graph = corpus.graph
+    t = time.perf_counter()
     _advance(stages, f"train ({backend})")
-    embeddings = trainer.fit(walks, graph.num_nodes)
+    embeddings, history = fit_embeddings(trainer, corpus)
     t = clock.lap("train", t)
     _advance(stages, "index")
-    history = dict(getattr(trainer, "history_", {}) or {})
     # Backends may split their own time (e.g. keras: example generation vs training).
     for name, seconds in history.pop("timings_s", {}).items():
         clock.timings[name] = round(float(seconds), 4)
@@ -179,12 +162,13 @@ def train(
         "backend": backend,
         "seed": seed,
         "params": {
-            "graph": vars(graph_params).copy(),
+            "graph": vars(corpus.params[0]).copy(),
             "walks": vars(walk_params).copy(),
             "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"},
             "n_trees": n_trees,
+            **({"views": [vars(v).copy() for v in corpus.params]} if len(corpus.params) > 1 else {}),
         },
-        "graph": graph.stats(),
+        "graph": corpus.stats(),
         "data": {"source": ratings.source, "md5": ratings.md5},
         "training": history,
         "timings_s": clock.timings,
@@ -193,7 +177,8 @@ def train(
         manifest["loss"] = history.pop("loss")
     manifest.update(extra_manifest or {})
     if out_dir is not None:
-        titles, genres = item_metadata(ratings, graph.item_ids)
+        item_ids = corpus.item_ids
+        titles, genres = item_metadata(ratings, item_ids)
         extra = {}
         png = _loss_png(manifest.get("loss"))
         if png:
@@ -205,9 +190,9 @@ def train(
             clock.total()
             return clock.timings
 
-        manifest = write_artifact(out_dir, embeddings, graph.item_ids, titles, genres, manifest,
+        manifest = write_artifact(out_dir, embeddings, item_ids, titles, genres, manifest,
                                   n_trees=n_trees, seed=index_seed, extra_files=extra,
-                                  likes=likes.count(graph.item_ids).astype(np.int64),
+                                  likes=likes.count(item_ids).astype(np.int64),
                                   popular=popular_rows(ratings, likes), scoring=scoring_options,
                                   final_timings=final_timings)
     else:
@@ -215,7 +200,8 @@ def train(
         clock.total()
     _advance(stages, "done")
     stages.close()
-    return TrainResult(manifest, graph, walks, embeddings, Path(out_dir) if out_dir else None, clock.timings)
+    return TrainResult(manifest, graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
+                       clock.timings, corpus)
 
 
 def _advance(bar, next_stage: str) -> None:
@@ -224,7 +210,9 @@ def _advance(bar, next_stage: str) -> None:
 
 
 def _loss_png(loss) -> bytes | None:
-    """A loss-per-epoch plot, when matplotlib (the ``plot`` extra) is installed."""
+    """A loss-per-epoch plot, when matplotlib (the ``plot`` extra) is installed.
+
+    ``loss`` is one list of floats, or one list per graph view (a line each)."""
     if not loss:
         return None
     try:
@@ -236,7 +224,12 @@ def _loss_png(loss) -> bytes | None:
         logger.info("matplotlib not installed (pip install 'recgraph[plot]'): no loss.png")
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(range(1, len(loss) + 1), loss, marker="o")
+    curves = loss if isinstance(loss[0], list) else [loss]
+    for view, curve in enumerate(curves):
+        label = f"view {view}" if len(curves) > 1 else None
+        ax.plot(range(1, len(curve) + 1), curve, marker="o", label=label)
+    if len(curves) > 1:
+        ax.legend()
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Training loss")

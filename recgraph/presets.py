@@ -4,12 +4,13 @@
   ml-latest-small gives 1,405 nodes, 40,043 edges, average degree 57.0; 5 walks of 10
   steps with p 2, q 1.5; dim 50, window 10, 4 negatives, 10 epochs; plain cosine).
 - ``tuned``: the best configuration found on validation splits carved from training
-  (``docs/tuning.md``): the same graph, 8x the walks; gensim with window 5, 10 negatives and
-  5 epochs, keras with the example's window 10, 4 negatives and 10 epochs; and a popularity
-  prior plus a most-popular fallback at query time.
+  (``docs/tuning.md``): the same graph plus a second graph view (ratings >= 4 among movies
+  at least 10 users liked, PMI x count >= 30; see :mod:`recgraph.corpus`), 8x the walks;
+  gensim with window 5, 10 negatives and 5 epochs, keras with the example's window 10,
+  4 negatives and 10 epochs; and a popularity prior plus a most-popular fallback at query time.
 
 >>> params = preset_params("tuned", "gensim")
->>> params.graph, params.walks, params.trainer, params.scoring
+>>> params.graph, params.views, params.walks, params.trainer, params.scoring
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ PRESETS: dict[str, dict] = {
         "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200, "fallback": "none"},
     },
     "tuned": {
-        "description": "tuned on validation splits (docs/tuning.md): 40 walks per movie, gensim window 5, "
-                       "10 negatives, 5 epochs (keras: the example's 10, 4, 10), popularity prior and "
-                       "most-popular fallback",
+        "description": "tuned on validation splits (docs/tuning.md): a second graph view from ratings >= 4, "
+                       "40 walks per movie, gensim window 5, 10 negatives, 5 epochs (keras: the example's "
+                       "10, 4, 10), popularity prior and most-popular fallback",
         "graph": {"min_rating": 5.0, "min_weight": 10.0},
+        # Embedded separately, concatenated (recgraph.corpus): what the 5-star graph leaves out.
+        "extra_views": [{"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}],
         "walks": {"num_walks": 40, "walk_length": 10, "p": 2.0, "q": 1.5},
         "trainer": {"dim": 50, "window": 5, "negative": 10, "epochs": 5},
         "backend_trainer": {
@@ -60,10 +63,19 @@ class PresetParams:
     walks: dict
     trainer: dict
     scoring: dict
+    extra_views: tuple = ()
+
+    @property
+    def views(self) -> list[dict]:
+        """Every graph view's parameters, the primary ``graph`` first."""
+        return [dict(self.graph)] + [dict(v) for v in self.extra_views]
 
     def to_dict(self) -> dict:
-        return {"preset": self.name, "backend": self.backend, "graph": dict(self.graph), "walks": dict(self.walks),
-                "trainer": dict(self.trainer), "scoring": dict(self.scoring)}
+        out = {"preset": self.name, "backend": self.backend, "graph": dict(self.graph), "walks": dict(self.walks),
+               "trainer": dict(self.trainer), "scoring": dict(self.scoring)}
+        if self.extra_views:
+            out["views"] = self.views
+        return out
 
 
 def available_presets() -> list[str]:
@@ -80,15 +92,19 @@ def get_preset(name: str) -> dict:
 
 def preset_params(name: str, backend: str = "gensim", trainer_overrides: dict | None = None,
                   graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                  scoring_overrides: dict | None = None) -> PresetParams:
-    """Resolve preset ``name`` for ``backend``; the ``*_overrides`` win over the preset."""
+                  scoring_overrides: dict | None = None, one_view: bool = False) -> PresetParams:
+    """Resolve preset ``name`` for ``backend``; the ``*_overrides`` win over the preset.
+
+    ``graph_overrides`` change the primary graph view; ``one_view`` drops the extra views.
+    """
     preset = get_preset(name)
     trainer = dict(preset["trainer"])
     trainer.update(preset.get("backend_trainer", {}).get(backend, {}))
     trainer.update(trainer_overrides or {})
     return PresetParams(name, backend, {**preset["graph"], **(graph_overrides or {})},
                         {**preset["walks"], **(walk_overrides or {})}, trainer,
-                        {**preset["scoring"], **(scoring_overrides or {})})
+                        {**preset["scoring"], **(scoring_overrides or {})},
+                        () if one_view else tuple(dict(v) for v in preset.get("extra_views", ())))
 
 
 def pipeline_kwargs(params: PresetParams) -> dict:
@@ -97,7 +113,7 @@ def pipeline_kwargs(params: PresetParams) -> dict:
 
     return {
         "backend": params.backend,
-        "graph_params": GraphParams(**params.graph),
+        "graph_params": [GraphParams(**view) for view in params.views],
         "walk_params": WalkParams(**params.walks),
         "trainer_params": dict(params.trainer),
     }

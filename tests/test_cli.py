@@ -131,6 +131,34 @@ def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
     assert manifest["params"]["trainer"]["window"] == 10 and manifest["params"]["trainer"]["epochs"] == 2
 
 
+def test_tuned_preset_trains_two_graph_views(tmp_path, ml_small_path):
+    out = tmp_path / "tuned"
+    proc = run_script("--preset", "tuned", "--data", ml_small_path, "--out", out, "--epochs", "1", "--num-walks", "2",
+                      "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["graph"]["nodes"] == 1405 and manifest["graph"]["views"][0]["nodes"] == 1405
+    second = manifest["graph"]["views"][1]
+    assert (second["min_rating"], second["min_weight"], second["min_item_users"]) == (4.0, 30.0, 10)
+    assert [v["min_rating"] for v in manifest["params"]["views"]] == [5.0, 4.0]
+    # One row per movie of either view, two 50-d blocks side by side.
+    assert manifest["n_items"] == manifest["graph"]["items"] > 1405 and manifest["dim"] == 100
+    assert "view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users)" in proc.stdout
+    one = tmp_path / "one"
+    proc = run_script("--preset", "tuned", "--one-view", "--data", ml_small_path, "--out", one, "--quiet",
+                      "--epochs", "1", "--num-walks", "2", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((one / "manifest.json").read_text())
+    assert "views" not in manifest["graph"] and manifest["n_items"] == 1405 and manifest["dim"] == 50
+
+
+def test_bad_min_item_users_is_one_sentence(tmp_path, ml_small_path):
+    proc = run_script("--data", ml_small_path, "--out", tmp_path / "o", "--min-item-users", "-2", "--quiet")
+    assert proc.returncode == 1 or proc.returncode == 2
+    assert "min_item_users must be an integer >= 0; got -2." in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_unknown_preset_is_a_usage_error(tmp_path):
     proc = run_script("--preset", "best", "--out", tmp_path / "o")
     assert proc.returncode == 2 and "invalid choice: 'best'" in proc.stderr

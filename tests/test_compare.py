@@ -75,9 +75,12 @@ def test_walks_are_the_pipelines_corpus(comparison, ml_small):
     split = random_split(ml_small, seed=0)
     kwargs = pipeline_kwargs(preset_params("tuned", "gensim", {"epochs": 1}))
     result = train(split.train_ratings(ml_small), None, seed=0, show_progress=False, **kwargs)
-    assert walks_sha256(result.walks) == report["walks_sha256"]
-    assert list(result.walks.shape) == report["walks_shape"]
+    assert result.corpus.sha256() == report["walks_sha256"]
+    assert walks_sha256(*result.corpus.walks) == report["walks_sha256"]
+    assert result.corpus.shape == report["walks_shape"]
     assert result.manifest["graph"] == report["graph"]
+    # tuned has two graph views; the primary one is the pipeline's first corpus.
+    assert len(report["graph"]["views"]) == 2 and report["graph"]["views"][0]["nodes"] == report["graph"]["nodes"]
 
 
 @EACH_BACKEND
@@ -104,7 +107,7 @@ def test_agreement(comparison):
         return
     (pair,) = pairs
     assert (pair["a"], pair["b"]) == ("gensim", "keras")
-    assert pair["items"] == report["graph"]["nodes"]
+    assert pair["items"] == report["graph"]["items"]  # every movie of either graph view
     assert 0.0 < pair["mean_jaccard"] <= 1.0
     assert 0.0 < pair["popular_100"]["mean_jaccard"] <= 1.0
 

@@ -118,6 +118,12 @@ def test_presets_resolve_per_backend():
     ScoringOptions(**gensim.scoring)
     seed = preset_params("seed", "gensim")
     assert seed.walks == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    # tuned: the 5-star graph first, then the >= 4 view; overrides change the first only.
+    assert [v["min_rating"] for v in gensim.views] == [5.0, 4.0] and seed.views == [seed.graph]
+    assert gensim.to_dict()["views"] == gensim.views and "views" not in seed.to_dict()
+    moved = preset_params("tuned", "gensim", graph_overrides={"min_weight": 20.0})
+    assert [v["min_weight"] for v in moved.views] == [20.0, 30.0]
+    assert preset_params("tuned", "gensim", one_view=True).views == [gensim.graph]
     with pytest.raises(ParameterError, match="tuned"):
         preset_params("best")
 

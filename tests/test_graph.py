@@ -104,3 +104,26 @@ def test_from_edges_and_networkx_export():
 def test_from_edges_validation(src, dst, weight, match):
     with pytest.raises(ParameterError, match=match):
         ItemGraph.from_edges(np.array(src), np.array(dst), None if weight is None else np.array(weight))
+
+
+def test_min_item_users_leaves_movies_out_before_counting():
+    # n_40 = 1: with min_item_users 2 movie 40 goes, and D counts the 8 liked ratings left.
+    rows = [(u, m, 5.0) for u, m in LIKED] + list(IGNORED)
+    graph = build_item_graph(ratings_frame(rows), min_rating=5, min_weight=-100, min_item_users=2)
+    assert graph.item_ids.tolist() == [10, 20, 30]
+    row = {m: i for i, m in enumerate(graph.item_ids.tolist())}
+    d = math.log(8)
+    assert graph.weight(row[10], row[20]) == pytest.approx(3 * (math.log(3) - 2 * math.log(3) + d), rel=1e-12)
+    assert graph.weight(row[10], row[30]) == pytest.approx(math.log(1) - math.log(3) - math.log(2) + d, rel=1e-12)
+    # The same as building from ratings without movie 40 at all.
+    without = build_item_graph(ratings_frame([r for r in rows if r[1] != 40]), min_rating=5, min_weight=-100)
+    np.testing.assert_array_equal(without.weights, graph.weights)
+    assert graph.params["min_item_users"] == 2
+
+
+def test_min_item_users_errors():
+    rows = [(u, m, 5.0) for u, m in LIKED]
+    with pytest.raises(EmptyGraphError, match="No movie is liked by 4 users at min_rating 5 .*most liked has 3"):
+        build_item_graph(ratings_frame(rows), min_item_users=4)
+    with pytest.raises(ParameterError, match="min_item_users must be an integer >= 0"):
+        build_item_graph(ratings_frame(rows), min_item_users=-1)

@@ -22,6 +22,7 @@ TRAINER_FLAGS = TRAINER_OPTIONS
 GRAPH_FLAGS = (
     ("--min-rating", float, "graph: ratings >= this count as liked"),
     ("--min-weight", float, "graph: keep edges with PMI x count >= this"),
+    ("--min-item-users", int, "graph: leave out movies fewer users liked"),
 )
 WALK_FLAGS = (
     ("--num-walks", int, "walks per node"),
@@ -65,6 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("graph and walk overrides (the preset's values when omitted)")
     for flag, kind, text in GRAPH_FLAGS + WALK_FLAGS:
         g.add_argument(flag, type=kind, default=None, help=text)
+    g.add_argument("--one-view", action="store_true",
+                   help="only the primary graph, without the preset's extra graph views")
     t = p.add_argument_group("trainer overrides (the preset's values when omitted)")
     for flag, kind, text in TRAINER_FLAGS:
         t.add_argument(flag, type=kind, default=None, help=text)
@@ -124,7 +127,7 @@ def run(args) -> int:
             validation=args.validation, ease_lambda=args.ease_lambda,
             trainer_overrides=_given(args, TRAINER_FLAGS), scoring=_given(args, SCORING_FLAGS),
             graph_overrides=_given(args, GRAPH_FLAGS), walk_overrides=_given(args, WALK_FLAGS),
-            show_progress=not args.quiet,
+            one_view=args.one_view, show_progress=not args.quiet,
         )
         reports.append(report)
         if not args.quiet:

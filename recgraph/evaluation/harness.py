@@ -127,17 +127,19 @@ def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | N
 def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str = "gensim", preset: str = "tuned",
                        seed: int | None = 0, trainer_overrides: dict | None = None, scoring: dict | None = None,
                        ks=DEFAULT_KS, show_progress: bool = False, workdir: str | Path | None = None,
-                       graph_overrides: dict | None = None, walk_overrides: dict | None = None) -> dict:
+                       graph_overrides: dict | None = None, walk_overrides: dict | None = None,
+                       one_view: bool = False) -> dict:
     """Train ``backend`` with ``preset`` on ``split``'s training part and evaluate it.
 
     The artifact is written to a temporary directory (inside ``workdir`` if given) and
     removed afterwards. ``scoring``, ``trainer_overrides``, ``graph_overrides`` and
-    ``walk_overrides`` win over the preset.
+    ``walk_overrides`` win over the preset; ``one_view`` drops its extra graph views.
     """
     from ..pipeline import train
     from ..presets import pipeline_kwargs, preset_params
 
-    params = preset_params(preset, backend, trainer_overrides, graph_overrides, walk_overrides, scoring)
+    params = preset_params(preset, backend, trainer_overrides, graph_overrides, walk_overrides, scoring,
+                           one_view=one_view)
     with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
         t = time.perf_counter()
         # The scoring goes into the artifact; the index applies it as it does for users.
@@ -170,7 +172,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
                    validation: bool = False, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
                    trainer_overrides: dict | None = None, scoring: dict | None = None,
                    graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                   show_progress: bool = False) -> dict:
+                   one_view: bool = False, show_progress: bool = False) -> dict:
     """Evaluate backends (with one preset) and baselines on one protocol.
 
     Parameters
@@ -178,6 +180,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     data : a source for :func:`recgraph.data.load_movielens` or loaded Ratings.
     protocol : ``"leave-last-out"`` or ``"random"``.
     validation : measure on a validation split carved from the training part (for tuning).
+    one_view : train on the preset's primary graph only (no extra graph views).
     seed : seeds training (walks, trainer, index).
     split_seed : seeds the random split (and the validation split, with ``split_seed + 1``).
 
@@ -198,7 +201,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         logger.info("evaluating %s/%s on %s", backend, preset, protocol)
         rows.append(train_and_evaluate(ratings, split, matrices, backend, preset, seed, trainer_overrides, scoring,
                                        ks, show_progress, graph_overrides=graph_overrides,
-                                       walk_overrides=walk_overrides))
+                                       walk_overrides=walk_overrides, one_view=one_view))
     for name in baselines:
         rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda)))
     return {

@@ -1,0 +1,172 @@
+"""Graph views -> walk corpus -> one embedding table.
+
+A *view* is one movie graph built from the ratings with its own :class:`GraphParams`
+(rating threshold, weight threshold, movies left out). The example has one view, the
+5-star graph. The ``tuned`` preset adds a second, built from ratings >= 4 among movies at
+least 10 users liked: it carries twice the co-occurrence evidence that the 5-star graph
+throws away, and the two views' similarities are complementary (``docs/tuning.md``).
+
+Every view is walked with the same :class:`WalkParams` and embedded by the same trainer,
+separately: the trainer never sees two graphs in one corpus (one skip-gram over the union
+of the walks was measured and is worse). With one view the embedding table is the
+trainer's output, unchanged. With several, each view's vectors are scaled to unit length
+and placed side by side, zeros where a view lacks the movie, over the union of the
+views' movies; the cosine of two such rows is the mean of the views' cosines where both
+movies are in every view.
+
+>>> corpus = build_corpus(ratings, [GraphParams(), GraphParams(4.0, 30.0, 10)], WalkParams(40), seed=1)
+>>> vectors = fit_embeddings(get_trainer("gensim"), corpus)   # [len(corpus.item_ids), 2 * dim]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import ItemGraph, build_item_graph
+from .validation import check_float, check_int, check_positive
+from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
+
+
+@dataclass
+class GraphParams:
+    """How one graph view is built (:func:`recgraph.graph.build_item_graph`)."""
+
+    min_rating: float = 5.0
+    min_weight: float = 10.0
+    min_item_users: int = 0
+
+    def __post_init__(self):
+        self.min_rating = check_float("min_rating", self.min_rating)
+        self.min_weight = check_float("min_weight", self.min_weight)
+        self.min_item_users = check_int("min_item_users", self.min_item_users, low=0)
+
+
+@dataclass
+class WalkParams:
+    """How every view is walked (:func:`recgraph.walks.node2vec_walks`)."""
+
+    num_walks: int = DEFAULT_NUM_WALKS
+    walk_length: int = DEFAULT_WALK_LENGTH
+    p: float = DEFAULT_P
+    q: float = DEFAULT_Q
+
+    def __post_init__(self):
+        self.num_walks = check_int("num_walks", self.num_walks)
+        self.walk_length = check_int("walk_length", self.walk_length)
+        self.p = check_positive("p", self.p)
+        self.q = check_positive("q", self.q)
+
+
+def walks_sha256(*walks: np.ndarray) -> str:
+    """SHA-256 of one or more walk arrays as C-ordered int32, each prefixed by its shape
+    (``rows x cols:``, later ones ``|rows x cols:``)."""
+    digest = hashlib.sha256()
+    for i, array in enumerate(walks):
+        array = np.ascontiguousarray(array, dtype=np.int32)
+        digest.update(f"{'|' if i else ''}{array.shape[0]}x{array.shape[1]}:".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def view_seed(seed: int | None, view: int) -> int | None:
+    """The walk seed of view ``view``: the run's walk seed itself for the first view, so a
+    one-view corpus is exactly the walks :func:`node2vec_walks` gives for ``seed``."""
+    if seed is None or view == 0:
+        return seed
+    return int(np.random.SeedSequence([int(seed), view]).generate_state(1)[0])
+
+
+@dataclass(frozen=True, eq=False)
+class WalkCorpus:
+    """The graphs of every view and their walks (node numbers of each view's own graph)."""
+
+    graphs: tuple[ItemGraph, ...]
+    walks: tuple[np.ndarray, ...]
+    params: tuple[GraphParams, ...]
+
+    @property
+    def graph(self) -> ItemGraph:
+        """The first (primary) view's graph."""
+        return self.graphs[0]
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Movie ids of the embedding table's rows: the union of the views' movies, sorted."""
+        if len(self.graphs) == 1:
+            return self.graphs[0].item_ids
+        return np.unique(np.concatenate([g.item_ids for g in self.graphs]))
+
+    @property
+    def shape(self) -> list[int]:
+        """``[walks in all views, walk length]``."""
+        return [int(sum(w.shape[0] for w in self.walks)), int(self.walks[0].shape[1])]
+
+    def sha256(self) -> str:
+        """:func:`walks_sha256` of every view's walks, in order."""
+        return walks_sha256(*self.walks)
+
+    def stats(self) -> dict:
+        """The primary graph's stats; with several views, also ``views`` (each one's params and stats)
+        and ``items`` (the union)."""
+        stats = self.graph.stats()
+        if len(self.graphs) > 1:
+            stats["items"] = int(len(self.item_ids))
+            stats["views"] = [{**vars(p), **g.stats()} for p, g in zip(self.params, self.graphs)]
+        return stats
+
+
+def build_corpus(ratings, graph_params, walk_params: WalkParams, seed: int | None = None,
+                 timings: dict | None = None) -> WalkCorpus:
+    """Build every view's graph and walk it.
+
+    ``graph_params`` is one :class:`GraphParams` or a sequence of them (the first is the
+    primary view). ``timings``, when given, receives ``graph`` and ``walks`` seconds.
+    """
+    views = [graph_params] if isinstance(graph_params, GraphParams) else list(graph_params)
+    if not views:
+        raise ValueError("graph_params must name at least one view")
+    t = time.perf_counter()
+    graphs = tuple(build_item_graph(ratings, v.min_rating, v.min_weight, v.min_item_users) for v in views)
+    t_graph = time.perf_counter()
+    walks = tuple(node2vec_walks(g, walk_params.num_walks, walk_params.walk_length, walk_params.p, walk_params.q,
+                                 seed=view_seed(seed, i)) for i, g in enumerate(graphs))
+    if timings is not None:
+        timings["graph"] = round(t_graph - t, 4)
+        timings["walks"] = round(time.perf_counter() - t_graph, 4)
+    return WalkCorpus(graphs, walks, tuple(views))
+
+
+def fit_embeddings(trainer, corpus: WalkCorpus) -> tuple[np.ndarray, dict]:
+    """Train ``trainer`` on each view's walks; return the embedding table and the history.
+
+    One view: the trainer's embeddings and ``history_`` as they are. Several: unit-length
+    view blocks side by side over ``corpus.item_ids`` (zeros where a view lacks a movie),
+    and ``{"views": [history of each view], "timings_s": summed, "loss": [per view]}``.
+    """
+    if len(corpus.graphs) == 1:
+        embeddings = trainer.fit(corpus.walks[0], corpus.graph.num_nodes)
+        return embeddings, dict(getattr(trainer, "history_", {}) or {})
+    item_ids = corpus.item_ids
+    blocks, histories = [], []
+    for graph, walks in zip(corpus.graphs, corpus.walks):
+        vectors = np.asarray(trainer.fit(walks, graph.num_nodes), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        block = np.zeros((len(item_ids), vectors.shape[1]), dtype=np.float32)
+        block[np.searchsorted(item_ids, graph.item_ids)] = vectors / np.maximum(norms, 1e-12)
+        blocks.append(block)
+        histories.append(dict(getattr(trainer, "history_", {}) or {}))
+    history: dict = {}
+    timings: dict[str, float] = {}
+    for h in histories:
+        for name, seconds in h.pop("timings_s", {}).items():
+            timings[name] = round(timings.get(name, 0.0) + float(seconds), 4)
+    if timings:
+        history["timings_s"] = timings
+    if any("loss" in h for h in histories):
+        history["loss"] = [h.pop("loss", []) for h in histories]
+    history["views"] = histories
+    return np.hstack(blocks), history
