@@ -134,7 +134,8 @@ def _add_similar_parser(sub) -> None:
 def _add_recommend_parser(sub) -> None:
     p = sub.add_parser("recommend", help="recommendations from a watch history",
                        description="Recommend movies for someone who watched the given ones.")
-    p.add_argument("--watched", nargs="+", required=True, help="movie ids or titles")
+    p.add_argument("--watched", nargs="+", required=True,
+                   help="movie ids or titles, oldest first (a tuned artifact weighs the last 5 more)")
     p.add_argument("--exclude", nargs="*", default=[], help="movie ids or titles never to return")
     _add_query_args(p)
 

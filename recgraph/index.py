@@ -31,7 +31,7 @@ from .artifact_format import (
     file_digest,
 )
 from .errors import ArtifactError, ParameterError, UnknownItemError
-from .scoring import Popularity, ScoringOptions, candidate_pool, movie_ids_of, popular_fill, rerank
+from .scoring import Popularity, ScoringOptions, candidate_pool, movie_ids_of, popular_fill, query_vector, rerank
 
 
 MovieRef = Union[int, str]
@@ -248,8 +248,11 @@ class ItemIndex:
                   on_unknown: str = "raise", scoring: ScoringOptions | dict | None = None) -> list[dict]:
         """Movies for someone who watched ``watched``, best first, as ``{"movie_id", "title", "score"}``.
 
-        The query is the mean of the watched movies' unit vectors; its nearest neighbours by
-        cosine are then scored with ``scoring`` (default: the artifact's, :attr:`scoring`):
+        The query is the mean of the watched movies' unit vectors (with ``recent_weight`` > 0,
+        ``watched`` is read oldest first and its last ``recent_count`` movies also get a
+        direction of their own; see :func:`recgraph.scoring.query_vector`); its nearest
+        neighbours by cosine are then scored with ``scoring`` (default: the artifact's,
+        :attr:`scoring`):
 
         - ``popularity_weight > 0``: the best ``candidates`` are re-scored
           ``cosine + popularity_weight * log1p(likes)`` and sorted again;
@@ -272,7 +275,7 @@ class ItemIndex:
         skip, _ = self.resolve(exclude, "ignore")
         hits: list[dict] = []
         if rows:
-            query = self._unit[rows].mean(axis=0)
+            query = query_vector(self._unit[rows], opts)
             hits = self._nearest(query, min(candidate_pool(opts, k), len(self)), exclude=set(rows) | set(skip))
             hits = rerank(hits, opts, self._likes)[:k]
         if len(hits) < k and opts.fallback == "popular":

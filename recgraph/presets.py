@@ -7,7 +7,8 @@
   (``docs/tuning.md``): the same graph plus a second graph view (ratings >= 4 among movies
   at least 10 users liked, PMI x count >= 30; see :mod:`recgraph.corpus`), 8x the walks;
   gensim with window 5, 10 negatives and 5 epochs, keras with the example's window 10,
-  4 negatives and 10 epochs; and a popularity prior plus a most-popular fallback at query time.
+  4 negatives and 10 epochs; and at query time a popularity prior, more weight on the last
+  5 watched movies, and a most-popular fallback.
 
 >>> params = preset_params("tuned", "gensim")
 >>> params.graph, params.views, params.walks, params.trainer, params.scoring
@@ -36,7 +37,7 @@ PRESETS: dict[str, dict] = {
     "tuned": {
         "description": "tuned on validation splits (docs/tuning.md): a second graph view from ratings >= 4, "
                        "40 walks per movie, gensim window 5, 10 negatives, 5 epochs (keras: the example's "
-                       "10, 4, 10), popularity prior and most-popular fallback",
+                       "10, 4, 10), popularity prior, recency, most-popular fallback",
         "graph": {"min_rating": 5.0, "min_weight": 10.0},
         # Embedded separately, concatenated (recgraph.corpus): what the 5-star graph leaves out.
         "extra_views": [{"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}],
@@ -48,7 +49,10 @@ PRESETS: dict[str, dict] = {
             # negatives and epochs beat the gensim-tuned ones for the Keras model.
             "keras": {"batch_size": 1024, "learning_rate": 0.001, "window": 10, "negative": 4, "epochs": 10},
         },
-        "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.15, "candidates": 200, "fallback": "popular"},
+        # recent_*: the watched list is read oldest first; its last 5 movies get a direction of
+        # their own (chosen on validation: the best worst case against item-kNN, docs/tuning.md).
+        "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.15, "candidates": 200, "fallback": "popular",
+                    "recent_weight": 0.5, "recent_count": 5},
     },
 }
 

@@ -10,8 +10,11 @@ movies' unit vectors, then applies the artifact's :class:`ScoringOptions` (recor
   with plain cosine, crowd the top of every list; the prior puts them back in place.
 - **fallback**: a user none of whose movies is in the graph (or whose list runs short)
   gets the most liked movies they have not rated, instead of nothing.
+- **recency**: with ``recent_weight`` > 0 the watched list is read as oldest first, and
+  the query becomes ``unit(mean of all) + recent_weight * unit(mean of the last
+  recent_count)``: what someone watched lately counts more.
 
-The defaults (weight 0, fallback ``"none"``) are plain cosine. This module needs numpy
+The defaults (weight 0, fallback ``"none"``, no recency) are plain cosine. This module needs numpy
 only (no pandas, gensim, keras, jax), like :mod:`recgraph.index`, which imports it.
 """
 
@@ -45,18 +48,25 @@ class ScoringOptions:
     popularity_weight : weight of ``log(1 + likes)`` added to the cosine (0: plain cosine).
     candidates : how many of the index's results are re-ranked when the weight is > 0.
     fallback : ``"popular"`` or ``"none"`` for users with no watched movie in the index.
+    recent_weight : weight of the last ``recent_count`` watched movies' direction added to
+        the whole history's (0: the order of ``watched`` does not matter).
+    recent_count : how many of the last watched movies form that recent direction.
     """
 
     history_min_rating: float | None = 4.0
     popularity_weight: float = 0.0
     candidates: int = 200
     fallback: str = "none"
+    recent_weight: float = 0.0
+    recent_count: int = 5
 
     def __post_init__(self):
         if self.history_min_rating is not None:
             check_float("history_min_rating", self.history_min_rating)
         check_float("popularity_weight", self.popularity_weight, low=0.0)
         check_int("candidates", self.candidates)
+        check_float("recent_weight", self.recent_weight, low=0.0)
+        check_int("recent_count", self.recent_count)
         if self.fallback not in FALLBACKS:
             raise ParameterError(f"fallback must be one of {', '.join(FALLBACKS)}; got {self.fallback!r}.")
 
@@ -126,6 +136,24 @@ class Popularity:
         counts = self.count(ids)
         keep = counts > 0
         return ids[keep], counts[keep]
+
+
+def query_vector(unit_rows: np.ndarray, options: ScoringOptions) -> np.ndarray:
+    """The query direction from the watched movies' unit vectors, oldest first.
+
+    The mean of them all; with ``recent_weight`` > 0, plus ``recent_weight`` times the unit
+    mean of the last ``recent_count`` (only the direction matters to the cosine).
+    """
+    query = unit_rows.mean(axis=0)
+    if options.recent_weight > 0 and len(unit_rows) > 0:
+        recent = unit_rows[-options.recent_count:].mean(axis=0)
+        query = _unit(query) + options.recent_weight * _unit(recent)
+    return query
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def candidate_pool(options: ScoringOptions, k: int) -> int:

@@ -107,6 +107,18 @@ def test_interactions_from_split():
     assert data.item_rows(np.array([30, 31])).tolist() == [2, -1]
 
 
+def test_interactions_history_is_oldest_first():
+    rows = frame([(1, 30, 5.0, 1), (1, 10, 4.0, 9), (1, 20, 5.0, 4), (1, 40, 2.0, 6), (1, 50, 4.0, 12),
+                  (2, 10, 5.0, 3), (2, 60, 4.0, 2)])
+    data = Interactions.from_split(leave_last_out(rows))  # holds out (1, 50) and (2, 10)
+    assert data.history(0, 4.0).tolist() == [30, 20, 10]
+    assert data.history(0).tolist() == [30, 20, 40, 10]
+    assert data.history(1, 4.0).tolist() == [60]
+    # Without timestamps (e.g. a split built elsewhere): by movie id.
+    plain = Interactions(data.user_ids, data.item_ids, data.train, data.test, data.eval_users, 4.0)
+    assert plain.history(0, 4.0).tolist() == [10, 20, 30]
+
+
 @pytest.mark.slow
 def test_leave_last_out_on_ml_small(ml_small):
     split = leave_last_out(ml_small)

@@ -39,7 +39,7 @@ def test_artifact_records_likes_popular_and_scoring(tmp_path):
     index = make(tmp_path / "a", scoring={"popularity_weight": 0.1, "fallback": "popular"})
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["scoring"] == {"history_min_rating": 4.0, "popularity_weight": 0.1, "candidates": 200,
-                                   "fallback": "popular"}
+                                   "fallback": "popular", "recent_weight": 0.0, "recent_count": 5}
     assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "popular.csv"}
     with open(tmp_path / "a" / "items.csv", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -141,3 +141,36 @@ def test_trained_artifact_has_likes_from_its_ratings(trained_artifact, ml_small)
     top = liked.reset_index().sort_values(["userId", "movieId"], ascending=[False, True]).head(1000)
     assert [p[0] for p in index.popular] == top["movieId"].tolist()
     assert index.scoring == ScoringOptions()
+
+
+def angle(deg):
+    return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+
+def test_recent_movies_pull_the_query(tmp_path):
+    """History at 0 and 90 degrees, candidates at 30 and 55: the mean (45) prefers 55; with
+    recent_weight the last watched movie tilts the query toward itself, so order matters."""
+    vectors = np.array([angle(0), angle(90), angle(30), angle(55)], dtype=np.float32)
+    write_artifact(tmp_path / "r", vectors, np.array([1, 2, 3, 4]), ["A (1)", "B (2)", "C (3)", "D (4)"], [""] * 4,
+                   {"backend": "test"}, n_trees=10, seed=1)
+    index = ItemIndex.load(tmp_path / "r")
+    assert ids(index.recommend([1, 2], k=2)) == ids(index.recommend([2, 1], k=2)) == [4, 3]
+    recency = {"recent_weight": 0.5, "recent_count": 1}
+    latest_first = index.recommend([2, 1], k=2, scoring=recency)  # 1 (0 degrees) is the latest
+    assert ids(latest_first) == [3, 4]
+    query = np.array(angle(45)) + 0.5 * np.array(angle(0))
+    expected = np.array([angle(30), angle(55)]) @ (query / np.linalg.norm(query))
+    assert [h["score"] for h in latest_first] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert ids(index.recommend([1, 2], k=2, scoring=recency)) == [4, 3]
+    # recent_count >= the history: the recent direction is the mean itself, the order is moot.
+    wide = {"recent_weight": 0.5, "recent_count": 5}
+    assert ids(index.recommend([2, 1], k=2, scoring=wide)) == ids(index.recommend([1, 2], k=2, scoring=wide)) == [4, 3]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"recent_weight": -0.1}, "recent_weight must be"),
+    ({"recent_count": 0}, "recent_count must be an integer >= 1; got 0."),
+])
+def test_recency_options_are_checked(bad, message):
+    with pytest.raises(ParameterError, match=message):
+        ScoringOptions(**bad)

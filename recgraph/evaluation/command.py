@@ -35,6 +35,8 @@ SCORING_FLAGS = (
     ("--history-min-rating", float, "ratings >= this form the query"),
     ("--candidates", int, "index results re-ranked when the popularity weight is > 0"),
     ("--fallback", str, "'popular' or 'none' for users with no movie in the graph"),
+    ("--recent-weight", float, "weight of the last --recent-count watched movies' direction in the query"),
+    ("--recent-count", int, "how many of the latest watched movies form the recent direction"),
 )
 
 

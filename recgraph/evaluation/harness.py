@@ -72,18 +72,18 @@ def rank_with_index(index, data: Interactions, users: np.ndarray, k: int,
     """Top-``k`` item rows per user from ``index.recommend`` (-1 where a list runs short).
 
     ``scoring`` overrides the artifact's (``index.scoring``). Each user's query is their
-    training ratings >= ``history_min_rating``; every movie they rated in training is
-    excluded. Returns the rows and the number of users with no recommendation at all.
+    training ratings >= ``history_min_rating``, oldest first (as a service would send a
+    history); every movie they rated in training is excluded. Returns the rows and the
+    number of users with no recommendation at all.
     """
     from ..errors import UnknownItemError
 
     options = index.scoring if scoring is None else index._scoring_options(scoring)
-    history = data.positives(options.history_min_rating)
     rated = data.train
     top = np.full((len(users), k), -1, dtype=np.int64)
     empty = 0
     for n, row in enumerate(np.asarray(users).tolist()):
-        watched = data.item_ids[history.indices[history.indptr[row]:history.indptr[row + 1]]]
+        watched = data.history(row, options.history_min_rating)
         exclude = data.item_ids[rated.indices[rated.indptr[row]:rated.indptr[row + 1]]]
         try:
             hits = index.recommend(watched.tolist(), k, exclude.tolist(), on_unknown="ignore", scoring=options)

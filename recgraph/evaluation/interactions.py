@@ -25,6 +25,8 @@ class Interactions:
     test : CSR bool [n_users, n_items], the held-out positives.
     eval_users : int64, the rows of users with at least one held-out item.
     threshold : ratings at or above it are positives.
+    train_order : CSR int64, same pattern as ``train``: each training rating's place in time
+        (1 = the oldest; ties by the split's row order), or None when the split has no timestamps.
     """
 
     user_ids: np.ndarray
@@ -33,6 +35,7 @@ class Interactions:
     test: sp.csr_matrix
     eval_users: np.ndarray
     threshold: float
+    train_order: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -81,4 +84,16 @@ class Interactions:
         train_m = matrix(train, train["rating"].to_numpy(), np.float64)
         test_m = matrix(test, np.ones(len(test)), bool)
         eval_users = np.flatnonzero(np.diff(test_m.indptr) > 0).astype(np.int64)
-        return cls(user_ids, item_ids, train_m, test_m, eval_users, float(split.params["threshold"]))
+        order = matrix(train, np.arange(1, len(train) + 1), np.int64) if "timestamp" in train.columns else None
+        return cls(user_ids, item_ids, train_m, test_m, eval_users, float(split.params["threshold"]), order)
+
+    def history(self, row: int, min_rating: float | None = None) -> np.ndarray:
+        """Movie ids of user ``row``'s training ratings >= ``min_rating`` (None: all), oldest
+        first when the split has timestamps (else by movie id)."""
+        lo, hi = self.train.indptr[row], self.train.indptr[row + 1]
+        cols, ratings = self.train.indices[lo:hi], self.train.data[lo:hi]
+        keep = np.ones(len(cols), bool) if min_rating is None else ratings >= min_rating
+        cols = cols[keep]
+        if self.train_order is not None:
+            cols = cols[np.argsort(self.train_order.data[lo:hi][keep], kind="stable")]
+        return self.item_ids[cols]

@@ -75,7 +75,8 @@ class SearchResponse(BaseModel):
 
 class RecommendRequest(BaseModel):
     watched: list[MovieId] = Field(min_length=1,
-                                   description=f"movie ids the person watched (at most {MAX_WATCHED}, else 413)")
+                                   description=f"movie ids the person watched, oldest first (at most {MAX_WATCHED}, else 413); "
+                                               "with the artifact's recency scoring the last ones count more")
     k: TopK = 10
     exclude: list[MovieId] = Field(default_factory=list,
                                    description=f"movie ids never to return (at most {MAX_WATCHED}, else 413)")
