@@ -6,6 +6,7 @@ The pipeline, one module per arrow::
     recgraph.graph     Ratings                   -> ItemGraph (CSR)
     recgraph.walks     ItemGraph                 -> int32 walks [num_walks * nodes, walk_length]
     recgraph.trainers  walks                     -> float32 embeddings [nodes, dim]
+    recgraph.corpus    graph views (one or more) -> walks per view -> one embedding table
     recgraph.artifact  embeddings                -> artifact dir (index.ann, manifest.json, ...)
     recgraph.index     artifact dir              -> ItemIndex.similar / .recommend
 

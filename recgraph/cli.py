@@ -48,7 +48,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--preset", default=None, choices=available_presets(),
                    help="named parameters: 'seed' = the Keras example's, 'tuned' = best measured "
                         "(docs/tuning.md); flags given explicitly override the preset")
-    g = p.add_argument_group("graph")
+    g = p.add_argument_group("graph (with a preset's extra graph views: the primary graph)")
     g.add_argument("--min-rating", type=float, default=None, help="ratings >= this count as liked (default 5)")
     g.add_argument("--min-weight", type=float, default=None, help="keep edges with PMI x count >= this (default 10)")
     g.add_argument("--min-item-users", type=int, default=None,
@@ -135,7 +135,7 @@ def _add_recommend_parser(sub) -> None:
     p = sub.add_parser("recommend", help="recommendations from a watch history",
                        description="Recommend movies for someone who watched the given ones.")
     p.add_argument("--watched", nargs="+", required=True,
-                   help="movie ids or titles, oldest first (a tuned artifact weighs the last 5 more)")
+                   help="movie ids or titles, oldest first (an artifact with recency scoring weighs the last ones more)")
     p.add_argument("--exclude", nargs="*", default=[], help="movie ids or titles never to return")
     _add_query_args(p)
 

@@ -111,6 +111,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                           seed=walk_seed)
     corpus_s = time.perf_counter() - t
     item_ids, corpus_sha = corpus.item_ids, corpus.sha256()
+    view_params = [vars(p).copy() for p in corpus.params]  # every field, as recgraph.pipeline.train records
     titles, genres = item_metadata(train_ratings, item_ids)
     likes = item_likes(train_ratings)
     popular = popular_rows(train_ratings, likes)
@@ -133,9 +134,9 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             manifest = {
                 "backend": backend,
                 "seed": seed,
-                "params": {"graph": shared.graph, "walks": shared.walks,
+                "params": {"graph": view_params[0], "walks": shared.walks,
                            "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"},
-                           **({"views": shared.views} if shared.extra_views else {})},
+                           **({"views": view_params} if len(view_params) > 1 else {})},
                 "graph": corpus.stats(),
                 "data": {"source": train_ratings.source, "md5": ratings.md5},
                 "walks_sha256": corpus_sha,
@@ -194,8 +195,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             "protocol": protocol,
             "split": {**split.summary(), "eval_users": int(len(matrices.eval_users)), "items": matrices.n_items},
             "graph": corpus.stats(),
-            "params": {"graph": shared.graph, "walks": shared.walks, "scoring": shared.scoring,
-                       **({"views": shared.views} if shared.extra_views else {})},
+            "params": {"graph": view_params[0], "walks": shared.walks, "scoring": shared.scoring,
+                       **({"views": view_params} if len(view_params) > 1 else {})},
             "walks_sha256": corpus_sha,
             "walks_shape": corpus.shape,
             "corpus_s": round(corpus_s, 3),

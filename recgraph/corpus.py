@@ -15,7 +15,7 @@ views' movies; the cosine of two such rows is the mean of the views' cosines whe
 movies are in every view.
 
 >>> corpus = build_corpus(ratings, [GraphParams(), GraphParams(4.0, 30.0, 10)], WalkParams(40), seed=1)
->>> vectors = fit_embeddings(get_trainer("gensim"), corpus)   # [len(corpus.item_ids), 2 * dim]
+>>> vectors, history = fit_embeddings(get_trainer("gensim"), corpus)   # [len(corpus.item_ids), 2 * dim]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import EmptyGraphError
 from .graph import ItemGraph, build_item_graph
 from .validation import check_float, check_int, check_positive
 from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
@@ -130,7 +131,17 @@ def build_corpus(ratings, graph_params, walk_params: WalkParams, seed: int | Non
     if not views:
         raise ValueError("graph_params must name at least one view")
     t = time.perf_counter()
-    graphs = tuple(build_item_graph(ratings, v.min_rating, v.min_weight, v.min_item_users) for v in views)
+    graphs = []
+    for i, v in enumerate(views):
+        try:
+            graphs.append(build_item_graph(ratings, v.min_rating, v.min_weight, v.min_item_users))
+        except EmptyGraphError as exc:
+            if i == 0:
+                raise
+            raise EmptyGraphError(f"Extra graph view {i} (ratings >= {v.min_rating:g}, weight >= {v.min_weight:g}, "
+                                  f"movies liked by >= {v.min_item_users} users) is empty: {exc} Its parameters "
+                                  "come from the preset; pass --one-view to train on the primary graph only.") from None
+    graphs = tuple(graphs)
     t_graph = time.perf_counter()
     walks = tuple(node2vec_walks(g, walk_params.num_walks, walk_params.walk_length, walk_params.p, walk_params.q,
                                  seed=view_seed(seed, i)) for i, g in enumerate(graphs))

@@ -75,10 +75,14 @@ class PresetParams:
         return [dict(self.graph)] + [dict(v) for v in self.extra_views]
 
     def to_dict(self) -> dict:
-        out = {"preset": self.name, "backend": self.backend, "graph": dict(self.graph), "walks": dict(self.walks),
+        """JSON-ready, every graph field spelled out (as :func:`recgraph.pipeline.train` records them)."""
+        from .corpus import GraphParams
+
+        views = [vars(GraphParams(**v)) for v in self.views]
+        out = {"preset": self.name, "backend": self.backend, "graph": views[0], "walks": dict(self.walks),
                "trainer": dict(self.trainer), "scoring": dict(self.scoring)}
         if self.extra_views:
-            out["views"] = self.views
+            out["views"] = views
         return out
 
 

@@ -79,6 +79,10 @@ def test_walks_are_the_pipelines_corpus(comparison, ml_small):
     assert walks_sha256(*result.corpus.walks) == report["walks_sha256"]
     assert result.corpus.shape == report["walks_shape"]
     assert result.manifest["graph"] == report["graph"]
+    # The same parameter records as the pipeline writes, every field spelled out.
+    assert report["params"]["graph"] == result.manifest["params"]["graph"]
+    assert report["params"]["views"] == result.manifest["params"]["views"]
+    assert report["params"]["graph"]["min_item_users"] == 0
     # tuned has two graph views; the primary one is the pipeline's first corpus.
     assert len(report["graph"]["views"]) == 2 and report["graph"]["views"][0]["nodes"] == report["graph"]["nodes"]
 

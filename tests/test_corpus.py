@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from recgraph.corpus import GraphParams, WalkParams, build_corpus, fit_embeddings, view_seed, walks_sha256
-from recgraph.errors import ParameterError
+from recgraph.errors import EmptyGraphError, ParameterError
 from recgraph.walks import node2vec_walks
 
 
@@ -23,16 +23,21 @@ def two_tastes(n_users=60, seed=0):
 
 
 class FakeTrainer:
-    """Deterministic stand-in: vector of node i = (i + 1, 2 * (i + 1)) scaled by the call number."""
+    """Deterministic stand-in: node i of call c gets the direction (cos i, sin i) at length c * (i + 1),
+    so every row of a view has its own direction and a misplaced row shows."""
 
     def __init__(self):
         self.calls = []
 
     def fit(self, walks, num_nodes):
         self.calls.append((walks.shape, num_nodes))
-        base = np.arange(1, num_nodes + 1, dtype=np.float32)[:, None] * np.array([[1.0, 2.0]], np.float32)
         self.history_ = {"loss": [float(len(self.calls))], "timings_s": {"fit": 1.5}}
-        return base * len(self.calls)
+        return self.vectors(num_nodes) * len(self.calls) * np.arange(1, num_nodes + 1, dtype=np.float32)[:, None]
+
+    @staticmethod
+    def vectors(num_nodes):
+        i = np.arange(num_nodes, dtype=np.float32)
+        return np.stack([np.cos(i), np.sin(i)], axis=1).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +70,12 @@ def test_combined_embeddings_are_unit_blocks_with_zeros(corpus):
     assert [n for _, n in trainer.calls] == [12, 6]
     assert vectors.shape == (18, 4)
     first, second = vectors[:, :2], vectors[:, 2:]
-    np.testing.assert_allclose(np.linalg.norm(first[:12], axis=1), 1.0, rtol=1e-6)
+    # Row of movie m holds each view's unit vector of m's node in that view (movies 1-12 are
+    # nodes 0-11 of the 5-star view, movies 13-18 nodes 0-5 of the >= 4 view), zeros elsewhere.
+    np.testing.assert_allclose(first[:12], FakeTrainer.vectors(12), atol=1e-6)
     np.testing.assert_array_equal(first[12:], 0.0)
     np.testing.assert_array_equal(second[:12], 0.0)
-    np.testing.assert_allclose(second[12:], np.tile([1, 2], (6, 1)) / np.sqrt(5), rtol=1e-6)
+    np.testing.assert_allclose(second[12:], FakeTrainer.vectors(6), atol=1e-6)
     assert history["loss"] == [[1.0], [2.0]]
     assert history["timings_s"] == {"fit": 3.0}
     assert len(history["views"]) == 2
@@ -77,7 +84,7 @@ def test_combined_embeddings_are_unit_blocks_with_zeros(corpus):
 def test_one_view_is_the_trainers_output_unchanged():
     one = build_corpus(two_tastes(), GraphParams(5.0, -100.0), WalkParams(num_walks=2, walk_length=5), seed=1)
     vectors, history = fit_embeddings(FakeTrainer(), one)
-    np.testing.assert_array_equal(vectors, np.arange(1, 13, dtype=np.float32)[:, None] * [[1.0, 2.0]])
+    np.testing.assert_allclose(vectors, FakeTrainer.vectors(12) * np.arange(1, 13)[:, None], rtol=1e-6)
     assert history["loss"] == [1.0] and "views" not in history
     assert one.item_ids is one.graph.item_ids
 
@@ -87,3 +94,10 @@ def test_graph_params_validate():
         GraphParams(min_item_users=-3)
     with pytest.raises(ParameterError, match="min_rating must be a number"):
         GraphParams(min_rating="high")
+
+
+def test_an_empty_extra_view_names_itself_and_the_way_out():
+    views = [GraphParams(5.0, -100.0), GraphParams(4.0, -100.0, 1000)]
+    with pytest.raises(EmptyGraphError, match=r"Extra graph view 1 \(ratings >= 4, weight >= -100, movies liked "
+                                              r"by >= 1000 users\) is empty: No movie is liked by 1000 users.*--one-view"):
+        build_corpus(two_tastes(), views, WalkParams(num_walks=1, walk_length=3), seed=0)

@@ -20,9 +20,9 @@ from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACT
 #: Trainer options accepted as overrides of the preset: the same table as ``recgraph train``.
 TRAINER_FLAGS = TRAINER_OPTIONS
 GRAPH_FLAGS = (
-    ("--min-rating", float, "graph: ratings >= this count as liked"),
-    ("--min-weight", float, "graph: keep edges with PMI x count >= this"),
-    ("--min-item-users", int, "graph: leave out movies fewer users liked"),
+    ("--min-rating", float, "primary graph: ratings >= this count as liked"),
+    ("--min-weight", float, "primary graph: keep edges with PMI x count >= this"),
+    ("--min-item-users", int, "primary graph: leave out movies fewer users liked"),
 )
 WALK_FLAGS = (
     ("--num-walks", int, "walks per node"),
