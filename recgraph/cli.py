@@ -68,7 +68,8 @@ def _add_train_parser(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from .pipeline import SHOWCASE_TITLES, GraphParams, WalkParams, train
+    from .corpus import view_label
+    from .pipeline import SHOWCASE_TITLES, GraphParams, WalkParams, loss_curves, train
 
     trainer_params = _given(args, [flag[2:].replace("-", "_") for flag, _, _ in TRAINER_OPTIONS])
     graph = _given(args, ["min_rating", "min_weight", "min_item_users"])
@@ -93,14 +94,13 @@ def _run_train(args) -> int:
     stats = result.manifest["graph"]
     print(f"graph: {stats['nodes']:,} nodes, {stats['edges']:,} edges, average degree {stats['avg_degree']}")
     for i, view in enumerate(stats.get("views", [])[1:], start=1):
-        print(f"view {i} (ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}, movies liked by >= "
-              f"{view['min_item_users']} users): {view['nodes']:,} nodes, {view['edges']:,} edges; "
+        print(f"view {i} ({view_label(view)}): {view['nodes']:,} nodes, {view['edges']:,} edges; "
               f"{stats['items']:,} movies in all")
     print("timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items()))
     if result.manifest.get("loss"):
-        losses = result.manifest["loss"]
-        for i, loss in enumerate(losses if isinstance(losses[0], list) else [losses]):
-            view = f" (view {i})" if isinstance(losses[0], list) else ""
+        curves = loss_curves(result.manifest["loss"])
+        for i, loss in enumerate(curves):
+            view = f" (view {i})" if len(curves) > 1 else ""
             print(f"loss{view}: {loss[0]:.4f} -> {loss[-1]:.4f} over {len(loss)} epochs")
     index = ItemIndex.load(result.out_dir)
     for title in SHOWCASE_TITLES:

@@ -30,7 +30,6 @@ from typing import Sequence
 import numpy as np
 
 from . import __version__
-from .corpus import walks_sha256  # noqa: F401  (re-exported: the report's digest)
 from .errors import MissingDependencyError, ParameterError
 from .evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
 
@@ -111,7 +110,6 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                           seed=walk_seed)
     corpus_s = time.perf_counter() - t
     item_ids, corpus_sha = corpus.item_ids, corpus.sha256()
-    view_params = [vars(p).copy() for p in corpus.params]  # every field, as recgraph.pipeline.train records
     titles, genres = item_metadata(train_ratings, item_ids)
     likes = item_likes(train_ratings)
     popular = popular_rows(train_ratings, likes)
@@ -134,9 +132,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             manifest = {
                 "backend": backend,
                 "seed": seed,
-                "params": {"graph": view_params[0], "walks": shared.walks,
-                           "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"},
-                           **({"views": view_params} if len(view_params) > 1 else {})},
+                "params": {**corpus.params_record(), "walks": shared.walks,
+                           "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"}},
                 "graph": corpus.stats(),
                 "data": {"source": train_ratings.source, "md5": ratings.md5},
                 "walks_sha256": corpus_sha,
@@ -195,8 +192,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             "protocol": protocol,
             "split": {**split.summary(), "eval_users": int(len(matrices.eval_users)), "items": matrices.n_items},
             "graph": corpus.stats(),
-            "params": {"graph": view_params[0], "walks": shared.walks, "scoring": shared.scoring,
-                       **({"views": view_params} if len(view_params) > 1 else {})},
+            "params": {**corpus.params_record(), "walks": shared.walks, "scoring": shared.scoring},
             "walks_sha256": corpus_sha,
             "walks_shape": corpus.shape,
             "corpus_s": round(corpus_s, 3),
@@ -230,10 +226,12 @@ def _rows(report: dict) -> list[tuple[str, dict]]:
 
 def report_markdown(report: dict) -> str:
     """The report as a Markdown page: one table plus agreement and notes."""
+    from .corpus import view_label
+
     split = report["split"]
     views = report["graph"].get("views", [])
-    extra = "".join(f"; view {i}: ratings >= {v['min_rating']:g} among movies liked by >= {v['min_item_users']} users, "
-                    f"{v['nodes']:,} nodes, {v['edges']:,} edges" for i, v in enumerate(views[1:], start=1))
+    extra = "".join(f"; view {i} ({view_label(v)}): {v['nodes']:,} nodes, {v['edges']:,} edges"
+                    for i, v in enumerate(views[1:], start=1))
     lines = [
         f"# Backend comparison ({report['preset']} preset, {report['protocol']} split, seed {report['seed']})",
         "",

@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Mapping
 
 import numpy as np
 
@@ -73,6 +75,12 @@ def walks_sha256(*walks: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def view_label(view: Mapping) -> str:
+    """``ratings >= 4, weight >= 30, movies liked by >= 10 users`` for a view's parameters."""
+    return (f"ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}, "
+            f"movies liked by >= {view['min_item_users']} users")
+
+
 def view_seed(seed: int | None, view: int) -> int | None:
     """The walk seed of view ``view``: the run's walk seed itself for the first view, so a
     one-view corpus is exactly the walks :func:`node2vec_walks` gives for ``seed``."""
@@ -94,7 +102,7 @@ class WalkCorpus:
         """The first (primary) view's graph."""
         return self.graphs[0]
 
-    @property
+    @cached_property
     def item_ids(self) -> np.ndarray:
         """Movie ids of the embedding table's rows: the union of the views' movies, sorted."""
         if len(self.graphs) == 1:
@@ -109,6 +117,12 @@ class WalkCorpus:
     def sha256(self) -> str:
         """:func:`walks_sha256` of every view's walks, in order."""
         return walks_sha256(*self.walks)
+
+    def params_record(self) -> dict:
+        """The graph parameters as a manifest records them: ``graph`` (the primary view's, every
+        field) and, with several views, ``views`` (all of them, the primary first)."""
+        views = [vars(p).copy() for p in self.params]
+        return {"graph": views[0], **({"views": views} if len(views) > 1 else {})}
 
     def stats(self) -> dict:
         """The primary graph's stats; with several views, also ``views`` (each one's params and stats)
@@ -138,8 +152,7 @@ def build_corpus(ratings, graph_params, walk_params: WalkParams, seed: int | Non
         except EmptyGraphError as exc:
             if i == 0:
                 raise
-            raise EmptyGraphError(f"Extra graph view {i} (ratings >= {v.min_rating:g}, weight >= {v.min_weight:g}, "
-                                  f"movies liked by >= {v.min_item_users} users) is empty: {exc} Its parameters "
+            raise EmptyGraphError(f"Extra graph view {i} ({view_label(vars(v))}) is empty: {exc} Its parameters "
                                   "come from the preset; pass --one-view to train on the primary graph only.") from None
     graphs = tuple(graphs)
     t_graph = time.perf_counter()

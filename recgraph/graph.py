@@ -8,8 +8,9 @@ Edge weight, as in the Keras "node2vec on MovieLens" example::
 
 where ``n_x`` counts users who rated movie x at least ``min_rating`` and ``n_xy``
 users who rated both. With ``min_item_users`` > 0, movies fewer users liked are left out
-before anything is counted (``D`` included), as if their ratings were not there. Everything is computed with sparse matrix products: no
-Python loop over users or pairs, memory bounded by the number of co-rated pairs.
+before anything is counted (``D`` included), as if their ratings were not there.
+Everything is computed with sparse matrix products: no Python loop over users or pairs,
+memory bounded by the number of co-rated pairs.
 """
 
 from __future__ import annotations

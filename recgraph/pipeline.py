@@ -45,11 +45,6 @@ class TrainResult:
     timings_s: dict = field(default_factory=dict)
     corpus: WalkCorpus | None = None
 
-    @property
-    def item_ids(self) -> np.ndarray:
-        """Movie id of each embedding row (the primary graph's movies, or the views' union)."""
-        return self.corpus.item_ids if self.corpus is not None else self.graph.item_ids
-
 
 class _Stopwatch:
     def __init__(self):
@@ -162,11 +157,10 @@ def train(
         "backend": backend,
         "seed": seed,
         "params": {
-            "graph": vars(corpus.params[0]).copy(),
+            **corpus.params_record(),
             "walks": vars(walk_params).copy(),
             "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"},
             "n_trees": n_trees,
-            **({"views": [vars(v).copy() for v in corpus.params]} if len(corpus.params) > 1 else {}),
         },
         "graph": corpus.stats(),
         "data": {"source": ratings.source, "md5": ratings.md5},
@@ -209,6 +203,11 @@ def _advance(bar, next_stage: str) -> None:
     bar.set_description_str(next_stage)
 
 
+def loss_curves(loss) -> list[list[float]]:
+    """A manifest's ``loss`` as one curve per graph view (one view: ``[loss]``)."""
+    return loss if loss and isinstance(loss[0], list) else [loss]
+
+
 def _loss_png(loss) -> bytes | None:
     """A loss-per-epoch plot, when matplotlib (the ``plot`` extra) is installed.
 
@@ -224,7 +223,7 @@ def _loss_png(loss) -> bytes | None:
         logger.info("matplotlib not installed (pip install 'recgraph[plot]'): no loss.png")
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
-    curves = loss if isinstance(loss[0], list) else [loss]
+    curves = loss_curves(loss)
     for view, curve in enumerate(curves):
         label = f"view {view}" if len(curves) > 1 else None
         ax.plot(range(1, len(curve) + 1), curve, marker="o", label=label)

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from recgraph.compare import BACKEND_KEYS, REPORT_FILES, REPORT_KEYS, report_markdown, walks_sha256
+from recgraph.compare import BACKEND_KEYS, REPORT_FILES, REPORT_KEYS, report_markdown
+from recgraph.corpus import walks_sha256
 
 
 def keras_available() -> bool:
