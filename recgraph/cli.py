@@ -94,8 +94,9 @@ def _run_train(args) -> int:
     stats = result.manifest["graph"]
     print(f"graph: {stats['nodes']:,} nodes, {stats['edges']:,} edges, average degree {stats['avg_degree']}")
     for i, view in enumerate(stats.get("views", [])[1:], start=1):
-        print(f"view {i} ({view_label(view)}): {view['nodes']:,} nodes, {view['edges']:,} edges; "
-              f"{stats['items']:,} movies in all")
+        print(f"view {i} ({view_label(view)}): {view['nodes']:,} nodes, {view['edges']:,} edges")
+    if "views" in stats:
+        print(f"{stats['items']:,} movies in all {len(stats['views'])} views")
     print("timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items()))
     if result.manifest.get("loss"):
         curves = loss_curves(result.manifest["loss"])

@@ -2,9 +2,10 @@
 
 A *view* is one movie graph built from the ratings with its own :class:`GraphParams`
 (rating threshold, weight threshold, movies left out). The example has one view, the
-5-star graph. The ``tuned`` preset adds a second, built from ratings >= 4 among movies at
-least 10 users liked: it carries twice the co-occurrence evidence that the 5-star graph
-throws away, and the two views' similarities are complementary (``docs/tuning.md``).
+5-star graph. The ``tuned`` preset adds two: one built from ratings >= 4 among movies at
+least 10 users liked, which carries twice the co-occurrence evidence that the 5-star graph
+throws away, and one from ratings >= 4.5; the views' similarities are complementary
+(``docs/tuning.md``).
 
 Every view is walked with the same :class:`WalkParams` and embedded by the same trainer,
 separately: the trainer never sees two graphs in one corpus (one skip-gram over the union
@@ -76,9 +77,10 @@ def walks_sha256(*walks: np.ndarray) -> str:
 
 
 def view_label(view: Mapping) -> str:
-    """``ratings >= 4, weight >= 30, movies liked by >= 10 users`` for a view's parameters."""
-    return (f"ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}, "
-            f"movies liked by >= {view['min_item_users']} users")
+    """``ratings >= 4, weight >= 30, movies liked by >= 10 users`` for a view's parameters
+    (the last part only when the view leaves movies out)."""
+    label = f"ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}"
+    return label + (f", movies liked by >= {view['min_item_users']} users" if view.get("min_item_users") else "")
 
 
 def view_seed(seed: int | None, view: int) -> int | None:

@@ -35,12 +35,14 @@ PRESETS: dict[str, dict] = {
         "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200, "fallback": "none"},
     },
     "tuned": {
-        "description": "tuned on validation splits (docs/tuning.md): a second graph view from ratings >= 4, "
+        "description": "tuned on validation splits (docs/tuning.md): graph views from ratings >= 4 and >= 4.5, "
                        "40 walks per movie, gensim window 5, 10 negatives, 5 epochs (keras: the example's "
                        "10, 4, 10), popularity prior, recency, most-popular fallback",
         "graph": {"min_rating": 5.0, "min_weight": 10.0},
-        # Embedded separately, concatenated (recgraph.corpus): what the 5-star graph leaves out.
-        "extra_views": [{"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}],
+        # Embedded separately, concatenated (recgraph.corpus): what the 5-star graph leaves out,
+        # ratings >= 4 among movies 10 users liked, and ratings >= 4.5 (docs/tuning.md).
+        "extra_views": [{"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10},
+                        {"min_rating": 4.5, "min_weight": 20.0}],
         "walks": {"num_walks": 40, "walk_length": 10, "p": 2.0, "q": 1.5},
         "trainer": {"dim": 50, "window": 5, "negative": 10, "epochs": 5},
         "backend_trainer": {

@@ -84,8 +84,8 @@ def test_walks_are_the_pipelines_corpus(comparison, ml_small):
     assert report["params"]["graph"] == result.manifest["params"]["graph"]
     assert report["params"]["views"] == result.manifest["params"]["views"]
     assert report["params"]["graph"]["min_item_users"] == 0
-    # tuned has two graph views; the primary one is the pipeline's first corpus.
-    assert len(report["graph"]["views"]) == 2 and report["graph"]["views"][0]["nodes"] == report["graph"]["nodes"]
+    # tuned has three graph views; the primary one is the pipeline's first corpus.
+    assert len(report["graph"]["views"]) == 3 and report["graph"]["views"][0]["nodes"] == report["graph"]["nodes"]
 
 
 @EACH_BACKEND

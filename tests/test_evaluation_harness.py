@@ -86,6 +86,44 @@ def test_run_evaluation_report(ml_small):
     assert "gensim/seed" in format_table(report)
 
 
+def test_validation_depth_carves_the_training_part_again(ml_small):
+    from recgraph.evaluation.harness import format_table, prepare, run_evaluation
+    from recgraph.evaluation.splitting import validation_split
+
+    def pairs(split, part):
+        frame = getattr(split, part)
+        return set(zip(frame.userId.tolist(), frame.movieId.tolist()))
+
+    test, _ = prepare(ml_small, "random", seed=3)
+    once, _ = prepare(ml_small, "random", seed=3, validation=True)
+    twice, data = prepare(ml_small, "random", seed=3, validation=2)
+    # True is one carving; two carve the first validation split's training part with seed + 2.
+    assert pairs(prepare(ml_small, "random", seed=3, validation=1)[0], "test") == pairs(once, "test")
+    assert pairs(twice, "test") == pairs(validation_split(once, seed=5), "test")
+    assert pairs(twice, "train") | pairs(twice, "test") == pairs(once, "train")
+    assert not pairs(twice, "test") & (pairs(once, "test") | pairs(test, "test"))
+    assert len(twice.train) < len(once.train) < len(test.train)
+    assert data.test.nnz == len(pairs(twice, "test"))
+    with pytest.raises(ParameterError, match=r"validation must be True, False or a number of carvings >= 0; got -1\."):
+        prepare(ml_small, "random", validation=-1)
+    report = run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",), validation=2)
+    assert report["validation"] is True and report["validation_depth"] == 2
+    assert report["split"]["test_ratings"] == len(twice.test)
+    assert "random (validation, carved 2 times)" in format_table(report)
+    assert "validation_depth" not in run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",),
+                                                    validation=True)
+
+
+def test_evaluate_command_rejects_a_depth_below_one(ml_small_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "recgraph", "evaluate", "--data", str(ml_small_path),
+                           "--validation-depth", "0", "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "recgraph: error: --validation-depth must be >= 1 (1 is --validation); got 0."
+
+
 @pytest.mark.slow
 def test_evaluate_command_writes_json(ml_small_path, tmp_path, capsys):
     from recgraph.evaluation.command import add_parser, run
@@ -118,12 +156,13 @@ def test_presets_resolve_per_backend():
     ScoringOptions(**gensim.scoring)
     seed = preset_params("seed", "gensim")
     assert seed.walks == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
-    # tuned: the 5-star graph first, then the >= 4 view; overrides change the first only.
-    assert [v["min_rating"] for v in gensim.views] == [5.0, 4.0] and seed.views == [seed.graph]
-    assert gensim.to_dict()["views"] == [{**gensim.graph, "min_item_users": 0}, gensim.views[1]]
+    # tuned: the 5-star graph first, then the >= 4 and >= 4.5 views; overrides change the first only.
+    assert [v["min_rating"] for v in gensim.views] == [5.0, 4.0, 4.5] and seed.views == [seed.graph]
+    assert gensim.to_dict()["views"] == [{**gensim.graph, "min_item_users": 0}, gensim.views[1],
+                                         {**gensim.views[2], "min_item_users": 0}]
     assert "views" not in seed.to_dict()
     moved = preset_params("tuned", "gensim", graph_overrides={"min_weight": 20.0})
-    assert [v["min_weight"] for v in moved.views] == [20.0, 30.0]
+    assert [v["min_weight"] for v in moved.views] == [20.0, 30.0, 20.0]
     assert preset_params("tuned", "gensim", one_view=True).views == [gensim.graph]
     with pytest.raises(ParameterError, match="tuned"):
         preset_params("best")

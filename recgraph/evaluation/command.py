@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation", action="store_true",
                    help="measure on a validation split carved from the training part "
                         "(for tuning; the test part is never read)")
+    p.add_argument("--validation-depth", type=int, default=None, metavar="N",
+                   help="carve the validation split N times, each from the previous training part, "
+                        "so it trains on less data (implies --validation; 1 is --validation itself)")
     p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
                    help=f"comma-separated baselines (default {','.join(DEFAULT_BASELINES)}; '' for none)")
     p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA,
@@ -117,16 +120,22 @@ def write_json(path: str | os.PathLike, payload: dict) -> Path:
 def run(args) -> int:
     """Run ``recgraph evaluate`` from parsed arguments."""
     from .. import __version__
+    from ..errors import ParameterError
     from .harness import format_table, run_evaluation
 
     protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
+    validation = int(args.validation)
+    if args.validation_depth is not None:
+        if args.validation_depth < 1:
+            raise ParameterError(f"--validation-depth must be >= 1 (1 is --validation); got {args.validation_depth}.")
+        validation = args.validation_depth
     reports = []
     for protocol in protocols:
         report = run_evaluation(
             args.data, protocol, backends=_names(args.backend), preset=args.preset, seed=args.seed,
             split_seed=args.split_seed,
             baselines=_names(args.baselines), threshold=args.threshold, test_fraction=args.test_fraction,
-            validation=args.validation, ease_lambda=args.ease_lambda,
+            validation=validation, ease_lambda=args.ease_lambda,
             trainer_overrides=_given(args, TRAINER_FLAGS), scoring=_given(args, SCORING_FLAGS),
             graph_overrides=_given(args, GRAPH_FLAGS), walk_overrides=_given(args, WALK_FLAGS),
             one_view=args.one_view, show_progress=not args.quiet,

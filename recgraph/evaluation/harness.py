@@ -158,18 +158,33 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str =
 
 
 def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
-            seed: int | None = 0, validation: bool = False) -> tuple[Split, Interactions]:
-    """The split (or the validation split carved from its training part) and its matrices."""
+            seed: int | None = 0, validation: int = 0) -> tuple[Split, Interactions]:
+    """The split (or the validation split carved from its training part) and its matrices.
+
+    ``validation`` counts the carvings: 0 (or False) is the split itself, 1 (or True) the
+    validation split, carved with seed ``seed + 1``; n carves the previous training part
+    again with seed ``seed + n``, so each level trains on less data (a learning curve).
+    """
+    depth = validation_depth(validation)
     split = make_split(ratings, protocol, threshold, test_fraction, seed)
-    if validation:
-        split = validation_split(split, seed=None if seed is None else seed + 1)
+    for level in range(1, depth + 1):
+        split = validation_split(split, seed=None if seed is None else seed + level)
     return split, Interactions.from_split(split)
+
+
+def validation_depth(validation) -> int:
+    """``validation`` as a count of carvings (True = 1), checked."""
+    if isinstance(validation, (bool, np.bool_)):
+        return int(validation)
+    if isinstance(validation, (int, np.integer)) and validation >= 0:
+        return int(validation)
+    raise ParameterError(f"validation must be True, False or a number of carvings >= 0; got {validation!r}.")
 
 
 def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",), preset: str = "tuned",
                    seed: int | None = 0, split_seed: int | None = 0, baselines=DEFAULT_BASELINES,
                    threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
-                   validation: bool = False, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
+                   validation: int = 0, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
                    trainer_overrides: dict | None = None, scoring: dict | None = None,
                    graph_overrides: dict | None = None, walk_overrides: dict | None = None,
                    one_view: bool = False, show_progress: bool = False) -> dict:
@@ -179,10 +194,12 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     ----------
     data : a source for :func:`recgraph.data.load_movielens` or loaded Ratings.
     protocol : ``"leave-last-out"`` or ``"random"``.
-    validation : measure on a validation split carved from the training part (for tuning).
+    validation : measure on a validation split carved from the training part (for tuning);
+        a number n > 1 carves it n times, each from the previous training part.
     one_view : train on the preset's primary graph only (no extra graph views).
     seed : seeds training (walks, trainer, index).
-    split_seed : seeds the random split (and the validation split, with ``split_seed + 1``).
+    split_seed : seeds the random split (and the validation splits, with ``split_seed + 1``,
+        ``split_seed + 2``...).
 
     Returns
     -------
@@ -194,8 +211,9 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     ks = tuple(sorted({int(k) for k in ks}))
     if not ks or ks[0] < 1:
         raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
+    depth = validation_depth(validation)
     ratings = data if isinstance(data, Ratings) else load_movielens(data)
-    split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, validation)
+    split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, depth)
     rows = []
     for backend in backends:
         logger.info("evaluating %s/%s on %s", backend, preset, protocol)
@@ -208,7 +226,8 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         "recgraph_version": __version__,
         "data": {"source": ratings.source, "md5": ratings.md5},
         "protocol": protocol,
-        "validation": bool(validation),
+        "validation": depth > 0,
+        **({"validation_depth": depth} if depth > 1 else {}),
         "seed": seed,
         "split_seed": split_seed,
         "ks": list(ks),
@@ -221,7 +240,9 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
 def format_table(report: dict, columns=TABLE_COLUMNS) -> str:
     """A plain-text table of one report's rows."""
     split = report["split"]
-    title = (f"{report['protocol']}{' (validation)' if report.get('validation') else ''}: "
+    depth = report.get("validation_depth", 1)
+    tag = (f" (validation, carved {depth} times)" if depth > 1 else " (validation)") if report.get("validation") else ""
+    title = (f"{report['protocol']}{tag}: "
              f"{split['eval_users']} users, {split['items']} movies ranked in full")
     header = ["model"] + [h for _, h in columns] + ["train s"]
     lines = [header]
