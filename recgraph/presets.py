@@ -4,8 +4,9 @@
   ml-latest-small gives 1,405 nodes, 40,043 edges, average degree 57.0; 5 walks of 10
   steps with p 2, q 1.5; dim 50, window 10, 4 negatives, 10 epochs; plain cosine).
 - ``tuned``: the best configuration found on validation splits carved from training
-  (``docs/tuning.md``): the same graph plus a second graph view (ratings >= 4 among movies
-  at least 10 users liked, PMI x count >= 30; see :mod:`recgraph.corpus`), 8x the walks;
+  (``docs/tuning.md``): the same graph plus two graph views (ratings >= 4 among movies at
+  least 10 users liked, PMI x count >= 30; ratings >= 4.5, PMI x count >= 20; see
+  :mod:`recgraph.corpus`), 8x the walks;
   gensim with window 5, 10 negatives and 5 epochs, keras with the example's window 10,
   4 negatives and 10 epochs; and at query time a popularity prior, more weight on the last
   5 watched movies, and a most-popular fallback.

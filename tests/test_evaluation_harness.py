@@ -86,42 +86,30 @@ def test_run_evaluation_report(ml_small):
     assert "gensim/seed" in format_table(report)
 
 
-def test_validation_depth_carves_the_training_part_again(ml_small):
+def test_validation_depth_reaches_the_report_and_the_command(ml_small, ml_small_path, tmp_path, capsys):
+    from recgraph.cli import main
     from recgraph.evaluation.harness import format_table, prepare, run_evaluation
-    from recgraph.evaluation.splitting import validation_split
 
-    def pairs(split, part):
-        frame = getattr(split, part)
-        return set(zip(frame.userId.tolist(), frame.movieId.tolist()))
-
-    test, _ = prepare(ml_small, "random", seed=3)
-    once, _ = prepare(ml_small, "random", seed=3, validation=True)
-    twice, data = prepare(ml_small, "random", seed=3, validation=2)
-    # True is one carving; two carve the first validation split's training part with seed + 2.
-    assert pairs(prepare(ml_small, "random", seed=3, validation=1)[0], "test") == pairs(once, "test")
-    assert pairs(twice, "test") == pairs(validation_split(once, seed=5), "test")
-    assert pairs(twice, "train") | pairs(twice, "test") == pairs(once, "train")
-    assert not pairs(twice, "test") & (pairs(once, "test") | pairs(test, "test"))
-    assert len(twice.train) < len(once.train) < len(test.train)
-    assert data.test.nnz == len(pairs(twice, "test"))
-    with pytest.raises(ParameterError, match=r"validation must be True, False or a number of carvings >= 0; got -1\."):
-        prepare(ml_small, "random", validation=-1)
+    twice, _ = prepare(ml_small, "random", validation=2)
     report = run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",), validation=2)
     assert report["validation"] is True and report["validation_depth"] == 2
     assert report["split"]["test_ratings"] == len(twice.test)
     assert "random (validation, carved 2 times)" in format_table(report)
-    assert "validation_depth" not in run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",),
-                                                    validation=True)
-
-
-def test_evaluate_command_rejects_a_depth_below_one(ml_small_path):
-    import subprocess
-    import sys
-
-    proc = subprocess.run([sys.executable, "-m", "recgraph", "evaluate", "--data", str(ml_small_path),
-                           "--validation-depth", "0", "--quiet"], capture_output=True, text=True)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "recgraph: error: --validation-depth must be >= 1 (1 is --validation); got 0."
+    once = run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",), validation=True)
+    assert "validation_depth" not in once and once["split"]["test_ratings"] != len(twice.test)
+    # The command passes the depth through.
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(ml_small_path), "--protocol", "random", "--backend", "",
+                 "--baselines", "most-popular", "--validation-depth", "2", "--json", str(out), "--quiet"]) == 0
+    (written,) = json.loads(out.read_text())["evaluations"]
+    assert written["validation_depth"] == 2 and written["split"] == report["split"]
+    # Below one carving is refused in one sentence, nothing written.
+    bad = tmp_path / "bad.json"
+    assert main(["evaluate", "--data", str(ml_small_path), "--validation-depth", "0", "--json", str(bad),
+                 "--quiet"]) == 1
+    assert capsys.readouterr().err.strip() == ("recgraph: error: --validation-depth must be a number of "
+                                               "carvings >= 1; got 0.")
+    assert not bad.exists()
 
 
 @pytest.mark.slow

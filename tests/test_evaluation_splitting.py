@@ -93,6 +93,25 @@ def test_validation_split_is_carved_from_training_only():
     assert pairs(val.test) == {(1, 20), (2, 50), (4, 80)}
 
 
+def test_validation_depth_carves_the_training_part_again(ml_small):
+    from recgraph.evaluation.harness import prepare
+
+    test, _ = prepare(ml_small, "random", seed=3)
+    once, _ = prepare(ml_small, "random", seed=3, validation=True)
+    twice, data = prepare(ml_small, "random", seed=3, validation=2)
+    # True is one carving, with seed + 1; the second carves its training part with seed + 2.
+    assert pairs(prepare(ml_small, "random", seed=3, validation=1)[0].test) == pairs(once.test)
+    assert pairs(twice.test) == pairs(validation_split(once, seed=5).test)
+    assert pairs(twice.train) | pairs(twice.test) == pairs(once.train)
+    assert len(twice.train) < len(once.train) < len(test.train)
+    assert data.test.nnz == len(pairs(twice.test))
+    with pytest.raises(ParameterError, match=r"validation must be True, False or a number of carvings >= 0; got -1\."):
+        prepare(ml_small, "random", validation=-1)
+    # So many carvings that no user keeps a held-out movie: refused, not NaN metrics.
+    with pytest.raises(ParameterError, match=r"Carving the validation split 40 times leaves no user with a held-out"):
+        prepare(ml_small, "random", validation=40)
+
+
 def test_interactions_from_split():
     split = leave_last_out(TINY)
     data = Interactions.from_split(split)

@@ -120,15 +120,12 @@ def write_json(path: str | os.PathLike, payload: dict) -> Path:
 def run(args) -> int:
     """Run ``recgraph evaluate`` from parsed arguments."""
     from .. import __version__
-    from ..errors import ParameterError
-    from .harness import format_table, run_evaluation
+    from .harness import format_table, run_evaluation, validation_depth
 
     protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     validation = int(args.validation)
     if args.validation_depth is not None:
-        if args.validation_depth < 1:
-            raise ParameterError(f"--validation-depth must be >= 1 (1 is --validation); got {args.validation_depth}.")
-        validation = args.validation_depth
+        validation = validation_depth(args.validation_depth, "--validation-depth", minimum=1)
     reports = []
     for protocol in protocols:
         report = run_evaluation(

@@ -169,16 +169,26 @@ def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_f
     split = make_split(ratings, protocol, threshold, test_fraction, seed)
     for level in range(1, depth + 1):
         split = validation_split(split, seed=None if seed is None else seed + level)
-    return split, Interactions.from_split(split)
+    data = Interactions.from_split(split)
+    if depth and len(data.eval_users) == 0:
+        raise ParameterError(f"Carving the validation split {depth} times leaves no user with a held-out movie; "
+                             f"use fewer carvings.")
+    return split, data
 
 
-def validation_depth(validation) -> int:
-    """``validation`` as a count of carvings (True = 1), checked."""
-    if isinstance(validation, (bool, np.bool_)):
-        return int(validation)
-    if isinstance(validation, (int, np.integer)) and validation >= 0:
-        return int(validation)
-    raise ParameterError(f"validation must be True, False or a number of carvings >= 0; got {validation!r}.")
+def validation_depth(validation, name: str = "validation", minimum: int = 0) -> int:
+    """``validation`` as a count of carvings (True = 1, None = 0), at least ``minimum``;
+    ``name`` is what the error calls it."""
+    if validation is None or isinstance(validation, (bool, np.bool_)):
+        depth = int(bool(validation))
+    elif isinstance(validation, (int, np.integer)):
+        depth = int(validation)
+    else:
+        depth = -1
+    if depth < minimum:
+        valid = "True, False or a number of carvings >= 0" if minimum == 0 else f"a number of carvings >= {minimum}"
+        raise ParameterError(f"{name} must be {valid}; got {validation!r}.")
+    return depth
 
 
 def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",), preset: str = "tuned",
