@@ -1,0 +1,173 @@
+"""Graph-view variants on a learning curve: validation splits carved once and twice.
+
+    python benchmarks/learning_curve.py [--data ml-latest-small.zip] [--variants NAME,...]
+        [--protocols random,leave-last-out] [--depths 2,1] [--seeds 0,1,2] [--diagnose]
+
+The random protocol trains on 80% of the positives at test, 64% on the validation split
+(depth 1) and 51% when that is carved again (depth 2); ``docs/tuning.md`` ("A learning
+curve, and a third view") judges a change by its ratio to item-kNN at both depths. Each
+variant is the two-view preset (the 5-star graph and the ratings >= 4 view) with one change.
+
+Per variant, protocol, depth and training seed: the shipped corpus code builds and walks the
+views (:func:`recgraph.corpus.build_corpus`), the gensim trainer with the ``tuned`` preset's
+settings embeds them (:func:`recgraph.corpus.fit_embeddings`), and every graph movie is
+scored exactly (no Annoy): the cosine to ``unit(mean of the history) + 0.5 unit(mean of its
+last 5)``, plus ``0.15 log1p(likes)``; users without a graph movie get the most liked. The
+rows are means over the seeds, each with its ratio to item-kNN on the same split.
+
+``--diagnose`` adds, for each variant (its last seed), item-kNN's share of hits outside the graphs, NDCG@10
+by quartile of history length, and hits and recommendations by like-rank band.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small.zip"
+KEYS = ("hr@10", "ndcg@10", "recall@20")
+BETA, RECENT_WEIGHT, RECENT_COUNT, LIKED = 0.15, 0.5, 5, 4.0
+FIVE = {"min_rating": 5.0, "min_weight": 10.0}
+FOUR = {"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}
+# name: (graph views, walk overrides, trainer overrides)
+VARIANTS = {
+    "two-views": ([FIVE, FOUR], {}, {}),
+    "walks-80": ([FIVE, FOUR], {"num_walks": 80}, {}),
+    "dim-100": ([FIVE, FOUR], {}, {"dim": 100}),
+    "epochs-10": ([FIVE, FOUR], {}, {"epochs": 10}),
+    "lower-thresholds": ([{**FIVE, "min_weight": 7.0}, {**FOUR, "min_weight": 20.0, "min_item_users": 7}], {}, {}),
+    "higher-thresholds": ([{**FIVE, "min_weight": 14.0}, {**FOUR, "min_weight": 45.0, "min_item_users": 14}], {}, {}),
+    "+4.5-w20": ([FIVE, FOUR, {"min_rating": 4.5, "min_weight": 20.0}], {}, {}),
+    "+4.5-w30-u10": ([FIVE, FOUR, {"min_rating": 4.5, "min_weight": 30.0, "min_item_users": 10}], {}, {}),
+    "+4-w60-u20": ([FIVE, FOUR, {"min_rating": 4.0, "min_weight": 60.0, "min_item_users": 20}], {}, {}),
+    "+both": ([FIVE, FOUR, {"min_rating": 4.5, "min_weight": 20.0},
+               {"min_rating": 4.0, "min_weight": 60.0, "min_item_users": 20}], {}, {}),
+}
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def embed(ratings, views, walk_overrides, trainer_overrides, seed):
+    """Item ids and the concatenated view embeddings, through the shipped corpus code."""
+    from recgraph.corpus import GraphParams, WalkParams, build_corpus, fit_embeddings
+    from recgraph.presets import preset_params
+    from recgraph.trainers import get_trainer
+
+    params = preset_params("tuned", "gensim", trainer_overrides, walk_overrides=walk_overrides)
+    corpus = build_corpus(ratings, [GraphParams(**v) for v in views], WalkParams(**params.walks), seed=seed)
+    vectors, _ = fit_embeddings(get_trainer("gensim", seed=seed, show_progress=False, **params.trainer), corpus)
+    return corpus.item_ids, vectors
+
+
+def exact_scores(data, item_ids, vectors) -> tuple[np.ndarray, np.ndarray]:
+    """Every user's scores over every movie (-inf outside the graphs) and the in-graph mask."""
+    users = data.eval_users
+    rows = data.item_rows(item_ids)
+    table = np.zeros((data.n_items, vectors.shape[1]))
+    table[rows[rows >= 0]] = vectors[rows >= 0]
+    in_graph = np.linalg.norm(table, axis=1) > 0
+    query = unit(data.positives(LIKED)[users] @ table)
+    recent = np.zeros_like(query)
+    for n, user in enumerate(users.tolist()):
+        history = data.item_rows(data.history(user, LIKED))
+        last = history[in_graph[history]][-RECENT_COUNT:]
+        recent[n] = table[last].sum(axis=0)
+    query = unit(query + RECENT_WEIGHT * unit(recent))
+    scores = query @ unit(table).T
+    scores[:, ~in_graph] = -np.inf
+    return scores, in_graph
+
+
+def rank(data, scores: np.ndarray, k: int = 20) -> np.ndarray:
+    from recgraph.evaluation.metrics import top_k
+
+    likes = np.asarray(data.positives(LIKED).sum(axis=0)).ravel()
+    scores = scores + BETA * np.log1p(likes)
+    scores = np.where(np.isfinite(scores), scores, -1e7 + likes * 1e-3)  # the most liked for the rest
+    return top_k(scores, k, data.train[data.eval_users])
+
+
+def diagnose(data, top_model, top_knn, in_graph) -> list[str]:
+    from recgraph.evaluation.metrics import ndcg
+
+    users, truth = data.eval_users, data.test[data.eval_users].tocsr()
+    hits = lambda top: [np.isin(top[n, :10], truth.indices[truth.indptr[n]:truth.indptr[n + 1]])  # noqa: E731
+                        for n in range(len(users))]
+    knn_hits = hits(top_knn)
+    outside = sum(int((h & ~in_graph[t[:10]]).sum()) for h, t in zip(knn_hits, top_knn))
+    lines = [f"  item-kNN hits outside the graphs: {outside} of {sum(int(h.sum()) for h in knn_hits)}"]
+    length = np.asarray(data.positives(LIKED)[users].sum(axis=1)).ravel()
+    nd_model, nd_knn = ndcg(top_model, truth, 10), ndcg(top_knn, truth, 10)
+    edges = np.quantile(length, [0, 0.25, 0.5, 0.75, 1])
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (length >= lo) & (length <= hi)
+        lines.append(f"  history {lo:.0f}-{hi:.0f} positives ({sel.sum()} users): NDCG@10 "
+                     f"{nd_model[sel].mean():.4f} vs item-kNN {nd_knn[sel].mean():.4f} "
+                     f"({nd_model[sel].mean() / nd_knn[sel].mean():.2f}x)")
+    likes = np.asarray(data.positives(LIKED).sum(axis=0)).ravel()
+    like_rank = np.argsort(np.argsort(-likes, kind="stable"), kind="stable")
+    bands = np.array([0, 25, 100, 250, 500, 1000])
+    for name, top, hit in (("model", top_model, hits(top_model)), ("item-kNN", top_knn, knn_hits)):
+        band = np.searchsorted(bands, like_rank[top[:, :10]], side="right") - 1
+        recs = np.bincount(band.ravel(), minlength=len(bands))
+        found = np.bincount(band[np.array(hit)], minlength=len(bands))
+        lines.append(f"  {name} hits / recommendations by like-rank band {bands.tolist()}+: "
+                     + " ".join(f"{h}/{r}" for h, r in zip(found, recs)))
+    return lines
+
+
+def main(argv=None) -> int:
+    from recgraph.data import load_movielens
+    from recgraph.evaluation.baselines import make_baseline
+    from recgraph.evaluation.harness import prepare
+    from recgraph.evaluation.metrics import summarize, top_k
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    p.add_argument("--protocols", default="random")
+    p.add_argument("--depths", default="2,1")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--diagnose", action="store_true")
+    args = p.parse_args(argv)
+    unknown = set(args.variants.split(",")) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown variant(s) {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
+    ratings = load_movielens(args.data)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print("| variant | protocol | depth | HR@10 | NDCG@10 | Recall@20 | x item-kNN | s |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
+    for protocol in args.protocols.split(","):
+        for depth in [int(d) for d in args.depths.split(",")]:
+            split, data = prepare(ratings, protocol, seed=0, validation=depth)
+            train = split.train_ratings(ratings)
+            knn = make_baseline("item-knn", min_rating=LIKED).fit(data)
+            top_knn = top_k(knn.scores(data.eval_users), 20, data.train[data.eval_users])
+            base = summarize(top_knn, data.test[data.eval_users], data.n_items, (10, 20))
+            for name in args.variants.split(","):
+                views, walks, trainer = VARIANTS[name]
+                t0, runs = time.perf_counter(), []
+                for seed in seeds:
+                    item_ids, vectors = embed(train, views, walks, trainer, seed)
+                    scores, in_graph = exact_scores(data, item_ids, vectors)
+                    top = rank(data, scores)
+                    runs.append(summarize(top, data.test[data.eval_users], data.n_items, (10, 20)))
+                mean = [float(np.mean([r[k] for r in runs])) for k in KEYS]
+                ratio = " / ".join(f"{m / base[k]:.3f}" for m, k in zip(mean, KEYS))
+                print(f"| {name} | {protocol} | {depth} | " + " | ".join(f"{m:.4f}" for m in mean)
+                      + f" | {ratio} | {time.perf_counter() - t0:.0f} |", flush=True)
+                if args.diagnose:
+                    print("\n".join(diagnose(data, top, top_knn, in_graph)), flush=True)
+            print(f"| item-kNN | {protocol} | {depth} | " + " | ".join(f"{base[k]:.4f}" for k in KEYS)
+                  + " | 1 | |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
