@@ -11,14 +11,17 @@
   4 negatives and 10 epochs; and at query time a popularity prior, more weight on the last
   5 watched movies, and a most-popular fallback.
 
->>> params = preset_params("tuned", "gensim")
->>> params.graph, params.views, params.walks, params.trainer, params.scoring
+The table only; :func:`recgraph.config.preset_config` turns an entry into a
+:class:`~recgraph.config.RunConfig` (and :func:`recgraph.config.resolve_config` applies
+a configuration file and command-line overrides on top).
+
+>>> config = preset_config("tuned", "gensim")       # from recgraph.config
+>>> config.views, config.walks, config.trainer, config.scoring
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from .errors import ParameterError
 
@@ -60,37 +63,8 @@ PRESETS: dict[str, dict] = {
 }
 
 
-@dataclass(frozen=True)
-class PresetParams:
-    """One preset resolved for one backend: keyword dicts ready for :func:`recgraph.pipeline.train`."""
-
-    name: str
-    backend: str
-    graph: dict
-    walks: dict
-    trainer: dict
-    scoring: dict
-    extra_views: tuple = ()
-
-    @property
-    def views(self) -> list[dict]:
-        """Every graph view's parameters, the primary ``graph`` first."""
-        return [dict(self.graph)] + [dict(v) for v in self.extra_views]
-
-    def to_dict(self) -> dict:
-        """JSON-ready, every graph field spelled out (as :func:`recgraph.pipeline.train` records them)."""
-        from .corpus import GraphParams
-
-        views = [vars(GraphParams(**v)) for v in self.views]
-        out = {"preset": self.name, "backend": self.backend, "graph": views[0], "walks": dict(self.walks),
-               "trainer": dict(self.trainer), "scoring": dict(self.scoring)}
-        if self.extra_views:
-            out["views"] = views
-        return out
-
-
 def available_presets() -> list[str]:
-    """Names accepted by :func:`preset_params`."""
+    """Names accepted by :func:`recgraph.config.preset_config`."""
     return sorted(PRESETS)
 
 
@@ -99,32 +73,3 @@ def get_preset(name: str) -> dict:
     if name not in PRESETS:
         raise ParameterError(f"Unknown preset {name!r}; available: {', '.join(available_presets())}.")
     return copy.deepcopy(PRESETS[name])
-
-
-def preset_params(name: str, backend: str = "gensim", trainer_overrides: dict | None = None,
-                  graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                  scoring_overrides: dict | None = None, one_view: bool = False) -> PresetParams:
-    """Resolve preset ``name`` for ``backend``; the ``*_overrides`` win over the preset.
-
-    ``graph_overrides`` change the primary graph view; ``one_view`` drops the extra views.
-    """
-    preset = get_preset(name)
-    trainer = dict(preset["trainer"])
-    trainer.update(preset.get("backend_trainer", {}).get(backend, {}))
-    trainer.update(trainer_overrides or {})
-    return PresetParams(name, backend, {**preset["graph"], **(graph_overrides or {})},
-                        {**preset["walks"], **(walk_overrides or {})}, trainer,
-                        {**preset["scoring"], **(scoring_overrides or {})},
-                        () if one_view else tuple(dict(v) for v in preset.get("extra_views", ())))
-
-
-def pipeline_kwargs(params: PresetParams) -> dict:
-    """Keyword arguments for :func:`recgraph.pipeline.train` (graph, walks, trainer, backend)."""
-    from .pipeline import GraphParams, WalkParams
-
-    return {
-        "backend": params.backend,
-        "graph_params": [GraphParams(**view) for view in params.views],
-        "walk_params": WalkParams(**params.walks),
-        "trainer_params": dict(params.trainer),
-    }

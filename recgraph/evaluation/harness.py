@@ -135,22 +135,25 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str =
     removed afterwards. ``scoring``, ``trainer_overrides``, ``graph_overrides`` and
     ``walk_overrides`` win over the preset; ``one_view`` drops its extra graph views.
     """
+    from ..config import resolve_config
     from ..pipeline import train
-    from ..presets import pipeline_kwargs, preset_params
 
-    params = preset_params(preset, backend, trainer_overrides, graph_overrides, walk_overrides, scoring,
-                           one_view=one_view)
+    config = resolve_config(preset, backend, graph=graph_overrides, walks=walk_overrides, trainer=trainer_overrides,
+                            scoring=scoring, seed=seed, one_view=one_view)
     with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
         t = time.perf_counter()
         # The scoring goes into the artifact; the index applies it as it does for users.
-        result = train(split.train_ratings(ratings), Path(tmp) / "artifact", seed=seed, show_progress=show_progress,
-                       scoring=params.scoring, **pipeline_kwargs(params))
+        result = train(split.train_ratings(ratings), Path(tmp) / "artifact", config=config,
+                       show_progress=show_progress)
         train_s = time.perf_counter() - t
         row = evaluate_index(result.out_dir, data, None, ks, name=f"{backend}/{preset}")
     row["backend"] = backend
     row["preset"] = preset
-    row["params"] = {**params.to_dict(), "trainer": result.manifest["params"]["trainer"],
-                     "scoring": row["params"]["scoring"]}
+    params = result.manifest["params"]
+    row["params"] = {"preset": preset, "backend": backend, "graph": params["graph"],
+                     **({"views": params["views"]} if "views" in params else {}), "walks": params["walks"],
+                     "trainer": params["trainer"], "scoring": row["params"]["scoring"]}
+    row["config"] = result.manifest["config"]
     row["graph"] = result.manifest["graph"]
     row["timings_s"] = {"train": round(train_s, 4), **row["timings_s"],
                         "stages": result.manifest.get("timings_s", {})}
