@@ -8,14 +8,16 @@ project error becomes one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
 from typing import Sequence
 
 from . import __version__
-from .commands import COMMAND_MODULES
+from .commands import compare as compare_command
+from .commands import evaluate as evaluate_command
+from .commands import graph as graph_command
+from .commands import train as train_command
 from .errors import RecgraphError
 
 EXIT_ERROR = 1
@@ -88,20 +90,14 @@ def _run_serve(args) -> int:
     return run(args)
 
 
-def _command(name: str):
-    """``(add_parser, run)`` of a command module under :mod:`recgraph.commands`."""
-    module = importlib.import_module(f".commands.{COMMAND_MODULES[name]}", __package__)
-    return module.add_parser, module.run
-
-
 COMMANDS = {
-    "train": _command("train"),
-    "graph": _command("graph"),
+    "train": (train_command.add_parser, train_command.run),
+    "graph": (graph_command.add_parser, graph_command.run),
     "similar": (_add_similar_parser, _run_similar),
     "recommend": (_add_recommend_parser, _run_recommend),
     "serve": (_add_serve_parser, _run_serve),
-    "evaluate": _command("evaluate"),
-    "compare": _command("compare"),
+    "evaluate": (evaluate_command.add_parser, evaluate_command.run),
+    "compare": (compare_command.add_parser, compare_command.run),
 }
 
 

@@ -1,4 +1,4 @@
-"""The CLI end to end, as a user runs it: real processes, real data."""
+"""The CLI end to end, as a user runs it: real processes, real data (training ones are slow)."""
 
 import json
 import subprocess
@@ -34,6 +34,7 @@ def artifact(ml_small_path, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_artifact(artifact):
     assert sorted(p.name for p in artifact.iterdir()) == ["embeddings.npy", "index.ann", "items.csv", "manifest.json",
                                                               "popular.csv"]
@@ -41,6 +42,7 @@ def test_train_writes_artifact(artifact):
     assert manifest["seed"] == 3 and manifest["params"]["trainer"]["workers"] == 1
 
 
+@pytest.mark.slow
 def test_similar_and_recommend(artifact):
     out = run("similar", "--index", artifact, "Star Wars: Episode IV - A New Hope (1977)", "-k", "10", "--json")
     payload = json.loads(out.stdout)
@@ -53,6 +55,7 @@ def test_similar_and_recommend(artifact):
     assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["movie_id"] for r in rec["results"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -72,6 +75,7 @@ def test_query_errors_are_one_sentence(artifact, args, message):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -118,6 +122,7 @@ def test_usage_errors_exit_2():
     assert proc.returncode == 2 and "usage:" in proc.stderr
 
 
+@pytest.mark.slow
 def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
     out = tmp_path / "seed"
     proc = run_script("--preset", "seed", "--data", ml_small_path, "--out", out, "--quiet", "--epochs", "2",
@@ -131,6 +136,7 @@ def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
     assert manifest["params"]["trainer"]["window"] == 10 and manifest["params"]["trainer"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     out = tmp_path / "tuned"
     proc = run_script("--preset", "tuned", "--data", ml_small_path, "--out", out, "--epochs", "1", "--num-walks", "2",

@@ -5,12 +5,5 @@
 and each imports the library only inside ``run``, so ``recgraph --help`` stays fast.
 """
 
-from __future__ import annotations
-
-#: Command name -> module (under recgraph.commands) holding its add_parser and run.
-COMMAND_MODULES = {
-    "train": "train",
-    "graph": "graph",
-    "evaluate": "evaluate",
-    "compare": "compare",
-}
+#: The commands here; ``similar``, ``recommend`` and ``serve`` are registered by recgraph.cli.
+__all__ = ["compare", "evaluate", "flags", "graph", "train"]
