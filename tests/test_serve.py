@@ -373,6 +373,13 @@ def test_reload_under_requests(versions, tmp_path):
             time.sleep(0.05)
         raise AssertionError(f"the service did not move to {artifact_id}; last headers {seen[-10:]}")
 
+    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; log:\n{server.log_text()[-2000:]}")
+            time.sleep(0.05)
+
     threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
     try:
         for t in threads:
@@ -381,9 +388,12 @@ def test_reload_under_requests(versions, tmp_path):
         switch_symlink(link, versions["v2"])
         wait_for(versions["v2_id"])
         switch_symlink(link, broken)  # must be refused, and v2 kept in service
-        time.sleep(1.0)
+        # Wait for the event itself: each worker logs its refusal once.
+        refusals = lambda: sum("not switching to" in line and "v3-broken" in line  # noqa: E731
+                               for line in server.log_text().splitlines())
+        wait_until(lambda: refusals() >= 2, "both workers to refuse the broken version")
         n_before = len(seen)
-        time.sleep(0.5)
+        wait_until(lambda: len(seen) - n_before >= 40, "40 more answers")
         assert set(seen[n_before:]) == {versions["v2_id"]}
     finally:
         stop.set()
