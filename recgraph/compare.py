@@ -1,9 +1,10 @@
 """Compare trainer backends on one shared walk corpus: quality, speed, agreement.
 
-The graph and the walks are built ONCE from the split's training part (with the seeds
-:func:`recgraph.pipeline.train` would use), every backend trains on that identical
-corpus (its SHA-256 is in the report), each result is written as a normal artifact and
-measured through :meth:`ItemIndex.recommend`, the path users call. Baselines are scored
+The graph and the walks are built ONCE from the split's training part
+(:func:`recgraph.pipeline.load_inputs`, with the seed :func:`recgraph.pipeline.train`
+uses), every backend trains on that identical corpus (its SHA-256 is in the report)
+through :func:`recgraph.pipeline.train_on_corpus`, so each result is a normal artifact
+with train's manifest, measured through :meth:`ItemIndex.recommend`, the path users call. Baselines are scored
 in the same harness for scale. Output directory::
 
     report.json   everything, machine-readable (schema: :data:`REPORT_KEYS`)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .artifact import check_output_dir, write_artifact
 from .catalog import ItemCatalog
-from .config import GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
+from .config import DEFAULT_BACKEND, GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
 from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
 from .data import Ratings, load_movielens
 from .graph import ItemGraph
@@ -105,19 +105,19 @@ def _config(config: RunConfig | None, legacy: dict) -> RunConfig:
         return config
     graph = given.get("graph_params", GraphParams())
     return RunConfig(graph=graph, walks=given.get("walk_params", WalkParams()),
-                     trainer=TrainerConfig(given.get("backend", "gensim"), given.get("trainer_params", {})),
+                     trainer=TrainerConfig(given.get("backend", DEFAULT_BACKEND), given.get("trainer_params", {})),
                      scoring=given.get("scoring"), index=IndexConfig(**({"n_trees": given["n_trees"]}
                                                                         if "n_trees" in given else {})),
                      seed=given.get("seed"))
 
 
 def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | Path | None = None,
-                timings: dict | None = None) -> tuple[TrainingInputs, RunConfig]:
+                timings: dict | None = None, on_loaded=None) -> tuple[TrainingInputs, RunConfig]:
     """Build (or, with ``graph``, read) every view's graph and walk it with ``config``'s walk seed.
 
     With ``graph`` (a graph directory) the views are the directory's: the returned
     configuration has its ``graph`` section. ``timings`` receives ``load``, ``graph`` and
-    ``walks`` seconds.
+    ``walks`` seconds; ``on_loaded`` (no arguments) is called once the data is read.
     """
     timings = {} if timings is None else timings
     walk_seed = stage_seeds(config.seed).walks
@@ -127,6 +127,8 @@ def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str
 
         stored = read_graph_dir(graph)
         timings["load"] = round(time.perf_counter() - t, 4)
+        if on_loaded:
+            on_loaded()
         graphs, items = stored.graphs, stored.items
         record = {"source": stored.data.get("source"), "md5": stored.data.get("md5"), "graph_dir": str(stored.path)}
         if stored.views != config.views:
@@ -135,6 +137,8 @@ def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str
     else:
         ratings = data if isinstance(data, Ratings) else load_movielens(data)
         t = _lap(timings, "load", t)
+        if on_loaded:
+            on_loaded()
         graphs = build_graphs(ratings, config.views)
         items = ItemCatalog.from_ratings(ratings)
         record = {"source": ratings.source, "md5": ratings.md5}
@@ -188,9 +192,12 @@ def train(
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
     trainer = _make_trainer(config, show_progress)  # an unknown backend or parameter fails before any work
+    stages = _progress(4, "load", show_progress)
     clock = _Stopwatch()
-    inputs, config = load_inputs(data, config, graph, timings=clock.timings)
-    return _train(inputs, out_dir, config, trainer, clock, show_progress, extra_manifest)
+    inputs, config = load_inputs(data, config, graph, timings=clock.timings,
+                                 on_loaded=lambda: _advance(stages, "graph + walks" if graph is None else "walks"))
+    _advance(stages, f"train ({config.backend})")
+    return _train(inputs, out_dir, config, trainer, clock, stages, extra_manifest)
 
 
 def train_on_corpus(inputs: TrainingInputs, out_dir: str | Path | None, config: RunConfig,
@@ -203,7 +210,14 @@ def train_on_corpus(inputs: TrainingInputs, out_dir: str | Path | None, config: 
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
     trainer = _make_trainer(config, show_progress)
-    return _train(inputs, out_dir, config, trainer, _Stopwatch(inputs.timings_s), show_progress, extra_manifest)
+    stages = _progress(2, f"train ({config.backend})", show_progress)
+    return _train(inputs, out_dir, config, trainer, _Stopwatch(inputs.timings_s), stages, extra_manifest)
+
+
+def _progress(total: int, first: str, show: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=first, unit="stage", disable=not show, leave=False)
 
 
 def _make_trainer(config: RunConfig, show_progress: bool):
@@ -212,12 +226,9 @@ def _make_trainer(config: RunConfig, show_progress: bool):
 
 
 def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trainer, clock: _Stopwatch,
-           show_progress: bool, extra_manifest: dict | None) -> TrainResult:
-    from tqdm.auto import tqdm
-
+           stages, extra_manifest: dict | None) -> TrainResult:
     corpus = inputs.corpus
     index_seed = stage_seeds(config.seed).index
-    stages = tqdm(total=2, desc=f"train ({config.backend})", unit="stage", disable=not show_progress, leave=False)
     t = time.perf_counter()
     embeddings, history = fit_embeddings(trainer, corpus)
     t = clock.lap("train", t)
