@@ -188,7 +188,7 @@ def train(
                                   n_trees=n_trees, seed=index_seed, extra_files=extra,
                                   likes=likes.count(item_ids).astype(np.int64),
                                   popular=popular_rows(ratings, likes), scoring=scoring_options,
-                                  final_timings=final_timings)
+                                  final_timings=final_timings, catalogue=ratings.movies)
     else:
         manifest["scoring"] = scoring_options.to_dict()
         clock.total()

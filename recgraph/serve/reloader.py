@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import ArtifactError
-from ..index import MANIFEST_FILE, ItemIndex
+from ..artifact import MANIFEST_FILE
+from ..index import ItemIndex
 from .cache import ResponseCache
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""The CLI's commands: each module adds its sub-parsers and runs them; :mod:`recgraph.cli` only dispatches."""
