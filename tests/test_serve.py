@@ -512,6 +512,11 @@ def test_bad_index_exits_with_one_line(tmp_path):
     assert r.returncode == 1
     assert r.stderr.startswith("recgraph: error: ") and "does not exist" in r.stderr
     assert "Traceback" not in r.stderr
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    r = subprocess.run([sys.executable, "-m", "recgraph.serve", "--index", str(tmp_path / "notes.txt"), "--port", "0"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+    assert "notes.txt is a file, so it is read as a pointer file, but its first line names" in r.stderr
 
 
 def test_imports_stay_light():

@@ -65,6 +65,10 @@ def resolve_artifact_dir(path: str | os.PathLike) -> Path:
         target = Path(first[0].strip()).expanduser()
         if not target.is_absolute():
             target = given.parent / target
+        if not target.is_dir():
+            raise ArtifactError(f"{given} is a file, so it is read as a pointer file, but its first line names "
+                                f"{target}, which is not a directory; pass an artifact directory or a pointer file "
+                                "naming one.")
         return Path(os.path.realpath(target))
     return Path(os.path.realpath(given))
 
