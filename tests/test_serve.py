@@ -345,8 +345,8 @@ def test_post_without_json_content_type_is_415(client, content_type):
     r = client.post("/v1/recommend", content=b'{"watched": [260]}', headers=headers)
     assert r.status_code == 415, r.text
     detail = r.json()["detail"]
-    assert detail.startswith("The request body must be JSON, sent with Content-Type: application/json; got ")
-    assert detail.count(".") == 1 and repr(content_type) in detail
+    assert detail.startswith("The request body must be JSON, sent with Content-Type: application/json; ")
+    assert detail.endswith(f"got {content_type!r}." if content_type else "the request has no Content-Type.")
     assert client.post("/v1/similar:batch", content=b'{"movie_ids": [1]}', headers=headers).status_code == 415
     ok = client.post("/v1/recommend", content=b'{"watched": [260]}',
                      headers={"content-type": "application/json; charset=utf-8"})

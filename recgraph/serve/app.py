@@ -199,8 +199,10 @@ class ServeLayer:
                 return
         else:
             if scope["method"] == "POST" and scope["path"] in self.json_paths and not _is_json(scope):
+                given = _header(scope, b"content-type")
+                got = f"got {given!r}" if given is not None else "the request has no Content-Type"
                 await _send_error(send, snapshot, 415, "The request body must be JSON, sent with Content-Type: "
-                                                       f"application/json; got {_header(scope, b'content-type')!r}.")
+                                                       f"application/json; {got}.")
                 return
             if _content_length(scope) > MAX_BODY_BYTES:
                 await _send_error(send, snapshot, 413, f"The request body is over {MAX_BODY_BYTES} bytes.")
