@@ -119,6 +119,21 @@ def check_output_dir(
     return out
 
 
+def check_output_file(path: str | os.PathLike, flag: str = "--json") -> Path:
+    """Refuse, before any work, an output file that could not be written (a report, a JSON
+    dump): every folder above it that exists must be a directory, the nearest one writable,
+    and ``path`` itself must not be a directory. ``flag`` names the option in the sentence."""
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise ArtifactError(f"{flag} {out} is a directory, not a file; name a file to write.")
+    parent = _nearest_existing_parent(out)
+    if not parent.is_dir():
+        raise ArtifactError(f"{flag} {out} cannot be created: {parent} is a file, not a directory.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArtifactError(f"Cannot write {flag} {out} into {parent}: permission denied.")
+    return out
+
+
 def _nearest_existing_parent(path: Path) -> Path:
     """The closest folder above ``path`` that exists (or is a file in its way)."""
     for parent in path.absolute().parents:

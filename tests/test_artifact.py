@@ -14,6 +14,7 @@ from recgraph.artifact import (
     ARTIFACT_FILES,
     CATALOGUE_FILE,
     check_output_dir,
+    check_output_file,
     read_artifact,
     write_artifact,
 )
@@ -180,6 +181,17 @@ def test_a_file_in_the_output_path_is_named_as_a_file(tmp_path):
     assert notes.read_text() == "mine"
     assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
     assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_output_file_checks(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(ArtifactError, match=rf"--json {notes / 'r.json'} cannot be created: {notes} is a file"):
+        check_output_file(notes / "r.json")
+    with pytest.raises(ArtifactError, match="is a directory, not a file"):
+        check_output_file(tmp_path, flag="--report")
+    assert check_output_file(tmp_path / "new" / "r.json") == tmp_path / "new" / "r.json"
+    assert check_output_file(notes) == notes  # an existing file is replaced atomically by its writer
 
 
 def test_an_index_that_is_a_file_is_named_as_a_file(tmp_path):
