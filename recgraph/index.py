@@ -14,7 +14,7 @@ Every answer is one of two result types with the same JSON envelope (:meth:`Simi
 
 >>> index = ItemIndex.load("artifacts/ml-small")
 >>> index.similar("Star Wars: Episode IV - A New Hope (1977)", k=5).hits[0]
-Hit(movie_id=1196, title='Star Wars: Episode V - The Empire Strikes Back (1980)', score=0.93)
+Hit(movie_id=1210, title='Star Wars: Episode VI - Return of the Jedi (1983)', score=0.815314)
 >>> index.recommend([260, 1196, 999999], k=5).unknown   # reported, not fatal
 (999999,)
 """
