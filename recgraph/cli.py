@@ -8,8 +8,8 @@ project error becomes one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -17,65 +17,14 @@ from . import __version__
 from .commands import compare as compare_command
 from .commands import evaluate as evaluate_command
 from .commands import graph as graph_command
+from .commands import query as query_command
 from .commands import train as train_command
 from .errors import RecgraphError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-
-def _add_query_args(p) -> None:
-    p.add_argument("--index", required=True, help="artifact directory written by 'recgraph train'")
-    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def _add_similar_parser(sub) -> None:
-    p = sub.add_parser("similar", help="movies similar to one movie", description="Movies similar to one movie.")
-    p.add_argument("movie", help="movie id or exact title, e.g. 'Toy Story (1995)'")
-    _add_query_args(p)
-
-
-def _add_recommend_parser(sub) -> None:
-    p = sub.add_parser("recommend", help="recommendations from a watch history",
-                       description="Recommend movies for someone who watched the given ones.")
-    p.add_argument("--watched", nargs="+", required=True,
-                   help="movie ids or titles, oldest first (an artifact with recency scoring weighs the last ones more)")
-    p.add_argument("--exclude", nargs="*", default=[], help="movie ids or titles never to return")
-    _add_query_args(p)
-
-
-def _print_results(results: list[dict], as_json: bool, query: dict) -> None:
-    if as_json:
-        print(json.dumps({**query, "results": results}, indent=2))
-        return
-    for rank, hit in enumerate(results, 1):
-        print(f"{rank:>3}  {hit['score']:.3f}  {hit['movie_id']:>7}  {hit['title']}")
-
-
-def _run_similar(args) -> int:
-    from .index import ItemIndex
-
-    index = ItemIndex.load(args.index)
-    results = index.similar(_movie_ref(args.movie), k=args.k)
-    _print_results(results, args.json, {"movie": args.movie})
-    return 0
-
-
-def _run_recommend(args) -> int:
-    from .index import ItemIndex
-
-    index = ItemIndex.load(args.index)
-    exclude = [_movie_ref(m) for m in args.exclude]
-    index.resolve(exclude, on_unknown="raise")  # a typo in --exclude must not pass silently
-    results = index.recommend([_movie_ref(m) for m in args.watched], k=args.k, exclude=exclude)
-    _print_results(results, args.json, {"watched": args.watched, "exclude": args.exclude})
-    return 0
-
-
-def _movie_ref(text: str):
-    """A movie id when the text is ASCII digits, else a title."""
-    stripped = text.strip()
-    return int(stripped) if stripped.isascii() and stripped.isdigit() else text
+#: A reader closed the pipe (``recgraph similar ... | head``): the status a shell reports for SIGPIPE.
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 def _add_serve_parser(sub) -> None:
@@ -93,8 +42,8 @@ def _run_serve(args) -> int:
 COMMANDS = {
     "train": (train_command.add_parser, train_command.run),
     "graph": (graph_command.add_parser, graph_command.run),
-    "similar": (_add_similar_parser, _run_similar),
-    "recommend": (_add_recommend_parser, _run_recommend),
+    "similar": (query_command.add_similar_parser, query_command.run_similar),
+    "recommend": (query_command.add_recommend_parser, query_command.run_recommend),
     "serve": (_add_serve_parser, _run_serve),
     "evaluate": (evaluate_command.add_parser, evaluate_command.run),
     "compare": (compare_command.add_parser, compare_command.run),
@@ -119,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return COMMANDS[args.command][1](args)
+        status = COMMANDS[args.command][1](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except RecgraphError as exc:
         print(f"recgraph: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -130,6 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"recgraph: error: {exc.strerror or exc}{where}.", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the exit's final flush into the closed pipe stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 if __name__ == "__main__":

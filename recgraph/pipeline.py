@@ -278,7 +278,8 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
         manifest = write_artifact(out_dir, embeddings, item_ids, titles, genres, manifest,
                                   n_trees=config.index.n_trees, seed=index_seed, extra_files=extra,
                                   likes=inputs.items.likes[rows], popular=inputs.items.popular_rows(),
-                                  scoring=config.scoring, final_timings=final_timings)
+                                  scoring=config.scoring, final_timings=final_timings,
+                                  catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)))
     else:
         manifest["scoring"] = config.scoring.to_dict()
         clock.total()

@@ -36,8 +36,8 @@ def artifact(ml_small_path, tmp_path_factory):
 
 @pytest.mark.slow
 def test_train_writes_artifact(artifact):
-    assert sorted(p.name for p in artifact.iterdir()) == ["embeddings.npy", "index.ann", "items.csv", "manifest.json",
-                                                              "popular.csv"]
+    assert sorted(p.name for p in artifact.iterdir()) == ["catalogue.csv", "embeddings.npy", "index.ann", "items.csv",
+                                                              "manifest.json", "popular.csv"]
     manifest = json.loads((artifact / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["params"]["trainer"]["workers"] == 1
 
@@ -64,7 +64,8 @@ def test_similar_and_recommend(artifact):
         (["similar", "--index", "{art}", "260", "-k", "0"], "k must be an integer"),
         (["similar", "--index", "/nonexistent/dir", "260"], "does not exist"),
         (["recommend", "--index", "{art}", "--watched", "999998"], "Movie id 999998 is not in the index"),
-        (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V"], "No movie titled 'Star Wars V'"),
+        (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V", "--strict"],
+         "No movie titled 'Star Wars V'"),
         (["similar", "--index", "{art}", "²"], "No movie titled '²'"),
     ],
 )

@@ -5,5 +5,5 @@
 and each imports the library only inside ``run``, so ``recgraph --help`` stays fast.
 """
 
-#: The commands here; ``similar``, ``recommend`` and ``serve`` are registered by recgraph.cli.
-__all__ = ["compare", "evaluate", "flags", "graph", "train"]
+#: The commands here; ``serve`` lives in recgraph.serve and is registered by recgraph.cli.
+__all__ = ["compare", "evaluate", "flags", "graph", "query", "train"]
