@@ -44,10 +44,11 @@ class ItemCatalog:
 
     @classmethod
     def from_ratings(cls, ratings) -> "ItemCatalog":
-        """Every movie rated in ``ratings`` (:class:`recgraph.data.Ratings`); a movie missing from
-        its movies table is titled ``movie <id>``."""
+        """Every movie of ``ratings`` (:class:`recgraph.data.Ratings`): those rated and those in its
+        movies table (likes 0 when unrated); a rated movie missing from the table is titled
+        ``movie <id>``."""
         frame = ratings.ratings
-        ids = np.unique(frame["movieId"].to_numpy(dtype=np.int64))
+        ids = np.union1d(frame["movieId"].to_numpy(dtype=np.int64), ratings.movies["movieId"].to_numpy(dtype=np.int64))
         movies = ratings.movies.drop_duplicates("movieId").set_index("movieId")
         titles = movies["title"].reindex(ids).tolist()
         genres = movies["genres"].reindex(ids).tolist()
