@@ -78,7 +78,7 @@ def to_int64(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
         floats = _numpy(values).astype(np.float64, copy=False)
         row = _first(~np.isfinite(floats) | (floats != np.round(floats)))
         if row is not None:
-            raise DataError(f"{where(row)}: {column} {floats[row]!r} is not an integer.")
+            raise DataError(f"{where(row)}: {column} {float(floats[row])!r} is not an integer.")
         return floats.astype(np.int64)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
         return _parse_numbers(values, column, where, integer=True)
@@ -98,7 +98,8 @@ def to_float64(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
         raise DataError(f"{where(0)}: {column} has type {kind}; expected numbers.")
     row = _first(~np.isfinite(floats))
     if row is not None:
-        raise DataError(f"{where(row)}: {column} '{floats[row]}' is not a finite number.")
+        kind = "a number" if np.isnan(floats[row]) else "a finite number"
+        raise DataError(f"{where(row)}: {column} '{float(floats[row])}' is not {kind}.")
     return floats
 
 
@@ -119,7 +120,7 @@ def to_seconds(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
             parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
             row = _first(parsed.isna().to_numpy())
             if row is None:
-                return parsed.to_numpy().astype("datetime64[s]").astype(np.int64)
+                return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
         else:
             row = _first(~integral)
         raise DataError(f"{where(row)}: {column} {raw.iloc[row]!r} is not an integer "
