@@ -140,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="MovieLens directory or a ratings CSV file")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the new loader (default 3)")
-    parser.add_argument("--old-repeats", type=int, default=3, help="runs of the old loader (default 3)")
+    parser.add_argument("--old-repeats", type=int, default=3, help="runs of the old loader (default 3; 0: skip it)")
     parser.add_argument("--worker", choices=("old", "new"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = Path(args.data)
@@ -155,6 +155,8 @@ def main() -> None:
     print(f"{'loader':<34} {'runs':>4} {'median s':>9} {'min-max s':>13} {'peak RSS MB':>12} {'rows':>12}")
     for which, repeats, label in (("old", args.old_repeats, "before (pandas dtype=str)"),
                                   ("new", args.repeats, "recgraph.data (pyarrow)")):
+        if repeats == 0:
+            continue
         runs = [run_once(which, path) for _ in range(repeats)]
         seconds = [r["seconds"] for r in runs]
         peaks = [r["peak_mb"] for r in runs]
@@ -162,8 +164,9 @@ def main() -> None:
         rows[which] = runs[0]["rows"]
         print(f"{label:<34} {repeats:>4} {medians[which]:>9.2f} {min(seconds):>6.2f}-{max(seconds):<6.2f} "
               f"{statistics.median(peaks):>12,.0f} {rows[which]:>12,}", flush=True)
-    print(f"speed-up (median old / median new): {medians['old'] / medians['new']:.1f}x")
-    if rows["old"] != rows["new"]:
+    if len(medians) == 2:
+        print(f"speed-up (median old / median new): {medians['old'] / medians['new']:.1f}x")
+    if len(rows) == 2 and rows["old"] != rows["new"]:
         print(f"note: row counts differ ({rows['old']} vs {rows['new']}): the new loader drops duplicate "
               "(user, item) rows")
 
