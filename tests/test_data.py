@@ -119,3 +119,28 @@ def test_duplicate_movie_ids():
 def test_parse_ratings_without_timestamp():
     frame = parse_ratings(b"userId,movieId,rating\n1,2,3.5\n")
     assert "timestamp" not in frame.columns
+
+
+def test_archive_member_errors_name_the_member_and_line(tmp_path):
+    path = tmp_path / "custom.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml/ratings.csv", "userId,movieId,rating\n1,2,4\n1,x,3\n")
+        zf.writestr("ml/movies.csv", MOVIES.decode())
+    with pytest.raises(DataError) as info:
+        load_movielens(path)
+    assert str(info.value) == f"{path}:ratings.csv line 3: movieId 'x' is not an integer."
+
+
+def test_archive_streams_a_large_member(tmp_path, monkeypatch):
+    # Many pyarrow blocks out of one deflated member, read without extracting it.
+    monkeypatch.setattr("recgraph.data.csvfile.BLOCK_BYTES", 1 << 14)
+    rows = 50_000
+    body = "".join(f"{u},{u % 7 + 1},{(u % 10 + 1) / 2},{u}\n" for u in range(rows))
+    path = tmp_path / "big.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ratings.csv", "userId,movieId,rating,timestamp\n" + body)
+        zf.writestr("movies.csv", MOVIES.decode())
+    data = load_movielens(path)
+    assert len(data.ratings) == rows
+    assert data.ratings["userId"].iloc[-1] == rows - 1
+    assert list(tmp_path.iterdir()) == [path]

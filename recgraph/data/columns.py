@@ -1,0 +1,133 @@
+"""Typed log columns from Arrow arrays, with one sentence naming the first bad value.
+
+Each converter takes the column as Arrow data (as parsed from CSV or Parquet, or taken from a
+DataFrame), its name in the file, and ``where``: a function turning a 0-based row position into
+the place a person can find it (``"ratings.csv line 7"``, ``"part-0.parquet row 6"``).
+Numeric Arrow types convert without a Python loop; strings (a CSV column pyarrow could not parse
+as numbers, or a Parquet string column) go through pandas' number parser, which accepts what
+the pre-pyarrow loader accepted (``"2.0"`` as an id, surrounding spaces).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import DataError
+
+Where = Callable[[int], str]
+ArrowColumn = pa.Array | pa.ChunkedArray
+
+
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def _decoded(values: ArrowColumn, column: str, where: Where) -> ArrowColumn:
+    """Dictionary-decoded values without nulls (a null is named as the bad value)."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if values.null_count:
+        row = _first(pc.is_null(values).to_numpy(zero_copy_only=False))
+        raise DataError(f"{where(row)}: {column} is empty (null); every row needs a value.")
+    return values
+
+
+def _numpy(values: ArrowColumn) -> np.ndarray:
+    # One contiguous numpy array; the Arrow chunks are freed when the caller drops ``values``.
+    return values.to_numpy() if isinstance(values, pa.ChunkedArray) else values.to_numpy(zero_copy_only=False)
+
+
+def _strings(values: ArrowColumn) -> pd.Series:
+    return pd.Series(_numpy(values.cast(pa.string())), dtype=object)
+
+
+def _parse_numbers(values: ArrowColumn, column: str, where: Where, integer: bool) -> np.ndarray:
+    """Strings to numbers the way the dtype=str loader did; first bad value in one sentence."""
+    raw = _strings(values)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    as_float = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(as_float)
+    if integer:
+        bad |= as_float != np.round(as_float)
+    row = _first(bad)
+    if row is not None:
+        kind = "an integer" if integer else "a number"
+        raise DataError(f"{where(row)}: {column} {raw.iloc[row]!r} is not {kind}.")
+    if integer:
+        return numbers.to_numpy().astype(np.int64)
+    return as_float
+
+
+def to_int64(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
+    """An id column as int64: integers, integral floats, or strings of integers."""
+    values = _decoded(values, column, where)
+    kind = values.type
+    if pa.types.is_integer(kind):
+        if pa.types.is_uint64(kind):
+            row = _first(_numpy(values) > np.iinfo(np.int64).max)
+            if row is not None:
+                raise DataError(f"{where(row)}: {column} is larger than a 64-bit integer.")
+        return _numpy(values).astype(np.int64, copy=False)
+    if pa.types.is_floating(kind):
+        floats = _numpy(values).astype(np.float64, copy=False)
+        row = _first(~np.isfinite(floats) | (floats != np.round(floats)))
+        if row is not None:
+            raise DataError(f"{where(row)}: {column} {float(floats[row])!r} is not an integer.")
+        return floats.astype(np.int64)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
+        return _parse_numbers(values, column, where, integer=True)
+    raise DataError(f"{where(0)}: {column} has type {kind}; expected integer ids.")
+
+
+def to_float64(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
+    """A rating column as finite float64: numbers or strings of numbers."""
+    values = _decoded(values, column, where)
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        floats = _numpy(values.cast(pa.float64()) if pa.types.is_decimal(kind) else values)
+        floats = floats.astype(np.float64, copy=False)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
+        return _parse_numbers(values, column, where, integer=False)
+    else:
+        raise DataError(f"{where(0)}: {column} has type {kind}; expected numbers.")
+    row = _first(~np.isfinite(floats))
+    if row is not None:
+        kind = "a number" if np.isnan(floats[row]) else "a finite number"
+        raise DataError(f"{where(row)}: {column} '{float(floats[row])}' is not {kind}.")
+    return floats
+
+
+def to_seconds(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
+    """A time column as int64 Unix seconds: integers, Arrow timestamps/dates, or ISO-8601 text."""
+    values = _decoded(values, column, where)
+    kind = values.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        stamps = _numpy(values)
+        return stamps.astype("datetime64[s]").astype(np.int64)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
+        raw = _strings(values)
+        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        integral = np.isfinite(numbers) & (numbers == np.round(numbers))
+        if integral.all():
+            return numbers.astype(np.int64)
+        if not integral.any():  # text times, e.g. "2020-01-31 12:00:00"
+            parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
+            row = _first(parsed.isna().to_numpy())
+            if row is None:
+                return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+        else:
+            row = _first(~integral)
+        raise DataError(f"{where(row)}: {column} {raw.iloc[row]!r} is not an integer "
+                        "(Unix seconds) or an ISO-8601 date and time.")
+    return to_int64(values, column, where)
+
+
+def _is_string_view(kind: pa.DataType) -> bool:
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check and check(kind))
