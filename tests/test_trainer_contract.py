@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from recgraph.graph import ItemGraph
 from recgraph.trainers import get_trainer
 from recgraph.walks import node2vec_walks
 
+REPO = Path(__file__).resolve().parent.parent
 CLUSTER = 12
 
 #: Small, fast settings per backend; same seed, same result where noted.
@@ -229,3 +232,26 @@ def test_keras_pipeline_end_to_end(ml_small, tmp_path):
     except ImportError:
         return
     assert (tmp_path / "art" / "loss.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["gensim", "keras"])
+def test_default_main_job_is_bit_for_bit_reproducible(backend, ml_small_path, tmp_path):
+    """The default main job, twice with one seed, in two processes with different hash seeds:
+    byte-identical embeddings.npy (and so the same index answers)."""
+    _require_backend(backend)
+    script = str(REPO / "scripts" / "train.py")
+    outputs = []
+    for run, hash_seed in enumerate(("1", "2")):
+        out = tmp_path / f"run{run}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run([sys.executable, script, "--backend", backend, "--data", str(ml_small_path),
+                               "--out", str(out), "--seed", "5", "--quiet"], capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(out)
+    first, second = ((out / "embeddings.npy").read_bytes() for out in outputs)
+    assert first == second
+    manifest = json.loads((outputs[0] / "manifest.json").read_text())
+    if backend == "gensim":
+        assert manifest["training"]["workers"] == 1 and manifest["training"]["reproducible"] is True

@@ -106,6 +106,9 @@ class KerasTrainer(Trainer):
     epochs : passes over the examples.
     batch_size : examples per gradient step.
     learning_rate : Adam's learning rate.
+    drop_positive_negatives : True: a pair seen as a positive anywhere is never kept as a
+        negative (recgraph's deviation); False: the example's aggregation, which keeps
+        such a pair under both labels.
     seed : seeds example generation, the per-epoch shuffles and Keras
         (``keras.utils.set_random_seed``, which also seeds Python's and numpy's
         global generators). On JAX/CPU the same seed gives the same embeddings.
@@ -122,6 +125,7 @@ class KerasTrainer(Trainer):
         epochs: int = 10,
         batch_size: int = 1024,
         learning_rate: float = 0.001,
+        drop_positive_negatives: bool = True,
         seed: int | None = None,
         show_progress: bool = True,
     ):
@@ -131,12 +135,15 @@ class KerasTrainer(Trainer):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.drop_positive_negatives = drop_positive_negatives
         self.seed = seed
         self.show_progress = show_progress
 
     def validate(self) -> dict:
         if self.seed is not None:
             check_int("seed", self.seed, low=0)
+        if not isinstance(self.drop_positive_negatives, bool):
+            raise ParameterError(f"drop_positive_negatives must be True or False; got {self.drop_positive_negatives!r}.")
         return {
             "dim": check_int("dim", self.dim),
             "window": check_int("window", self.window),
@@ -156,7 +163,8 @@ class KerasTrainer(Trainer):
         # Token = node + 1; padding (-1) becomes the reserved token 0, which is skipped.
         tokens = walks.astype(np.int32) + 1
         vocab_size = num_nodes + 1
-        examples = skipgram_examples(tokens, vocab_size, window, negative, np.random.default_rng(examples_seq))
+        examples = skipgram_examples(tokens, vocab_size, window, negative, np.random.default_rng(examples_seq),
+                                     drop_positive_negatives=self.drop_positive_negatives)
         examples_s = time.perf_counter() - t
         steps = examples.n_examples // batch_size
         if steps == 0:

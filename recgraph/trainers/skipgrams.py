@@ -94,6 +94,7 @@ def skipgram_examples(
     window: int,
     negative: float,
     rng: np.random.Generator,
+    drop_positive_negatives: bool = True,
 ) -> SkipgramExamples:
     """Positive and negative skip-gram examples of every walk, aggregated.
 
@@ -105,6 +106,9 @@ def skipgram_examples(
     window : maximum distance between target and context within a walk.
     negative : negative pairs per positive pair (``int(n_positive * negative)`` per walk).
     rng : the generator for negative pairs.
+    drop_positive_negatives : True (recgraph's deviation): a negative draw of a pair that
+        is also a positive is dropped. False: the example's aggregation, keyed on
+        ``(target, context, label)``, which keeps such a pair under both labels.
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
@@ -140,7 +144,8 @@ def skipgram_examples(
     neg_keys = _pack(neg_targets, neg_contexts, vocab_size)
     del neg_contexts
 
-    pos_uniq, pos_count, neg_uniq, neg_count, n_dropped, n_self = _aggregate(pos_keys, neg_keys, vocab_size)
+    pos_uniq, pos_count, neg_uniq, neg_count, n_dropped, n_self = _aggregate(pos_keys, neg_keys, vocab_size,
+                                                                              drop_positive_negatives)
     pos_count *= 2
 
     keys = np.concatenate([pos_uniq, neg_uniq])
@@ -191,12 +196,13 @@ def _is_self(keys: np.ndarray, vocab_size: int) -> np.ndarray:
     return keys % (vocab_size + 1) == 0
 
 
-def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int):
+def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop_positive_negatives: bool = True):
     """Distinct positive and negative keys (ascending, self-pairs dropped) with their counts.
 
     Returns ``(pos_keys, pos_counts, neg_keys, neg_counts, n_dropped, n_self_negative)``:
-    negatives that are also positive are dropped, ``n_dropped`` counts the draws that
-    removed and ``n_self_negative`` the negative self-pair draws.
+    with ``drop_positive_negatives``, negatives that are also positive are dropped and
+    ``n_dropped`` counts the draws that removed (else 0); ``n_self_negative`` counts the
+    negative self-pair draws.
     """
     pos_uniq, pos_count = np.unique(pos_keys, return_counts=True)
     neg_uniq, neg_count = np.unique(neg_keys, return_counts=True)
@@ -205,6 +211,8 @@ def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int):
     keep = ~_is_self(neg_uniq, vocab_size)
     n_self = int(neg_count[~keep].sum())
     neg_uniq, neg_count = neg_uniq[keep], neg_count[keep]
+    if not drop_positive_negatives:  # the example's: (a, b, 0) kept beside (a, b, 1)
+        return pos_uniq, pos_count, neg_uniq, neg_count, 0, n_self
     # The deviation from the example: a pair that is positive anywhere is never a negative.
     seen = np.isin(neg_uniq, pos_uniq, assume_unique=True)
     n_dropped = int(neg_count[seen].sum())
