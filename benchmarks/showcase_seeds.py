@@ -48,27 +48,37 @@ WALK_KEYS = ("num_walks", "walk_length", "p", "q")
 #: docs/defaults.md (gensim) and docs/keras_backend.md (keras).
 CANDIDATES: dict[str, dict[str, dict]] = {
     "gensim": {
+        # recgraph's defaults: window 5, negative 1, ns_exponent 0.25, 8 epochs, alpha 0.05,
+        # sample 0, input+output vectors (docs/defaults.md).
         "defaults": {},
-        "before (8 epochs, alpha 0.05, window 5)": dict(epochs=8, alpha=0.05, window=5),
-        "window 10": dict(window=10),
-        "12 epochs": dict(epochs=12),
-        "12 epochs, window 10": dict(epochs=12, window=10),
-        "20 epochs, alpha 0.025": dict(epochs=20, alpha=0.025),
-        "20 epochs, alpha 0.025, window 10": dict(epochs=20, alpha=0.025, window=10),
-        "ns_exponent 0.5": dict(ns_exponent=0.5),
-        "ns_exponent 0.25": dict(ns_exponent=0.25),
-        "ns_exponent 0": dict(ns_exponent=0.0),
-        "ns_exponent 0, window 10": dict(ns_exponent=0.0, window=10),
-        "ns_exponent 0, input vectors": dict(ns_exponent=0.0, vectors="input"),
-        "ns_exponent 0, 12 epochs": dict(ns_exponent=0.0, epochs=12),
-        "negative 10": dict(negative=10),
-        "input vectors": dict(vectors="input"),
-        "10 walks": dict(num_walks=10),
-        "10 walks, window 10": dict(num_walks=10, window=10),
+        # The defaults before this table: gensim's negative 5 and ns_exponent 0.75.
+        "before (negative 5, ns_exponent 0.75)": dict(negative=5, ns_exponent=0.75),
+        "before, window 10": dict(negative=5, ns_exponent=0.75, window=10),
+        "before, 12 epochs": dict(negative=5, ns_exponent=0.75, epochs=12),
+        "before, 20 epochs, alpha 0.025": dict(negative=5, ns_exponent=0.75, epochs=20, alpha=0.025),
+        "before, negative 10": dict(negative=10, ns_exponent=0.75),
+        "before, input vectors": dict(negative=5, ns_exponent=0.75, vectors="input"),
+        "ns_exponent 0.5": dict(negative=5, ns_exponent=0.5),
+        "ns_exponent 0.25": dict(negative=5, ns_exponent=0.25),
+        "ns_exponent 0": dict(negative=5, ns_exponent=0.0),
+        "ns_exponent 0, window 10": dict(negative=5, ns_exponent=0.0, window=10),
+        "negative 1": dict(negative=1, ns_exponent=0.75),
+        "negative 2": dict(negative=2, ns_exponent=0.75),
+        "ns_exponent 0.25, negative 1": dict(negative=1, ns_exponent=0.25),
+        "ns_exponent 0.25, negative 2": dict(negative=2, ns_exponent=0.25),
+        "ns_exponent 0.5, negative 1": dict(negative=1, ns_exponent=0.5),
+        "ns_exponent 0, negative 1": dict(negative=1, ns_exponent=0.0),
+        "ns_exponent 0.25, negative 1, 5 epochs": dict(negative=1, ns_exponent=0.25, epochs=5),
+        # Walks other than the example's 5 x 10 (recgraph.walks defaults; not chosen).
+        "before, 20 walks, 3 epochs": dict(negative=5, ns_exponent=0.75, num_walks=20, epochs=3),
+        "ns_exponent 0.25, 20 walks, 3 epochs": dict(negative=5, ns_exponent=0.25, num_walks=20, epochs=3),
+        "ns_exponent 0.25, 40 walks, 2 epochs": dict(negative=5, ns_exponent=0.25, num_walks=40, epochs=2),
     },
     "keras": {
         "defaults": {},
-        "example's aggregation (both labels kept)": dict(drop_positive_negatives=False),
+        # The example's aggregation (a pair drawn both ways keeps both labels) is the default;
+        # before: negative draws of a pair seen in a walk were dropped.
+        "before (negatives that are positives dropped)": dict(drop_positive_negatives=True),
     },
 }
 

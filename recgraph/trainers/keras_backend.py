@@ -106,9 +106,10 @@ class KerasTrainer(Trainer):
     epochs : passes over the examples.
     batch_size : examples per gradient step.
     learning_rate : Adam's learning rate.
-    drop_positive_negatives : True: a pair seen as a positive anywhere is never kept as a
-        negative (recgraph's deviation); False: the example's aggregation, which keeps
-        such a pair under both labels.
+    drop_positive_negatives : False (default): the example's aggregation, which keeps a
+        pair drawn as a negative and seen in a walk under both labels. True: such negative
+        draws are dropped (an earlier recgraph deviation; measured less robust,
+        ``docs/keras_backend.md``).
     seed : seeds example generation, the per-epoch shuffles and Keras
         (``keras.utils.set_random_seed``, which also seeds Python's and numpy's
         global generators). On JAX/CPU the same seed gives the same embeddings.
@@ -125,7 +126,7 @@ class KerasTrainer(Trainer):
         epochs: int = 10,
         batch_size: int = 1024,
         learning_rate: float = 0.001,
-        drop_positive_negatives: bool = True,
+        drop_positive_negatives: bool = False,
         seed: int | None = None,
         show_progress: bool = True,
     ):
@@ -188,7 +189,7 @@ class KerasTrainer(Trainer):
         shuffle_rng = np.random.default_rng(shuffle_seq)
         progress = _EpochProgress(keras, epochs, steps, enabled=bool(self.show_progress))
         losses: list[float] = []
-        train_s = 0.0
+        epoch_s: list[float] = []
         for epoch in range(epochs):
             # The example shuffles through a 2-batch buffer; we shuffle everything,
             # then drop the last partial batch as its batch(drop_remainder=True) does.
@@ -199,12 +200,14 @@ class KerasTrainer(Trainer):
             t = time.perf_counter()
             history = model.fit(x, y, sample_weight=w, batch_size=batch_size, epochs=1, shuffle=False,
                                 verbose=0, callbacks=progress.callbacks)
-            train_s += time.perf_counter() - t
+            epoch_s.append(round(time.perf_counter() - t, 4))
             losses.append(float(history.history["loss"][-1]))
             progress.finish(losses[-1])
         logger.info("keras (%s): loss %.4f -> %.4f over %d epochs", keras.backend.backend(), losses[0],
                     losses[-1], epochs)
 
+        train_s = sum(epoch_s)
+        later = epoch_s[1:] or epoch_s  # the first epoch includes XLA compilation
         table = keras.ops.convert_to_numpy(model.get_layer("item_embeddings").embeddings.value)
         history = {
             "loss": losses,
@@ -212,6 +215,9 @@ class KerasTrainer(Trainer):
             "steps_per_epoch": steps,
             "keras_backend": keras.backend.backend(),
             **examples.counts(),
+            "epoch_s": epoch_s,
+            # Examples trained per second, over the epochs after the first (no compilation).
+            "examples_per_s": round(steps * batch_size * len(later) / max(sum(later), 1e-9)),
             # "train" is Model.fit alone (its first call includes XLA compilation);
             # "keras_setup" is importing Keras and building the model.
             "timings_s": {"examples": round(examples_s, 4), "keras_setup": round(setup_s, 4),

@@ -10,9 +10,10 @@ aggregates the pairs in a Python dict. Per walk of tokens (0 = padding, skipped)
   label 0.
 
 Then every pair is ordered as ``(min, max)``, self-pairs are dropped and duplicates
-are merged into a count, used as the sample weight. One deviation from the example,
-on purpose: a pair seen as a positive anywhere is never kept as a negative (the
-example keeps ``(a, b, 0)`` beside ``(a, b, 1)``, teaching both labels at once).
+are merged into a count per ``(pair, label)``, used as the sample weight: a pair drawn
+as a negative and also seen in a walk keeps both rows, as in the example, so the model
+learns ``P(label 1) = positive count / (positive + negative count)`` for it. Optionally
+(``drop_positive_negatives=True``) such negative draws are dropped instead.
 
 Everything is whole-array numpy: one loop over window offsets, no loop per walk or
 per pair; duplicates are merged by ``np.unique`` on packed integer keys
@@ -94,7 +95,7 @@ def skipgram_examples(
     window: int,
     negative: float,
     rng: np.random.Generator,
-    drop_positive_negatives: bool = True,
+    drop_positive_negatives: bool = False,
 ) -> SkipgramExamples:
     """Positive and negative skip-gram examples of every walk, aggregated.
 
@@ -106,9 +107,10 @@ def skipgram_examples(
     window : maximum distance between target and context within a walk.
     negative : negative pairs per positive pair (``int(n_positive * negative)`` per walk).
     rng : the generator for negative pairs.
-    drop_positive_negatives : True (recgraph's deviation): a negative draw of a pair that
-        is also a positive is dropped. False: the example's aggregation, keyed on
-        ``(target, context, label)``, which keeps such a pair under both labels.
+    drop_positive_negatives : False (default): the example's aggregation, keyed on
+        ``(target, context, label)``, which keeps a pair drawn as a negative and seen in a
+        walk under both labels. True: such negative draws are dropped (an earlier
+        recgraph deviation, less robust: ``docs/keras_backend.md``).
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
@@ -196,7 +198,7 @@ def _is_self(keys: np.ndarray, vocab_size: int) -> np.ndarray:
     return keys % (vocab_size + 1) == 0
 
 
-def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop_positive_negatives: bool = True):
+def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop_positive_negatives: bool = False):
     """Distinct positive and negative keys (ascending, self-pairs dropped) with their counts.
 
     Returns ``(pos_keys, pos_counts, neg_keys, neg_counts, n_dropped, n_self_negative)``:
@@ -213,7 +215,7 @@ def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop
     neg_uniq, neg_count = neg_uniq[keep], neg_count[keep]
     if not drop_positive_negatives:  # the example's: (a, b, 0) kept beside (a, b, 1)
         return pos_uniq, pos_count, neg_uniq, neg_count, 0, n_self
-    # The deviation from the example: a pair that is positive anywhere is never a negative.
+    # The optional deviation: a pair that is positive anywhere is never a negative.
     seen = np.isin(neg_uniq, pos_uniq, assume_unique=True)
     n_dropped = int(neg_count[seen].sum())
     return pos_uniq, pos_count, neg_uniq[~seen], neg_count[~seen], n_dropped, n_self
