@@ -121,6 +121,10 @@ def exact_ranks(embeddings: np.ndarray, item_ids: np.ndarray, query: int, wanted
     return [position.get(m, 10**6) for m in wanted]
 
 
+def _loss(loss) -> str:
+    return f"{loss[0]:.3f} -> {loss[-1]:.3f}" if loss else ""
+
+
 def one_run(ratings, backend: str, params: dict, seed: int, out: Path) -> dict:
     walk = {k: params[k] for k in WALK_KEYS if k in params}
     trainer = {k: v for k, v in params.items() if k not in WALK_KEYS}
@@ -134,7 +138,7 @@ def one_run(ratings, backend: str, params: dict, seed: int, out: Path) -> dict:
     lk_top = {h["movie_id"] for h in index.similar(LION_KING, k=5)}
     passed = {EMPIRE, JEDI} <= sw_top and bool({ALADDIN, BEAUTY} & lk_top)
     return {"seed": seed, "esb": esb, "jedi": jedi, "aladdin": aladdin, "beauty": beauty, "pass": passed,
-            "train_s": result.timings_s["train"], "words_per_s": result.manifest["training"].get("words_per_s")}
+            "train_s": result.timings_s["train"], "loss": result.manifest.get("loss")}
 
 
 def main() -> None:
@@ -168,14 +172,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, params in chosen.items():
             print(f"### {name}  {params}")
-            print("| seed | ESB | RotJ | Aladdin | B&B | pass | train s |")
-            print("|---:|---:|---:|---:|---:|:---:|---:|")
+            print("| seed | ESB | RotJ | Aladdin | B&B | pass | train s | loss |")
+            print("|---:|---:|---:|---:|---:|:---:|---:|---|")
             rows = []
             for seed in seeds:
                 row = one_run(ratings, args.backend, params, seed, Path(tmp) / f"{len(summary)}-{seed}")
                 rows.append(row)
                 print(f"| {seed} | {row['esb']} | {row['jedi']} | {row['aladdin']} | {row['beauty']} | "
-                      f"{'yes' if row['pass'] else 'NO'} | {row['train_s']:.2f} |", flush=True)
+                      f"{'yes' if row['pass'] else 'NO'} | {row['train_s']:.2f} | {_loss(row['loss'])} |", flush=True)
             summary.append((name, rows))
             print()
     print("| setting | passes | worst ESB | worst RotJ | worst best-of(Aladdin, B&B) | train s (median) |")
