@@ -218,7 +218,8 @@ def test_keras_pipeline_end_to_end(ml_small, tmp_path):
     manifest = result.manifest
     assert manifest["backend"] == "keras"
     assert len(manifest["loss"]) == 2 and manifest["loss"][1] < manifest["loss"][0]
-    assert 1.5 < manifest["loss"][0] < 2.5  # the example's first epoch: 2.10
+    # The example's aggregation: 2.49 at seed 0 (the example's 2021 page printed 2.45).
+    assert 2.2 < manifest["loss"][0] < 2.8
     stages = {"load", "graph", "walks", "examples", "keras_setup", "train", "index", "total"}
     assert stages <= set(manifest["timings_s"])
     training = manifest["training"]
@@ -255,3 +256,28 @@ def test_default_main_job_is_bit_for_bit_reproducible(backend, ml_small_path, tm
     manifest = json.loads((outputs[0] / "manifest.json").read_text())
     if backend == "gensim":
         assert manifest["training"]["workers"] == 1 and manifest["training"]["reproducible"] is True
+
+
+class TestGensimThreads:
+    def test_auto_workers_threshold(self):
+        from recgraph.trainers.gensim_backend import SINGLE_THREAD_MAX_TOKENS, auto_workers, available_cores
+
+        assert auto_workers(70_250) == 1  # ml-latest-small's default walks
+        assert auto_workers(SINGLE_THREAD_MAX_TOKENS - 1) == 1
+        assert auto_workers(SINGLE_THREAD_MAX_TOKENS) == available_cores() >= 1
+
+    def test_history_reports_threads_and_speed(self, clusters, walks):
+        params = {k: v for k, v in PARAMS["gensim"].items() if k != "workers"}
+        trainer = get_trainer("gensim", seed=3, **params)
+        assert trainer.workers is None  # the default: chosen from the corpus size
+        embeddings = trainer.fit(walks, clusters.num_nodes)
+        h = trainer.history_
+        assert h["workers"] == 1 and h["reproducible"] is True
+        assert h["words"] == walks.size and h["words_per_s"] > 0 and h["train_s"] > 0
+        again = get_trainer("gensim", seed=3, **params).fit(walks, clusters.num_nodes)
+        np.testing.assert_array_equal(again, embeddings)
+
+    def test_explicit_threads_are_not_reproducible_by_promise(self, clusters, walks):
+        trainer = get_trainer("gensim", seed=3, **{**PARAMS["gensim"], "workers": 2})
+        trainer.fit(walks, clusters.num_nodes)
+        assert trainer.history_["workers"] == 2 and trainer.history_["reproducible"] is False
