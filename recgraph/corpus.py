@@ -30,7 +30,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import EmptyGraphError
-from .graph import ItemGraph, build_item_graph
+from .graph import ItemGraph, build_item_graph, check_optional_int
 from .validation import check_float, check_int, check_positive
 from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
 
@@ -42,11 +42,15 @@ class GraphParams:
     min_rating: float = 5.0
     min_weight: float = 10.0
     min_item_users: int = 0
+    max_degree: int | None = None
+    max_user_items: int | None = None
 
     def __post_init__(self):
         self.min_rating = check_float("min_rating", self.min_rating)
         self.min_weight = check_float("min_weight", self.min_weight)
         self.min_item_users = check_int("min_item_users", self.min_item_users, low=0)
+        self.max_degree = check_optional_int("max_degree", self.max_degree)
+        self.max_user_items = check_optional_int("max_user_items", self.max_user_items)
 
 
 @dataclass
@@ -78,9 +82,11 @@ def walks_sha256(*walks: np.ndarray) -> str:
 
 def view_label(view: Mapping) -> str:
     """``ratings >= 4, weight >= 30, movies liked by >= 10 users`` for a view's parameters
-    (the last part only when the view leaves movies out)."""
+    (the later parts only when the view leaves movies out or sets a limit)."""
     label = f"ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}"
-    return label + (f", movies liked by >= {view['min_item_users']} users" if view.get("min_item_users") else "")
+    label += f", movies liked by >= {view['min_item_users']} users" if view.get("min_item_users") else ""
+    label += f", {view['max_degree']} edges per movie" if view.get("max_degree") else ""
+    return label + (f", {view['max_user_items']} movies per user" if view.get("max_user_items") else "")
 
 
 def view_seed(seed: int | None, view: int) -> int | None:
@@ -150,7 +156,7 @@ def build_corpus(ratings, graph_params, walk_params: WalkParams, seed: int | Non
     graphs = []
     for i, v in enumerate(views):
         try:
-            graphs.append(build_item_graph(ratings, v.min_rating, v.min_weight, v.min_item_users))
+            graphs.append(build_item_graph(ratings, **vars(v)))
         except EmptyGraphError as exc:
             if i == 0:
                 raise
