@@ -196,13 +196,26 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
     total = int(x.nnz)
     src, dst, weight = cooccurrence_edges(x, item_users, total, min_weight, max_degree, min_rating,
                                           block_entries, show_progress)
-    nodes = np.unique(np.concatenate([src, dst]))
-    remap = np.full(len(movies), -1, dtype=np.int64)
-    remap[nodes] = np.arange(len(nodes))
-    graph = ItemGraph.from_edges(remap[src], remap[dst], weight, num_nodes=len(nodes), item_ids=movies[nodes])
+    graph = graph_from_pairs(src, dst, weight, movies)
     object.__setattr__(graph, "params", params)
     logger.info("graph: %d nodes, %d edges, average degree %.1f", graph.num_nodes, graph.num_edges, graph.avg_degree)
     return graph
+
+
+def graph_from_pairs(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, movies: np.ndarray) -> ItemGraph:
+    """Rule 7: the CSR graph of distinct movie-row pairs ``src < dst`` over the movies they touch."""
+    present = np.zeros(len(movies), dtype=bool)
+    present[src] = True
+    present[dst] = True
+    nodes = np.flatnonzero(present)
+    remap = (np.cumsum(present) - 1).astype(np.int32)
+    src, dst = remap[src], remap[dst]
+    adj = sp.csr_matrix((np.concatenate([weight, weight]), (np.concatenate([src, dst]), np.concatenate([dst, src]))),
+                        shape=(len(nodes), len(nodes)))
+    del src, dst
+    adj.sort_indices()
+    return ItemGraph(indptr=adj.indptr.astype(np.int64), indices=adj.indices.astype(np.int32, copy=False),
+                     weights=adj.data.astype(np.float64, copy=False), item_ids=movies[nodes])
 
 
 def check_optional_int(name: str, value) -> int | None:
@@ -285,22 +298,28 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
     progress = tqdm(total=num_items, desc="graph", unit="movie", disable=not show_progress)
     for lo, hi in blocks:
         first = 0 if max_degree else lo
-        counts = (x[lo:hi] @ xt[:, first:]).tocsr() if first else x[lo:hi] @ xt
-        row = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(counts.indptr))
-        col = counts.indices.astype(np.int64) + first
+        counts = x[lo:hi] @ (xt[:, first:] if first else xt)
         n_xy = counts.data
-        off = col > row if not max_degree else col != row
-        row, col, n_xy = row[off], col[off], n_xy[off]
+        row = np.repeat(np.arange(lo, hi, dtype=np.int32), np.diff(counts.indptr))
+        col = counts.indices + np.int32(first) if first else counts.indices
+        off = col != row if max_degree else col > row
         shared_pairs += int(np.count_nonzero(col > row))
-        small, large = np.minimum(row, col), np.maximum(row, col)
-        # Rule 5, in this order of operations (both engines and both ends of an edge agree bit for bit).
-        weight = (np.log(n_xy) - log_users[small] - log_users[large] + log_total) * n_xy
-        if weight.size:
-            largest = max(largest, float(weight.max()))
-        keep = (weight >= min_weight) & (weight > 0)
+        small, large = (np.minimum(row, col), np.maximum(row, col)) if max_degree else (row, col)
+        # Rule 5, in this order of operations (both engines and both ends of an edge agree bit for bit),
+        # in place to hold one float64 temporary per pair.
+        weight = np.log(n_xy)
+        weight -= log_users[small]
+        weight -= log_users[large]
+        weight += log_total
+        weight *= n_xy
+        del small, large
+        largest = max(largest, float(np.max(weight, where=off, initial=-np.inf)))
+        keep = off & (weight >= min_weight) & (weight > 0)
+        del off, counts
         row, col, weight = row[keep], col[keep], weight[keep]
         if max_degree:
-            row, col, weight = top_per_row(row, col, weight, max_degree)
+            row, col, weight = top_per_row(row - np.int32(lo), col, weight, max_degree, hi - lo)
+            row += np.int32(lo)
         parts_src.append(np.minimum(row, col))
         parts_dst.append(np.maximum(row, col))
         parts_weight.append(weight)
@@ -316,7 +335,7 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
                               f"weight is {largest:.3g}); lower min_weight.")
     if max_degree:
         # An edge in both ends' top K was found twice, with the same weight: keep it once.
-        _, first_seen = np.unique(src * num_items + dst, return_index=True)
+        _, first_seen = np.unique(src.astype(np.int64) * num_items + dst, return_index=True)
         src, dst, weight = src[first_seen], dst[first_seen], weight[first_seen]
     return src, dst, weight
 
@@ -334,9 +353,35 @@ def block_bounds(bound: np.ndarray, block_entries: int) -> list[tuple[int, int]]
     return blocks
 
 
-def top_per_row(row: np.ndarray, col: np.ndarray, weight: np.ndarray,
-                k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's ``k`` edges by (weight desc, neighbour asc)."""
+def top_per_row(row: np.ndarray, col: np.ndarray, weight: np.ndarray, k: int,
+                num_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``k`` edges by (weight desc, neighbour asc); ``row`` in ``[0, num_rows)``, weights > 0.
+
+    A full sort of every pair is the slow part, so rows are first cut to candidates with a
+    histogram of each row's weights (buckets of the float64 bit patterns, which order positive
+    floats exactly): a row keeps the buckets from its top down to the one that reaches ``k``
+    entries, which holds every entry of its top ``k``; only those are sorted.
+    """
+    per_row = np.bincount(row, minlength=num_rows)
+    heavy = per_row > k
+    if heavy.any():
+        bits = weight.view(np.int64)
+        low = int(bits.min())
+        span = int(bits.max()) - low
+        # About one histogram cell per pair of the heavy rows, so the histogram is no bigger than the block.
+        heavy_rows = int(heavy.sum())
+        buckets = int(min(4096, max(2, int(per_row[heavy].sum()) // heavy_rows)))
+        shift = max(0, (span // buckets).bit_length())
+        bucket = (bits - low) >> shift  # in [0, buckets)
+        nb = int(span >> shift) + 1
+        slot = np.cumsum(heavy) - 1  # heavy row -> histogram row
+        in_heavy = heavy[row]
+        hist = np.bincount(slot[row[in_heavy]] * nb + bucket[in_heavy], minlength=heavy_rows * nb)
+        from_top = np.cumsum(hist.reshape(heavy_rows, nb)[:, ::-1], axis=1)
+        cut = np.zeros(num_rows, dtype=np.int64)  # the lowest bucket each row keeps
+        cut[heavy] = nb - 1 - np.argmax(from_top >= k, axis=1)
+        candidate = bucket >= cut[row]
+        row, col, weight = row[candidate], col[candidate], weight[candidate]
     order = np.lexsort((col, -weight, row))
     row, col, weight = row[order], col[order], weight[order]
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]]) if len(row) else np.zeros(0, dtype=np.int64)

@@ -159,23 +159,36 @@ def test_max_degree_keeps_the_union_of_each_ends_top_k():
     assert thresholded.item_ids.tolist() == [10, 20, 40]
 
 
-def test_max_degree_on_ml_latest_small_matches_a_per_node_ranking(ml_small, ml_graph):
-    k = 5
-    pruned = build_item_graph(ml_small, max_degree=k, block_entries=20_000)
-    # Reference: rank each node's edges of the unpruned graph, (weight desc, neighbour id asc).
-    rows = np.repeat(np.arange(ml_graph.num_nodes), ml_graph.degrees())
-    order = np.lexsort((ml_graph.indices, -ml_graph.weights, rows))
+def ranked_union(full, k):
+    """Reference rule 6 on an unpruned graph: each node's top k by (weight desc, neighbour id asc), the union."""
+    rows = np.repeat(np.arange(full.num_nodes), full.degrees())
+    order = np.lexsort((full.indices, -full.weights, rows))
     rank = np.empty(len(order), dtype=np.int64)
-    starts = ml_graph.indptr[:-1]
-    rank[order] = np.arange(len(order)) - np.repeat(starts, ml_graph.degrees())
+    rank[order] = np.arange(len(order)) - np.repeat(full.indptr[:-1], full.degrees())
     top = rank < k
-    a, b = rows[top], ml_graph.indices[top].astype(np.int64)
-    expected = set(zip(ml_graph.item_ids[np.minimum(a, b)].tolist(), ml_graph.item_ids[np.maximum(a, b)].tolist()))
+    a, b = rows[top], full.indices[top].astype(np.int64)
+    return set(zip(full.item_ids[np.minimum(a, b)].tolist(), full.item_ids[np.maximum(a, b)].tolist()))
+
+
+def test_max_degree_on_ml_latest_small_matches_a_per_node_ranking(ml_small, ml_graph):
+    pruned = build_item_graph(ml_small, max_degree=5, block_entries=20_000)
     got = edge_set(pruned)
-    assert set(got) == expected
+    assert set(got) == ranked_union(ml_graph, 5)
     full = edge_set(ml_graph)
     assert all(got[pair] == full[pair] for pair in got)
     assert pruned.degrees().min() >= 1 and len(got) < 5 * ml_graph.num_nodes
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_max_degree_with_many_ties_matches_a_per_node_ranking(k):
+    # Few users, so many pairs share a count and a weight: the tie rule decides.
+    rng = np.random.default_rng(k)
+    rows = {(int(u), int(m)) for u, m in zip(rng.integers(0, 40, 600), rng.integers(0, 60, 600) ** 2 // 60)}
+    frame = ratings_frame([(u, m, 5.0) for u, m in sorted(rows)])
+    full = build_item_graph(frame, min_weight=-100)
+    for block in (50, 10**6):
+        pruned = build_item_graph(frame, min_weight=-100, max_degree=k, block_entries=block)
+        assert set(edge_set(pruned)) == ranked_union(full, k)
 
 
 def timed_frame(rows):
