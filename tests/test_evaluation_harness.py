@@ -78,7 +78,8 @@ def test_run_evaluation_report(ml_small):
     assert names == ["gensim/seed", "most-popular"]
     row = report["rows"][0]
     assert row["kind"] == "embedding" and row["params"]["trainer"]["epochs"] == 2
-    assert row["params"]["graph"] == {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0}
+    assert row["params"]["graph"] == {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0, "max_degree": None,
+                                      "max_user_items": None}
     for key in ("hr@10", "ndcg@10", "recall@10", "coverage@10", "hr@20", "ndcg@20", "recall@20", "coverage@20"):
         assert 0.0 <= row["metrics"][key] <= 1.0
     # One held-out item per user: HR equals recall.
@@ -146,8 +147,8 @@ def test_presets_resolve_per_backend():
     assert seed.walks == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
     # tuned: the 5-star graph first, then the >= 4 and >= 4.5 views; overrides change the first only.
     assert [v["min_rating"] for v in gensim.views] == [5.0, 4.0, 4.5] and seed.views == [seed.graph]
-    assert gensim.to_dict()["views"] == [{**gensim.graph, "min_item_users": 0}, gensim.views[1],
-                                         {**gensim.views[2], "min_item_users": 0}]
+    unset = {"min_item_users": 0, "max_degree": None, "max_user_items": None}
+    assert gensim.to_dict()["views"] == [{**unset, **view} for view in gensim.views]
     assert "views" not in seed.to_dict()
     moved = preset_params("tuned", "gensim", graph_overrides={"min_weight": 20.0})
     assert [v["min_weight"] for v in moved.views] == [20.0, 30.0, 20.0]
