@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ def view_rows(label: str, ratings, views: list[dict]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="tuned")
+    parser.add_argument("--views", help="JSON list of graph views instead of the preset's (degrees only)")
     parser.add_argument("--fractions", default="0.25,0.5,1.0", help="user shares of ml-latest-small")
     parser.add_argument("--data", action="append", default=[], help="further MovieLens-format logs (repeatable)")
     parser.add_argument("--evaluate", action="store_true", help="also the ratio to item-kNN on each subsample")
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
     from recgraph.data import load_movielens
     from recgraph.presets import preset_params
 
-    views = preset_params(args.preset).views
+    views = json.loads(args.views) if args.views else preset_params(args.preset).views
     small = load_movielens(str(ML_SMALL))
     fractions = [float(f) for f in args.fractions.split(",") if f]
     print(f"preset {args.preset}: views {views}")
