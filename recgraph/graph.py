@@ -151,9 +151,12 @@ class ItemGraph:
         return graph
 
 
-#: Intermediate entries (co-occurrence counts of one block of rows) held at a time; about
-#: 40 bytes each while a block is weighted and filtered, so ~100 MB.
+#: Most intermediate entries (co-occurrence counts of one block of movies) held at a time;
+#: about 40 bytes each while a block is weighed and filtered, so ~100 MB. Smaller logs get
+#: blocks of about as many entries as they have liked rows (at least MIN_BLOCK_ENTRIES), so
+#: the build's memory stays a small multiple of its input at every size.
 DEFAULT_BLOCK_ENTRIES = 2_500_000
+MIN_BLOCK_ENTRIES = 100_000
 
 
 def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0, min_item_users: int = 0,
@@ -173,8 +176,9 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
     max_user_items : a user keeps only their ``max_user_items`` most recent liked movies
         (None: no cap, the example).
     show_progress : a tqdm bar over the blocks of the co-occurrence product.
-    block_entries : intermediate co-occurrence entries per block (default
-        :data:`DEFAULT_BLOCK_ENTRIES`); the result does not depend on it.
+    block_entries : intermediate co-occurrence entries per block (default: the number of liked
+        rows, within [:data:`MIN_BLOCK_ENTRIES`, :data:`DEFAULT_BLOCK_ENTRIES`]); the result
+        does not depend on it.
 
     Returns
     -------
@@ -187,13 +191,16 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
     min_item_users = check_int("min_item_users", min_item_users, low=0)
     max_degree = check_optional_int("max_degree", max_degree)
     max_user_items = check_optional_int("max_user_items", max_user_items)
-    block_entries = DEFAULT_BLOCK_ENTRIES if block_entries is None else check_int("block_entries", block_entries)
+    if block_entries is not None:
+        block_entries = check_int("block_entries", block_entries)
     params = {"min_rating": min_rating, "min_weight": min_weight, "min_item_users": min_item_users,
               "max_degree": max_degree, "max_user_items": max_user_items}
 
     x, movies = liked_matrix(frame, min_rating, min_item_users, max_user_items)
     item_users = np.diff(x.indptr)  # x: items x users, CSR
     total = int(x.nnz)
+    if block_entries is None:
+        block_entries = min(DEFAULT_BLOCK_ENTRIES, max(MIN_BLOCK_ENTRIES, total))
     src, dst, weight = cooccurrence_edges(x, item_users, total, min_weight, max_degree, min_rating,
                                           block_entries, show_progress)
     graph = graph_from_pairs(src, dst, weight, movies)
