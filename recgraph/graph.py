@@ -201,25 +201,36 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
     total = int(x.nnz)
     if block_entries is None:
         block_entries = min(DEFAULT_BLOCK_ENTRIES, max(MIN_BLOCK_ENTRIES, total))
-    src, dst, weight = cooccurrence_edges(x, item_users, total, min_weight, max_degree, min_rating,
-                                          block_entries, show_progress)
-    graph = graph_from_pairs(src, dst, weight, movies)
+    edges = cooccurrence_edges(x, item_users, total, min_weight, max_degree, min_rating, block_entries, show_progress)
+    del x
+    graph = graph_from_pairs(edges, movies)
     object.__setattr__(graph, "params", params)
     logger.info("graph: %d nodes, %d edges, average degree %.1f", graph.num_nodes, graph.num_edges, graph.avg_degree)
     return graph
 
 
-def graph_from_pairs(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, movies: np.ndarray) -> ItemGraph:
-    """Rule 7: the CSR graph of distinct movie-row pairs ``src < dst`` over the movies they touch."""
+def graph_from_pairs(edges: list, movies: np.ndarray) -> ItemGraph:
+    """Rule 7: the CSR graph of distinct movie-row pairs ``src < dst`` over the movies they touch.
+
+    ``edges`` is ``[src, dst, weight]``; it is emptied as the arrays are used, so that no more
+    than the CSR's own arrays and one copy of the edges are alive at a time.
+    """
+    src, dst, weight = edges
+    edges.clear()
     present = np.zeros(len(movies), dtype=bool)
     present[src] = True
     present[dst] = True
     nodes = np.flatnonzero(present)
     remap = (np.cumsum(present) - 1).astype(np.int32)
     src, dst = remap[src], remap[dst]
-    adj = sp.csr_matrix((np.concatenate([weight, weight]), (np.concatenate([src, dst]), np.concatenate([dst, src]))),
-                        shape=(len(nodes), len(nodes)))
+    rows = np.concatenate([src, dst])
+    cols = np.concatenate([dst, src])
     del src, dst
+    values = np.concatenate([weight, weight])
+    del weight
+    adj = sp.coo_matrix((values, (rows, cols)), shape=(len(nodes), len(nodes)))
+    del rows, cols, values
+    adj = adj.tocsr()
     adj.sort_indices()
     return ItemGraph(indptr=adj.indptr.astype(np.int64), indices=adj.indices.astype(np.int32, copy=False),
                      weights=adj.data.astype(np.float64, copy=False), item_ids=movies[nodes])
@@ -283,8 +294,8 @@ def cap_user_items(frame, mask: np.ndarray, user: np.ndarray, item: np.ndarray,
 
 def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min_weight: float,
                        max_degree: int | None, min_rating: float, block_entries: int,
-                       show_progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rules 4-6 over blocks of movies: ``(src, dst, weight)`` with movie rows ``src < dst``.
+                       show_progress: bool) -> list[np.ndarray]:
+    """Rules 4-6 over blocks of movies: ``[src, dst, weight]`` with movie rows ``src < dst``.
 
     Each block multiplies its rows of ``x`` by ``x.T`` (only the columns after the block's
     first movie when no ``max_degree`` needs whole neighbourhoods), weighs the pairs, and keeps
@@ -336,7 +347,12 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
     if shared_pairs == 0:
         raise EmptyGraphError(
             f"No two movies share a user at min_rating {min_rating:g}, so the graph has no edge; lower min_rating.")
-    src, dst, weight = np.concatenate(parts_src), np.concatenate(parts_dst), np.concatenate(parts_weight)
+    src = np.concatenate(parts_src)
+    parts_src.clear()
+    dst = np.concatenate(parts_dst)
+    parts_dst.clear()
+    weight = np.concatenate(parts_weight)
+    parts_weight.clear()
     if not len(weight):
         raise EmptyGraphError(f"No movie pair reaches min_weight {min_weight:g} with a weight > 0 (the largest "
                               f"weight is {largest:.3g}); lower min_weight.")
@@ -344,7 +360,7 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
         # An edge in both ends' top K was found twice, with the same weight: keep it once.
         _, first_seen = np.unique(src.astype(np.int64) * num_items + dst, return_index=True)
         src, dst, weight = src[first_seen], dst[first_seen], weight[first_seen]
-    return src, dst, weight
+    return [src, dst, weight]
 
 
 def block_bounds(bound: np.ndarray, block_entries: int) -> list[tuple[int, int]]:
