@@ -147,14 +147,16 @@ def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     assert manifest["graph"]["nodes"] == 1405 and manifest["graph"]["views"][0]["nodes"] == 1405
     second = manifest["graph"]["views"][1]
     assert (second["min_rating"], second["min_weight"], second["min_item_users"]) == (4.0, 30.0, 10)
+    assert (second["max_degree"], second["max_user_items"]) == (60, 1000)
     third = manifest["graph"]["views"][2]
     assert (third["min_rating"], third["min_weight"], third["min_item_users"]) == (4.5, 20.0, 0)
     assert [v["min_rating"] for v in manifest["params"]["views"]] == [5.0, 4.0, 4.5]
     # One row per movie of any view, three 50-d blocks side by side.
     assert manifest["n_items"] == manifest["graph"]["items"] > max(v["nodes"] for v in manifest["graph"]["views"])
     assert manifest["dim"] == 150
-    assert "view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users)" in proc.stdout
-    assert "view 2 (ratings >= 4.5, weight >= 20):" in proc.stdout
+    assert ("view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users, 60 edges per movie, "
+            "1000 movies per user)") in proc.stdout
+    assert "view 2 (ratings >= 4.5, weight >= 20, 60 edges per movie, 1000 movies per user):" in proc.stdout
     assert f"{manifest['n_items']:,} movies in all 3 views" in proc.stdout
     one = tmp_path / "one"
     proc = run_script("--preset", "tuned", "--one-view", "--data", ml_small_path, "--out", one, "--quiet",

@@ -44,7 +44,7 @@ def test_defaults_and_round_trip():
     tuned = resolve_config("tuned", "keras", seed=4, n_trees=20, graph={"max_degree": 50})
     payload = json.loads(json.dumps(tuned.to_dict()))
     assert RunConfig.from_dict(payload) == tuned
-    assert payload["graph"][0]["max_degree"] == 50 and "max_degree" not in payload["graph"][1]
+    assert payload["graph"][0]["max_degree"] == 50 and payload["graph"][1]["max_degree"] == 60  # flags: primary view only
 
 
 def test_resolution_order_preset_then_file_then_flags():

@@ -24,9 +24,10 @@ def test_presets_resolve_per_backend():
     # tuned: the 5-star graph first, then the >= 4 and >= 4.5 views; overrides change the first only.
     assert [v.min_rating for v in gensim.views] == [5.0, 4.0, 4.5] and len(seed.views) == 1
     views = gensim.to_dict()["graph"]
-    assert views[0] == {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0}
-    assert views[1] == {"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}
-    assert views[2] == {"min_rating": 4.5, "min_weight": 20.0, "min_item_users": 0}
+    limits = {"max_degree": 60, "max_user_items": 1000}  # size-free limits (docs/graph_options.md)
+    assert views[0] == {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0, **limits}
+    assert views[1] == {"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10, **limits}
+    assert views[2] == {"min_rating": 4.5, "min_weight": 20.0, "min_item_users": 0, **limits}
     assert len(seed.to_dict()["graph"]) == 1
     moved = resolve_config("tuned", "gensim", graph={"min_weight": 20.0})
     assert [v.min_weight for v in moved.views] == [20.0, 30.0, 20.0]
