@@ -26,6 +26,10 @@ preset's or the defaults)::
     popularity_weight = 0.15
     [index]
     n_trees = 50
+    [data]                    # the log, when no --data is given (or data = "path")
+    source = "clicks.parquet"
+    user_col = "user"         # recgraph.data.load_log options: user_col, item_col,
+    item_col = "item"         # rating_col, time_col, items (command-line flags win)
 
 >>> config = resolve_config(preset="tuned", backend="keras", trainer={"epochs": 3})
 >>> config.views[0].min_rating, config.trainer.params["epochs"]

@@ -167,3 +167,19 @@ def test_a_missing_source_is_one_sentence(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "art"), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("recgraph: error: Data source ") and err.count(". ") == 0 and err.endswith("URL.")
+
+
+def test_a_config_files_data_table_names_the_log(clicks_csv, tmp_path, capsys):
+    run = tmp_path / "run.toml"
+    run.write_text(f'seed = 1\n[[graph]]\nmin_weight = 1\n[walks]\nnum_walks = 2\nwalk_length = 5\n'
+                   f'[trainer.params]\ndim = 8\nepochs = 1\nworkers = 1\n'
+                   f'[data]\nsource = "{clicks_csv}"\nuser_col = "u"\nitem_col = "i"\ntime_col = "t"\n')
+    out = tmp_path / "art"
+    assert main(["train", "--config", str(run), "--out", str(out), "--quiet"]) == 0
+    data = json.loads((out / "manifest.json").read_text())["data"]
+    assert data["source"] == str(clicks_csv) and data["implicit"] is True and data["users"] == N_USERS
+    run.write_text(f'[data]\nsource = "{clicks_csv}"\nuser_column = "u"\n')
+    capsys.readouterr()
+    assert main(["train", "--config", str(run), "--out", str(tmp_path / "bad"), "--quiet"]) == 1
+    assert capsys.readouterr().err.strip() == ("recgraph: error: Unknown data field(s) user_column; valid: source, "
+                                               "user_col, item_col, rating_col, time_col, items.")
