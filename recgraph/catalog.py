@@ -46,7 +46,7 @@ class ItemCatalog:
     def from_ratings(cls, ratings) -> "ItemCatalog":
         """Every movie of ``ratings`` (:class:`recgraph.data.Ratings`): those rated and those in its
         movies table (likes 0 when unrated); a rated movie missing from the table is titled
-        ``movie <id>``."""
+        ``item <id>``, as :mod:`recgraph.data` names the items of a log without titles."""
         frame = ratings.ratings
         ids = np.union1d(frame["movieId"].to_numpy(dtype=np.int64), ratings.movies["movieId"].to_numpy(dtype=np.int64))
         movies = ratings.movies.drop_duplicates("movieId").set_index("movieId")
@@ -55,7 +55,7 @@ class ItemCatalog:
         likes = Popularity.from_ratings(frame["userId"].to_numpy(), frame["movieId"].to_numpy(),
                                         frame["rating"].to_numpy(), LIKE_MIN_RATING).count(ids)
         return cls(ids,
-                   tuple(t if isinstance(t, str) else f"movie {m}" for t, m in zip(titles, ids.tolist())),
+                   tuple(t if isinstance(t, str) else f"item {m}" for t, m in zip(titles, ids.tolist())),
                    tuple(g if isinstance(g, str) else "" for g in genres),
                    likes.astype(np.int64))
 

@@ -66,12 +66,14 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                      preset: str = "tuned", protocol: str = "random", threshold: float = DEFAULT_THRESHOLD,
                      test_fraction: float = DEFAULT_TEST_FRACTION, baselines=DEFAULT_BASELINES,
                      ease_lambda: float = DEFAULT_EASE_LAMBDA, trainer_overrides: dict | None = None,
-                     keep_artifacts: bool = False, show_progress: bool = False) -> dict:
+                     keep_artifacts: bool = False, show_progress: bool = False, log: dict | None = None) -> dict:
     """Train every backend on one walk corpus, measure, and write the report directory.
 
     Parameters
     ----------
-    data : a source for :func:`recgraph.data.load_movielens`, or loaded Ratings.
+    data : a log for :func:`recgraph.data.load` (CSV/Parquet file or parts, DataFrame,
+        MovieLens directory/zip/URL), or loaded Ratings.
+    log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
     out_dir : where report.json / report.md / report.png go (replaced atomically).
     backends : trainer names; one that cannot be imported is reported as unavailable.
     trainer_overrides : ``{backend: {param: value}}`` on top of the preset.
@@ -84,17 +86,16 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     from .artifact import check_output_dir
     from .atomic import replace_dir, staging_dir, write_bytes, write_json, write_text
     from .config import resolve_config
-    from .data import Ratings, load_movielens
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
     from .index import ItemIndex
-    from .pipeline import load_inputs, train_on_corpus
+    from .pipeline import load_inputs, load_log_source, train_on_corpus
 
     out = check_output_dir(out_dir, marker="report.json", marker_keys=("recgraph_version", "backends"),
                            allowed=frozenset(REPORT_FILES) | {"artifacts"})
     if not backends:
         raise ParameterError("Name at least one backend to compare.")
     overrides = dict(trainer_overrides or {})
-    ratings = data if isinstance(data, Ratings) else load_movielens(data)
+    ratings = load_log_source(data, log)
     split, matrices = prepare(ratings, protocol, threshold, test_fraction, seed)
     train_ratings = split.train_ratings(ratings)
     shared = resolve_config(preset, backends[0], seed=seed)
@@ -164,7 +165,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         report = {
             "recgraph_version": __version__,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "data": {"source": ratings.source, "md5": ratings.md5},
+            "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
             "seed": seed,
             "preset": preset,
             "protocol": protocol,

@@ -26,6 +26,10 @@ preset's or the defaults)::
     popularity_weight = 0.15
     [index]
     n_trees = 50
+    [data]                    # the log, when no --data is given (or data = "path")
+    source = "clicks.parquet"
+    user_col = "user"         # recgraph.data.load_log options: user_col, item_col,
+    item_col = "item"         # rating_col, time_col, items (command-line flags win)
 
 >>> config = resolve_config(preset="tuned", backend="keras", trainer={"epochs": 3})
 >>> config.views[0].min_rating, config.trainer.params["epochs"]
@@ -134,6 +138,9 @@ class IndexConfig:
 
 
 SECTIONS = ("preset", "seed", "graph", "walks", "trainer", "scoring", "index")
+#: The fields of a configuration's ``data`` section: the log's source and the
+#: :func:`recgraph.data.load_log` options that read it (column names, items table).
+DATA_FIELDS = ("source", "user_col", "item_col", "rating_col", "time_col", "items")
 
 
 @dataclass(frozen=True)
@@ -309,8 +316,9 @@ def load_config(path: str | Path) -> dict:
 
     ``path`` is a TOML (``.toml``) or JSON file in :meth:`RunConfig.to_dict`'s shape, or an
     artifact's ``manifest.json`` (its ``config``; older artifacts: rebuilt from ``params``).
-    The sections may also hold ``data``: the source the run read (a manifest's
-    ``data.source``), used when no ``--data`` or ``--graph`` is given.
+    The sections may also hold ``data``: the log the run read, as a source string or a table
+    of :data:`DATA_FIELDS` (a manifest's ``data.source``, ``data.columns`` and
+    ``data.items_table``); :func:`data_section` reads it.
     """
     path = Path(path).expanduser()
     if path.is_dir():
@@ -350,7 +358,29 @@ def config_from_manifest(manifest: Mapping) -> dict:
                     "trainer": {"backend": manifest.get("backend", DEFAULT_BACKEND), "params": trainer},
                     "scoring": manifest.get("scoring"),
                     "index": {"n_trees": params.get("n_trees", manifest.get("n_trees", DEFAULT_N_TREES))}}
-    source = (manifest.get("data") or {}).get("source")
-    if source:
+    data = manifest.get("data") or {}
+    source = data.get("source")
+    options = {k: v for k, v in (data.get("columns") or {}).items() if k in DATA_FIELDS}
+    if data.get("items_table"):
+        options["items"] = data["items_table"]
+    if source and options:
+        sections["data"] = {"source": source, **options}
+    elif source:
         sections["data"] = source
     return sections
+
+
+def data_section(value) -> tuple[str | None, dict]:
+    """A configuration's ``data`` (a source string, a table of :data:`DATA_FIELDS`, or None)
+    as ``(source, load_log options)``; an unknown field is one sentence."""
+    if value is None or isinstance(value, str):
+        return value, {}
+    table = _table("data", value)
+    unknown = sorted(set(table) - set(DATA_FIELDS))
+    if unknown:
+        raise ParameterError(f"Unknown data field(s) {', '.join(unknown)}; valid: {', '.join(DATA_FIELDS)}.")
+    for name, text in table.items():
+        if text is not None and not isinstance(text, str):
+            raise ParameterError(f"data.{name} must be a string (a path or a column name); got {text!r}.")
+    options = {k: v for k, v in table.items() if k != "source"}
+    return table.get("source"), options

@@ -9,6 +9,8 @@ starts from its output.
 >>> result = train("ml-latest-small.zip", "artifacts/ml", config=resolve_config(preset="tuned", seed=1))
 >>> build_graph_dir("ml-latest-small.zip", "graphs/ml", resolve_config(preset="tuned"))
 >>> result = train(None, "artifacts/ml", config=resolve_config(preset="tuned", seed=1), graph="graphs/ml")
+>>> result = train("clicks.parquet", "artifacts/clicks", config=resolve_config(preset="tuned"),
+...                log={"user_col": "user", "item_col": "item", "time_col": "ts"})  # implicit: no rating column
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -25,7 +28,7 @@ from .artifact import check_output_dir, write_artifact
 from .catalog import ItemCatalog
 from .config import DEFAULT_BACKEND, GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
 from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
-from .data import Ratings, load_movielens
+from .data import Ratings, load
 from .graph import ItemGraph
 from .seeds import stage_seeds
 from . import trainers
@@ -33,7 +36,7 @@ from . import trainers
 logger = logging.getLogger(__name__)
 
 __all__ = ["SHOWCASE_TITLES", "GraphParams", "WalkParams", "TrainResult", "TrainingInputs", "build_graph_dir",
-           "load_inputs", "loss_curves", "stage_seeds", "train", "train_on_corpus"]
+           "data_summary", "load_inputs", "load_log_source", "loss_curves", "stage_seeds", "train", "train_on_corpus"]
 
 #: The Keras example's query movies (Titanic instead of The Matrix, as the brief asks).
 SHOWCASE_TITLES = (
@@ -88,12 +91,29 @@ class _Stopwatch:
         self.timings["total"] = round(time.perf_counter() - self._start, 4)
 
 
-def data_summary(ratings: Ratings) -> dict:
-    """The log's record in a graph directory's manifest."""
+def data_summary(ratings: Ratings, log: Mapping | None = None) -> dict:
+    """The log's record in an artifact's or a graph directory's manifest.
+
+    ``columns`` are the file's column names as :func:`recgraph.data.load_log` options and
+    ``items_table`` the items table's path (when ``log`` names one), so
+    :func:`recgraph.config.load_config` can read the same log again.
+    """
     frame = ratings.ratings
-    return {"source": ratings.source, "md5": ratings.md5, "implicit": bool(getattr(ratings, "implicit", False)),
-            "has_titles": bool(getattr(ratings, "has_titles", True)), "columns": dict(getattr(ratings, "columns", {}) or {}),
-            "rows": int(len(frame)), "users": int(frame["userId"].nunique()), "items": int(frame["movieId"].nunique())}
+    record = {"source": ratings.source, "md5": ratings.md5, "implicit": bool(getattr(ratings, "implicit", False)),
+              "has_titles": bool(getattr(ratings, "has_titles", True)),
+              "columns": dict(getattr(ratings, "columns", {}) or {}),
+              "rows": int(len(frame)), "users": int(frame["userId"].nunique()), "items": int(frame["movieId"].nunique())}
+    items = (log or {}).get("items")
+    if items is not None:
+        record["items_table"] = items if isinstance(items, str) else (
+            "DataFrame" if hasattr(items, "columns") else str(items))
+    return record
+
+
+def load_log_source(data, log: Mapping | None = None) -> Ratings:
+    """The log ``data`` names (:func:`recgraph.data.load`; loaded :class:`Ratings` pass through),
+    read with ``log``'s :func:`recgraph.data.load_log` options (column names, items table)."""
+    return load(data, **dict(log or {}))
 
 
 def _config(config: RunConfig | None, legacy: dict) -> RunConfig:
@@ -112,11 +132,11 @@ def _config(config: RunConfig | None, legacy: dict) -> RunConfig:
 
 
 def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | Path | None = None,
-                timings: dict | None = None, on_loaded=None) -> tuple[TrainingInputs, RunConfig]:
+                timings: dict | None = None, on_loaded=None, log: Mapping | None = None) -> tuple[TrainingInputs, RunConfig]:
     """Build (or, with ``graph``, read) every view's graph and walk it with ``config``'s walk seed.
 
-    With ``graph`` (a graph directory) the views are the directory's: the returned
-    configuration has its ``graph`` section. ``timings`` receives ``load``, ``graph`` and
+    ``data`` and ``log`` are read by :func:`load_log_source`. With ``graph`` (a graph
+    directory) the views are the directory's: the returned configuration has its ``graph`` section. ``timings`` receives ``load``, ``graph`` and
     ``walks`` seconds; ``on_loaded`` (no arguments) is called once the data is read.
     """
     timings = {} if timings is None else timings
@@ -130,18 +150,18 @@ def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str
         if on_loaded:
             on_loaded()
         graphs, items = stored.graphs, stored.items
-        record = {"source": stored.data.get("source"), "md5": stored.data.get("md5"), "graph_dir": str(stored.path)}
+        record = {**stored.data, "graph_dir": str(stored.path)}
         if stored.views != config.views:
             logger.info("training on the graph directory's %d view(s), not the configuration's", len(stored.views))
         config = config.replace(graph=stored.views)
     else:
-        ratings = data if isinstance(data, Ratings) else load_movielens(data)
+        ratings = load_log_source(data, log)
         t = _lap(timings, "load", t)
         if on_loaded:
             on_loaded()
         graphs = build_graphs(ratings, config.views)
         items = ItemCatalog.from_ratings(ratings)
-        record = {"source": ratings.source, "md5": ratings.md5}
+        record = data_summary(ratings, log)
         _lap(timings, "graph", t)
     corpus = walk_graphs(graphs, config.views, config.walks, seed=walk_seed, timings=timings)
     return TrainingInputs(corpus, items, record, dict(timings)), config
@@ -167,13 +187,15 @@ def train(
     scoring: dict | None = None,
     config: RunConfig | None = None,
     graph: str | Path | None = None,
+    log: Mapping | None = None,
 ) -> TrainResult:
     """Run the whole pipeline and (when ``out_dir`` is given) write the artifact atomically.
 
     Parameters
     ----------
-    data : a source for :func:`recgraph.data.load_movielens`, or loaded :class:`Ratings`
-        (None with ``graph``).
+    data : a log for :func:`recgraph.data.load`: a CSV or Parquet file, a directory of
+        parts, a pandas DataFrame, a MovieLens directory, zip or URL (None: ml-latest-small;
+        with ``graph``: unused), or loaded :class:`Ratings`.
     out_dir : artifact directory; checked before any work so a bad target fails fast.
     config : the run's :class:`~recgraph.config.RunConfig` (see
         :func:`recgraph.config.resolve_config`). Without it, the separate parameters make one:
@@ -182,6 +204,10 @@ def train(
         (:class:`~recgraph.scoring.ScoringOptions` fields; None: plain cosine).
     graph : a graph directory (``recgraph graph``) to walk instead of building the graph
         from ``data``; its views replace the configuration's.
+    log : :func:`recgraph.data.load_log` options for ``data``: ``user_col``, ``item_col``,
+        ``rating_col``, ``time_col`` (MovieLens names by default; a log without a rating
+        column is implicit feedback) and ``items`` (an items table). Recorded in the
+        manifest's ``data`` (``columns``, ``items_table``).
 
     The artifact always gets each movie's likes (items.csv) and the most liked movies
     (popular.csv) from the log.
@@ -194,7 +220,7 @@ def train(
     trainer = _make_trainer(config, show_progress)  # an unknown backend or parameter fails before any work
     stages = _progress(4, "load", show_progress)
     clock = _Stopwatch()
-    inputs, config = load_inputs(data, config, graph, timings=clock.timings,
+    inputs, config = load_inputs(data, config, graph, timings=clock.timings, log=log,
                                  on_loaded=lambda: _advance(stages, "graph + walks" if graph is None else "walks"))
     _advance(stages, f"train ({config.backend})")
     return _train(inputs, out_dir, config, trainer, clock, stages, extra_manifest)
@@ -290,21 +316,22 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
 
 
 def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, config: RunConfig | None = None,
-                    engine: str = "numpy") -> dict:
-    """The graph stage alone: build ``config``'s graph views from the log and write the graph
-    directory (:mod:`recgraph.graph_store`). Returns its manifest."""
+                    engine: str = "numpy", log: Mapping | None = None) -> dict:
+    """The graph stage alone: build ``config``'s graph views from the log (``data`` read with
+    ``log``'s options, as :func:`train` reads it) and write the graph directory
+    (:mod:`recgraph.graph_store`). Returns its manifest."""
     from .graph_store import check_graph_output, write_graph_dir
 
     config = config or RunConfig()
     out = check_graph_output(out_dir)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    ratings = data if isinstance(data, Ratings) else load_movielens(data)
+    ratings = load_log_source(data, log)
     t = _lap(timings, "load", t)
     graphs = build_graphs(ratings, config.views)
     items = ItemCatalog.from_ratings(ratings)
     t = _lap(timings, "graph", t)
-    manifest = write_graph_dir(out, graphs, config.views, items, data_summary(ratings), timings, engine=engine)
+    manifest = write_graph_dir(out, graphs, config.views, items, data_summary(ratings, log), timings, engine=engine)
     return manifest
 
 

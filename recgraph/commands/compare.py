@@ -7,13 +7,14 @@ from pathlib import Path
 
 from ..compare import DEFAULT_BACKENDS
 from ..evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
-from .flags import DATA_HELP, names
+from .flags import DATA_HELP, add_log_flags, load_checked, names, resolve_log
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..presets import available_presets
 
     p.add_argument("--data", default=None, help=DATA_HELP)
+    add_log_flags(p)
     p.add_argument("--out", required=True, help="report directory (replaced atomically)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split, walks, training and index (default 0)")
     p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
@@ -21,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="tuned", choices=available_presets(), help="parameter preset (default tuned)")
     p.add_argument("--protocol", default="random", choices=("random", "leave-last-out"),
                    help="split: random 80/20 of positives (default) or temporal leave-last-out")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help="ratings >= this are positives (default 4)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"ratings >= this are positives (default {DEFAULT_THRESHOLD:g}; an implicit log: every row)")
     p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
                    help="random split: share held out (default 0.2)")
     p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
@@ -47,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     backends = names(args.backends)
     overrides = {b: {"epochs": args.epochs} for b in backends} if args.epochs is not None else None
-    report = compare_backends(args.data, args.out, seed=args.seed, backends=backends, preset=args.preset,
-                              protocol=args.protocol, threshold=args.threshold, test_fraction=args.test_fraction,
+    source, options = resolve_log(args)
+    ratings = load_checked(source, options, {"--threshold": args.threshold})
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    report = compare_backends(ratings, args.out, seed=args.seed, backends=backends, preset=args.preset,
+                              protocol=args.protocol, threshold=threshold, test_fraction=args.test_fraction,
                               baselines=names(args.baselines), ease_lambda=args.ease_lambda,
                               trainer_overrides=overrides, keep_artifacts=args.keep_artifacts,
                               show_progress=not args.quiet)

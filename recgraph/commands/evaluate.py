@@ -9,13 +9,14 @@ import argparse
 
 from ..evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
 from .flags import (DATA_HELP, GRAPH_FLAGS, SCORING_FLAGS, TRAINER_FLAGS, WALK_FLAGS, add_flags, add_graph_flags,
-                    given, names)
+                    add_log_flags, given, load_checked, names, resolve_log)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..presets import available_presets
 
     p.add_argument("--data", default=None, help=DATA_HELP)
+    add_log_flags(p)
     p.add_argument("--protocol", default="leave-last-out", choices=(*PROTOCOLS, "both"),
                    help="temporal leave-last-out (default), random 80/20 of positives, or both")
     p.add_argument("--backend", default="gensim",
@@ -23,8 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="tuned", choices=available_presets(), help="parameter preset (default tuned)")
     p.add_argument("--seed", type=int, default=0, help="seed for walks, training and the index (default 0)")
     p.add_argument("--split-seed", type=int, default=0, help="seed for the random split (default 0)")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"ratings >= this are positives (default {DEFAULT_THRESHOLD:g})")
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"ratings >= this are positives (default {DEFAULT_THRESHOLD:g}; an implicit log: every row)")
     p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
                    help=f"random split: share of each user's positives held out (default {DEFAULT_TEST_FRACTION:g})")
     p.add_argument("--validation", action="store_true",
@@ -64,12 +65,16 @@ def run(args) -> int:
     validation = int(args.validation)
     if args.validation_depth is not None:
         validation = validation_depth(args.validation_depth, "--validation-depth", minimum=1)
+    source, options = resolve_log(args)
+    ratings = load_checked(source, options, {"--threshold": args.threshold, "--min-rating": args.min_rating,
+                                             "--history-min-rating": args.history_min_rating})
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     reports = []
     for protocol in protocols:
         report = run_evaluation(
-            args.data, protocol, backends=names(args.backend), preset=args.preset, seed=args.seed,
+            ratings, protocol, backends=names(args.backend), preset=args.preset, seed=args.seed,
             split_seed=args.split_seed,
-            baselines=names(args.baselines), threshold=args.threshold, test_fraction=args.test_fraction,
+            baselines=names(args.baselines), threshold=threshold, test_fraction=args.test_fraction,
             validation=validation, ease_lambda=args.ease_lambda,
             trainer_overrides=given(args, TRAINER_FLAGS), scoring=given(args, SCORING_FLAGS),
             graph_overrides=given(args, GRAPH_FLAGS), walk_overrides=given(args, WALK_FLAGS),

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-DATA_HELP = ("directory with ratings.csv + movies.csv, a MovieLens .zip, or a URL "
-             "(default: download ml-latest-small; offline, pass a local copy)")
+DATA_HELP = ("the log: a CSV or Parquet file, or a directory of Parquet or CSV parts (name its columns with "
+             "--user-col, --item-col, --rating-col, --time-col; no rating column: implicit feedback), or a "
+             "MovieLens directory (ratings.csv + movies.csv), .zip or URL (default: download ml-latest-small; "
+             "offline, pass a local copy)")
+LOG_GROUP = "log columns and items table (CSV/Parquet logs; MovieLens names by default)"
 
 GRAPH_FLAGS = (
     ("--min-rating", float, "ratings >= this count as liked (default 5)"),
@@ -86,3 +89,33 @@ def add_config_flag(p: argparse.ArgumentParser) -> None:
 def names(text: str) -> tuple[str, ...]:
     """``"a, b,"`` -> ``("a", "b")``."""
     return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def add_log_flags(p: argparse.ArgumentParser) -> None:
+    """The loader's options (:data:`recgraph.data.options.LOG_FLAGS`) in their own group."""
+    from ..data.options import add_log_arguments
+
+    add_log_arguments(p.add_argument_group(LOG_GROUP))
+
+
+def resolve_log(args: argparse.Namespace, base: dict | None = None) -> tuple[str | None, dict]:
+    """The log to read: ``(source, load_log options)``, lowest priority first: the configuration
+    file's ``data`` section, then ``--data`` (the source) and the log flags given."""
+    from ..config import data_section
+    from ..data.options import log_options
+
+    source, options = data_section((base or {}).get("data"))
+    if getattr(args, "data", None) is not None:
+        source = args.data
+    return source, {**options, **log_options(args)}
+
+
+def load_checked(source, options: dict, thresholds: dict):
+    """Read the log now and refuse the rating thresholds the user typed (``{"--flag": value or
+    None}``) when it is implicit feedback, before any work is written."""
+    from ..data import check_rating_options
+    from ..pipeline import load_log_source
+
+    ratings = load_log_source(source, options)
+    check_rating_options(ratings, thresholds)
+    return ratings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .flags import DATA_HELP, add_config_flag, add_graph_flags
+from .flags import DATA_HELP, add_config_flag, add_graph_flags, add_log_flags, load_checked
 
 
 def add_parser(sub) -> None:
@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
                                    "a graph directory; 'recgraph train --graph DIR' walks, trains and indexes from "
                                    "it. The format is in docs/artifact.md.")
     p.add_argument("--data", default=None, help=DATA_HELP)
+    add_log_flags(p)
     p.add_argument("--out", required=True, metavar="GRAPH_DIR", help="graph directory to write (replaced atomically)")
     p.add_argument("--preset", default=None, choices=available_presets(),
                    help="take the graph views of this preset; flags given explicitly override its primary view")
@@ -28,10 +29,13 @@ def run(args: argparse.Namespace) -> int:
     """Run ``recgraph graph`` from parsed arguments."""
     from ..corpus import view_label
     from ..pipeline import build_graph_dir
-    from .train import resolve
+    from ..graph_store import check_graph_output
+    from .train import rating_thresholds, resolve
 
-    config, data = resolve(args)
-    manifest = build_graph_dir(data, args.out, config)
+    config, source, options = resolve(args)
+    check_graph_output(args.out)  # a bad --out fails before the log is read
+    ratings = load_checked(source, options, rating_thresholds(args))
+    manifest = build_graph_dir(ratings, args.out, config, log=options)
     if args.quiet:
         return 0
     for i, view in enumerate(manifest["views"]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .flags import (DATA_HELP, GRAPH_FLAGS, SCORING_FLAGS, TRAINER_FLAGS, WALK_FLAGS, add_config_flag, add_flags,
-                    add_graph_flags, given)
+                    add_graph_flags, add_log_flags, given, load_checked, resolve_log)
 
 
 def add_parser(sub) -> None:
@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     source.add_argument("--data", default=None, help=DATA_HELP)
     source.add_argument("--graph", default=None, metavar="GRAPH_DIR",
                         help="graph directory written by 'recgraph graph': walk, train and index from it")
+    add_log_flags(p)
     p.add_argument("--out", required=True, help="artifact directory to write (replaced atomically)")
     p.add_argument("--seed", type=int, default=None, help="one seed for walks, training and the index")
     p.add_argument("--preset", default=None, choices=available_presets(),
@@ -35,8 +36,8 @@ def add_parser(sub) -> None:
 
 
 def resolve(args: argparse.Namespace, graph_flags: bool = True):
-    """The run configuration the parsed flags name, and the data source (--data, else the
-    configuration file's)."""
+    """The run configuration the parsed flags name, and the log: ``(config, source, options)``
+    (--data and the log flags, over the configuration file's ``data``)."""
     from ..config import load_config, resolve_config
 
     base = load_config(args.config) if getattr(args, "config", None) else None
@@ -47,8 +48,14 @@ def resolve(args: argparse.Namespace, graph_flags: bool = True):
         trainer=given(args, TRAINER_FLAGS) if hasattr(args, "dim") else None,
         scoring=given(args, SCORING_FLAGS) if hasattr(args, "popularity_weight") else None,
         n_trees=getattr(args, "n_trees", None), seed=getattr(args, "seed", None), one_view=args.one_view)
-    data = args.data if args.data is not None else (base or {}).get("data")
-    return config, data
+    source, options = resolve_log(args, base)
+    return config, source, options
+
+
+def rating_thresholds(args: argparse.Namespace) -> dict:
+    """The rating thresholds typed on the command line (None: left out), for an implicit log."""
+    return {"--min-rating": getattr(args, "min_rating", None),
+            "--history-min-rating": getattr(args, "history_min_rating", None)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,8 +69,17 @@ def run(args: argparse.Namespace) -> int:
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in graph_flags) or "--one-view"
         raise ParameterError(f"{flags} change how the graph is built, and --graph reads one already built; "
                              "rebuild it with 'recgraph graph', or train with --data.")
-    config, data = resolve(args)
-    result = train(None if args.graph else data, args.out, config=config, graph=args.graph,
+    from ..artifact import check_output_dir
+    from ..data.options import log_options
+
+    if args.graph is not None and log_options(args):
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in log_options(args))
+        raise ParameterError(f"{flags} say how to read a log, and --graph reads a graph already built from one; "
+                             "pass them to 'recgraph graph', or train with --data.")
+    config, source, options = resolve(args)
+    check_output_dir(args.out)  # a bad --out fails before the log is read
+    data = None if args.graph else load_checked(source, options, rating_thresholds(args))
+    result = train(data, args.out, config=config, graph=args.graph, log=None if args.graph else options,
                    show_progress=not args.quiet)
     if args.quiet:
         return 0

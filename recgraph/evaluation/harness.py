@@ -200,12 +200,14 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
                    validation: int = 0, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
                    trainer_overrides: dict | None = None, scoring: dict | None = None,
                    graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                   one_view: bool = False, show_progress: bool = False) -> dict:
+                   one_view: bool = False, show_progress: bool = False, log: dict | None = None) -> dict:
     """Evaluate backends (with one preset) and baselines on one protocol.
 
     Parameters
     ----------
-    data : a source for :func:`recgraph.data.load_movielens` or loaded Ratings.
+    data : a log for :func:`recgraph.data.load` (CSV/Parquet file or parts, DataFrame,
+        MovieLens directory/zip/URL) or loaded Ratings.
+    log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
     protocol : ``"leave-last-out"`` or ``"random"``.
     validation : measure on a validation split carved from the training part (for tuning);
         a number n > 1 carves it n times, each from the previous training part.
@@ -219,13 +221,13 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     A JSON-ready dict: ``split``, ``rows`` (one per backend and baseline, each with
     ``metrics``), ``data`` and the settings.
     """
-    from ..data import Ratings, load_movielens
+    from ..pipeline import load_log_source
 
     ks = tuple(sorted({int(k) for k in ks}))
     if not ks or ks[0] < 1:
         raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
     depth = validation_depth(validation)
-    ratings = data if isinstance(data, Ratings) else load_movielens(data)
+    ratings = load_log_source(data, log)
     split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, depth)
     rows = []
     for backend in backends:
@@ -237,7 +239,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda)))
     return {
         "recgraph_version": __version__,
-        "data": {"source": ratings.source, "md5": ratings.md5},
+        "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
         "protocol": protocol,
         "validation": depth > 0,
         **({"validation_depth": depth} if depth > 1 else {}),
