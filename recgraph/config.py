@@ -94,15 +94,31 @@ class WalkParams:
     walk_length: int = DEFAULT_WALK_LENGTH
     p: float = DEFAULT_P
     q: float = DEFAULT_Q
+    #: The walk budget: at most this many walks per graph view in all, so a big graph gets
+    #: fewer walks per node (never under one) and the corpus stops growing with the log.
+    #: None: ``num_walks`` per node whatever the graph's size.
+    max_walks: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "num_walks", check_int("num_walks", self.num_walks))
         object.__setattr__(self, "walk_length", check_int("walk_length", self.walk_length))
         object.__setattr__(self, "p", check_positive("p", self.p))
         object.__setattr__(self, "q", check_positive("q", self.q))
+        if self.max_walks is not None:
+            object.__setattr__(self, "max_walks", check_int("max_walks", self.max_walks))
+
+    def walks_per_node(self, num_nodes: int) -> int:
+        """``num_walks``, lowered so ``walks_per_node * num_nodes <= max_walks`` (at least 1)."""
+        if self.max_walks is None or num_nodes <= 0:
+            return self.num_walks
+        return max(1, min(self.num_walks, self.max_walks // num_nodes))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every field; ``max_walks`` only when set (so manifests of unbudgeted runs keep their shape)."""
+        out = asdict(self)
+        if out["max_walks"] is None:
+            del out["max_walks"]
+        return out
 
 
 @dataclass(frozen=True)

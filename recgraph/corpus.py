@@ -153,8 +153,8 @@ def walk_graphs(graphs, graph_params, walk_params: WalkParams, seed: int | None 
     if len(graphs) != len(views):
         raise ValueError(f"{len(graphs)} graphs for {len(views)} graph views")
     t = time.perf_counter()
-    walks = tuple(node2vec_walks(g, walk_params.num_walks, walk_params.walk_length, walk_params.p, walk_params.q,
-                                 seed=view_seed(seed, i)) for i, g in enumerate(graphs))
+    walks = tuple(node2vec_walks(g, walk_params.walks_per_node(g.num_nodes), walk_params.walk_length, walk_params.p,
+                                 walk_params.q, seed=view_seed(seed, i)) for i, g in enumerate(graphs))
     if timings is not None:
         timings["walks"] = round(time.perf_counter() - t, 4)
     return WalkCorpus(graphs, walks, views)

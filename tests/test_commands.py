@@ -69,7 +69,7 @@ def test_bad_config_file_is_one_line(tmp_path, capsys):
     (tmp_path / "run.json").write_text('{"walks": {"steps": 3}}')
     assert main(["train", "--config", str(tmp_path / "run.json"), "--out", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err
-    assert err == "recgraph: error: Unknown walks field(s) steps; valid: num_walks, walk_length, p, q.\n"
+    assert err == "recgraph: error: Unknown walks field(s) steps; valid: num_walks, walk_length, p, q, max_walks.\n"
 
 
 def test_compare_prints_every_file_it_writes(tiny_movielens_dir, tmp_path, capsys):

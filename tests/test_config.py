@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from recgraph.config import (GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams, config_from_manifest,
@@ -52,7 +53,7 @@ def test_resolution_order_preset_then_file_then_flags():
             "index": {"n_trees": 11}}
     config = resolve_config(base=base)
     assert config.preset == "tuned" and config.seed == 9 and config.index.n_trees == 11
-    assert config.walks == WalkParams(7, 10, 2.0, 1.5)  # the file's field, the preset's others
+    assert config.walks == WalkParams(7, 10, 2.0, 1.5, 500_000)  # the file's field, the preset's others
     assert config.trainer.params["dim"] == 16 and config.trainer.params["window"] == 5
     assert len(config.views) == 3
     flags = resolve_config(base=base, walks={"num_walks": 2}, trainer={"dim": 8}, seed=1, one_view=True)
@@ -116,3 +117,20 @@ def test_an_older_manifest_is_rebuilt_from_its_params():
     config = resolve_config(base=sections)
     assert config.seed == 3 and config.trainer.params == {"dim": 50, "epochs": 2, "workers": 1}
     assert config.views == (GraphParams(),) and config.index.n_trees == 50
+
+
+def test_walk_budget_lowers_walks_per_node_on_big_graphs():
+    from recgraph.corpus import walk_graphs
+    from recgraph.graph import ItemGraph
+
+    budget = WalkParams(num_walks=40, max_walks=1_000)
+    assert budget.walks_per_node(10) == 40          # 400 walks: within the budget
+    assert budget.walks_per_node(100) == 10         # 1,000 / 100
+    assert budget.walks_per_node(5_000) == 1        # never fewer than one walk per node
+    assert WalkParams(num_walks=40).walks_per_node(10**6) == 40
+    assert "max_walks" not in WalkParams().to_dict() and budget.to_dict()["max_walks"] == 1_000
+    with pytest.raises(ParameterError, match="max_walks must be an integer >= 1; got 0."):
+        WalkParams(max_walks=0)
+    ring = ItemGraph.from_edges(np.arange(50), (np.arange(50) + 1) % 50)
+    corpus = walk_graphs([ring], [GraphParams()], WalkParams(num_walks=8, walk_length=4, max_walks=100), seed=1)
+    assert corpus.walks[0].shape == (100, 4)        # 2 walks per node, not 8

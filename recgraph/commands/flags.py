@@ -25,6 +25,8 @@ GRAPH_FLAGS = (
 )
 WALK_FLAGS = (
     ("--num-walks", int, "walks per node (default 5)"),
+    ("--max-walks", int, "walk budget per graph view: fewer walks per node on graphs past max_walks / num_walks "
+                         "nodes (default: none)"),
     ("--walk-length", int, "nodes per walk (default 10)"),
     ("--p", float, "return parameter (default 2)"),
     ("--q", float, "in-out parameter (default 1.5)"),
