@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..cli import TRAINER_OPTIONS
-from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
+from .settings import (DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB, DEFAULT_TEST_FRACTION,
+                       DEFAULT_THRESHOLD, PROTOCOLS)
 
 #: Trainer options accepted as overrides of the preset: the same table as ``recgraph train``.
 TRAINER_FLAGS = TRAINER_OPTIONS
@@ -67,6 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated baselines (default {','.join(DEFAULT_BASELINES)}; '' for none)")
     p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA,
                    help=f"EASE L2 weight (default {DEFAULT_EASE_LAMBDA:g})")
+    p.add_argument("--ease-max-gb", type=float, default=DEFAULT_EASE_MAX_GB,
+                   help=f"skip EASE (one sentence in the report) when its dense matrices need more than this "
+                        f"(default {DEFAULT_EASE_MAX_GB:g} GB)")
+    p.add_argument("--max-users", type=int, default=None, metavar="N",
+                   help="score a sample of N eval users, drawn with --split-seed after the split "
+                        "(training is unchanged; every model scores the same users; default all)")
     p.add_argument("--json", dest="json_out", default=None, metavar="FILE", help="write the full results as JSON")
     g = p.add_argument_group("graph and walk overrides (the preset's values when omitted)")
     for flag, kind, text in GRAPH_FLAGS + WALK_FLAGS:
@@ -132,7 +139,8 @@ def run(args) -> int:
             args.data, protocol, backends=_names(args.backend), preset=args.preset, seed=args.seed,
             split_seed=args.split_seed,
             baselines=_names(args.baselines), threshold=args.threshold, test_fraction=args.test_fraction,
-            validation=validation, ease_lambda=args.ease_lambda,
+            validation=validation, ease_lambda=args.ease_lambda, max_users=args.max_users,
+            ease_max_gb=args.ease_max_gb,
             trainer_overrides=_given(args, TRAINER_FLAGS), scoring=_given(args, SCORING_FLAGS),
             graph_overrides=_given(args, GRAPH_FLAGS), walk_overrides=_given(args, WALK_FLAGS),
             one_view=args.one_view, show_progress=not args.quiet,

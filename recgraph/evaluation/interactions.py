@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..errors import ParameterError
+from ..validation import check_int
 from .splitting import Split
 
 
@@ -23,7 +25,8 @@ class Interactions:
     train : CSR float64 [n_users, n_items], the training rating (a repeated pair keeps its
         last rating); a stored entry means "rated in training", so it is never recommended.
     test : CSR bool [n_users, n_items], the held-out positives.
-    eval_users : int64, the rows of users with at least one held-out item.
+    eval_users : int64, the rows of users with at least one held-out item (ascending), or
+        the seeded sample of them that :meth:`sample_eval_users` keeps.
     threshold : ratings at or above it are positives.
     train_order : CSR int64, same pattern as ``train``: each training rating's place in time
         (1 = the oldest; ties by the split's row order), or None when the split has no timestamps.
@@ -36,6 +39,8 @@ class Interactions:
     eval_users: np.ndarray
     threshold: float
     train_order: sp.csr_matrix | None = None
+    #: Users with a held-out item before any sampling (None: no sample was drawn).
+    eval_users_total: int | None = None
 
     @property
     def n_users(self) -> int:
@@ -97,3 +102,24 @@ class Interactions:
         if self.train_order is not None:
             cols = cols[np.argsort(self.train_order.data[lo:hi][keep], kind="stable")]
         return self.item_ids[cols]
+
+    def sample_eval_users(self, max_users: int | None, seed: int | None = 0) -> "Interactions":
+        """The same matrices, evaluated on a seeded sample of ``max_users`` eval users.
+
+        Training is untouched (every user still trains); only who is scored changes, so
+        every model measured on the result scores the same users. The sample is drawn from
+        its own stream of ``seed`` (the split seed), so it is the same for the same split
+        seed; ``max_users`` None, or at least the number of eval users, keeps them all.
+        """
+        if max_users is None:
+            return self
+        max_users = check_int("max_users", max_users)
+        total = int(self.eval_users.shape[0])
+        if max_users >= total:
+            return replace(self, eval_users_total=total)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ParameterError(f"The sample seed must be an integer >= 0 or None; got {seed!r}.")
+        # A child of the seed, so the sample does not reuse the random split's stream.
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+        picked = np.sort(rng.choice(self.eval_users, size=max_users, replace=False))
+        return replace(self, eval_users=picked.astype(np.int64), eval_users_total=total)
