@@ -140,18 +140,21 @@ def scale(args) -> None:
         t = time.perf_counter()
         index = ItemIndex.load(result.out_dir)
         stage("index load", time.perf_counter() - t, f"{len(index):,} movies")
-        index._annoy = annoy = TimedAnnoy(index._annoy)
         users = data.eval_users
-        per_user = []
-        t = time.perf_counter()
-        for lo in range(0, len(users), 100):  # blocks of 100, for a per-user median
-            t_block = time.perf_counter()
-            rank_with_index(index, data, users[lo:lo + 100], 20)
-            per_user.append((time.perf_counter() - t_block) / len(users[lo:lo + 100]))
-        total = time.perf_counter() - t
-        stage("rank through ItemIndex.recommend", total,
-              f"{annoy.seconds / total:.0%} inside Annoy ({annoy.calls:,} queries); "
-              f"median {np.median(per_user) * 1e3:.1f} ms per user")
+        # The artifact's own scoring, then tuned's (popularity prior over 200 candidates,
+        # recency, fallback) on the same vectors: what the query side costs with each.
+        for name, scoring in ((args.preset, None), ("tuned", preset_params("tuned", "gensim").scoring)):
+            index._annoy = annoy = TimedAnnoy(getattr(index._annoy, "_annoy", index._annoy))
+            per_user = []
+            t = time.perf_counter()
+            for lo in range(0, len(users), 100):  # blocks of 100, for a per-user median
+                t_block = time.perf_counter()
+                rank_with_index(index, data, users[lo:lo + 100], 20, scoring)
+                per_user.append((time.perf_counter() - t_block) / len(users[lo:lo + 100]))
+            total = time.perf_counter() - t
+            stage(f"rank through ItemIndex.recommend, {name} scoring", total,
+                  f"{annoy.seconds / total:.0%} inside Annoy ({annoy.calls:,} queries); "
+                  f"median {np.median(per_user) * 1e3:.1f} ms per user")
 
 
 def main() -> None:
