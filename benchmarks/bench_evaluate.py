@@ -1,6 +1,14 @@
 """The evaluation harness: how long each part takes, and two equivalence checks.
 
     python benchmarks/bench_evaluate.py [--data ml-latest-small.zip] [--preset tuned]
+    /usr/bin/time -v python benchmarks/bench_evaluate.py --scale --data /work/synth/ml25m --max-users 5000 \
+        [--preset seed] [--protocol leave-last-out]
+
+``--scale``: where the time goes on a large log (one run of each stage, wall seconds and the
+process's peak RSS so far): load, split + matrices + user sample, each baseline's fit and
+ranking (EASE's skip sentence when it cannot fit), training (the pipeline, reported apart:
+it is not evaluation), and the ranking through ``ItemIndex.recommend`` with the share of
+it spent inside Annoy's queries and the median per user.
 
 1. Ranking + metrics: argpartition top-K and array HR/NDCG/Recall against a per-user
    sort-and-count loop (same lists, same values, and the speed-up).
@@ -67,12 +75,109 @@ def exact_scores(index, data, users, history_min_rating: float) -> np.ndarray:
     return scores
 
 
+def peak_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+
+
+class TimedAnnoy:
+    """Wraps an AnnoyIndex and adds up the time spent in its queries."""
+
+    def __init__(self, annoy):
+        self._annoy, self.seconds, self.calls = annoy, 0.0, 0
+
+    def get_nns_by_vector(self, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return self._annoy.get_nns_by_vector(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+            self.calls += 1
+
+    def __getattr__(self, name):
+        return getattr(self._annoy, name)
+
+
+def scale(args) -> None:
+    from recgraph.data import load_movielens
+    from recgraph.evaluation.harness import baseline_params, evaluate_baseline, prepare, rank_with_index
+    from recgraph.index import ItemIndex
+    from recgraph.pipeline import train
+    from recgraph.presets import pipeline_kwargs, preset_params
+
+    def stage(name, seconds, note=""):
+        print(f"| {name} | {seconds:.1f} | {peak_gb():.1f} | {note} |", flush=True)
+
+    print(f"## {args.data}, {args.protocol}, {args.max_users} users, preset {args.preset} (one run per stage)\n")
+    print("| stage | wall s | peak RSS GB so far | note |\n|---|---:|---:|---|")
+    t = time.perf_counter()
+    ratings = load_movielens(args.data)
+    stage("load (not evaluation)", time.perf_counter() - t, f"{len(ratings.ratings):,} ratings")
+    t = time.perf_counter()
+    split, data = prepare(ratings, args.protocol, seed=args.split_seed, max_users=args.max_users)
+    stage("split + matrices + sample", time.perf_counter() - t,
+          f"{data.n_users:,} users x {data.n_items:,} movies; {len(data.eval_users):,} of "
+          f"{data.eval_users_total:,} eval users")
+    for name in ("most-popular", "item-knn", "ease"):
+        row = evaluate_baseline(data, name, **baseline_params(name, data.threshold, ease_max_gb=args.ease_max_gb))
+        if row.get("skipped"):
+            stage(name, 0.0, row["skipped"])
+            continue
+        times = row["timings_s"]
+        stage(f"{name} fit", times["fit"])
+        stage(f"{name} score + rank", times["rank"], f"HR@10 {row['metrics']['hr@10']:.4f}")
+    if args.skip_train:
+        return
+    # --epochs / --num-walks: a cheaper artifact when only the ranking's cost is measured (it
+    # depends on the index's size and the scoring, not on how well the vectors were trained).
+    params = preset_params(args.preset, "gensim", {"epochs": args.epochs} if args.epochs else None,
+                           walk_overrides={"num_walks": args.num_walks} if args.num_walks else None)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        t = time.perf_counter()
+        result = train(split.train_ratings(ratings), Path(tmp) / "a", seed=args.seed, show_progress=False,
+                       scoring=params.scoring, **pipeline_kwargs(params))
+        stage("train (pipeline, not evaluation)", time.perf_counter() - t,
+              ", ".join(f"{k} {v:.1f}" for k, v in result.manifest.get("timings_s", {}).items()
+                        if isinstance(v, (int, float))))
+        t = time.perf_counter()
+        index = ItemIndex.load(result.out_dir)
+        stage("index load", time.perf_counter() - t, f"{len(index):,} movies")
+        users = data.eval_users
+        # The artifact's own scoring, then tuned's (popularity prior over 200 candidates,
+        # recency, fallback) on the same vectors: what the query side costs with each.
+        for name, scoring in ((args.preset, None), ("tuned", preset_params("tuned", "gensim").scoring)):
+            index._annoy = annoy = TimedAnnoy(getattr(index._annoy, "_annoy", index._annoy))
+            per_user = []
+            t = time.perf_counter()
+            for lo in range(0, len(users), 100):  # blocks of 100, for a per-user median
+                t_block = time.perf_counter()
+                rank_with_index(index, data, users[lo:lo + 100], 20, scoring)
+                per_user.append((time.perf_counter() - t_block) / len(users[lo:lo + 100]))
+            total = time.perf_counter() - t
+            stage(f"rank through ItemIndex.recommend, {name} scoring", total,
+                  f"{annoy.seconds / total:.0%} inside Annoy ({annoy.calls:,} queries); "
+                  f"median {np.median(per_user) * 1e3:.1f} ms per user")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--preset", default="tuned")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", action="store_true", help="stage timings on a large log (see above)")
+    parser.add_argument("--max-users", type=int, default=5000)
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--protocol", default="leave-last-out")
+    parser.add_argument("--ease-max-gb", type=float, default=4.0)
+    parser.add_argument("--skip-train", action="store_true", help="--scale: baselines only")
+    parser.add_argument("--workdir", default=None, help="--scale: where the temporary artifact goes")
+    parser.add_argument("--epochs", type=int, default=None, help="--scale: override the preset's epochs")
+    parser.add_argument("--num-walks", type=int, default=None, help="--scale: override the preset's walks per node")
     args = parser.parse_args()
+    if args.scale:
+        scale(args)
+        return
 
     from recgraph.data import load_movielens
     from recgraph.evaluation.baselines import make_baseline

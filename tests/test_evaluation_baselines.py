@@ -78,3 +78,50 @@ def test_baseline_numbers_on_ml_small(ml_small):
     ndcg = {name: evaluate_baseline(random, name, **baseline_params(name, 4.0))["metrics"]["ndcg@10"]
             for name in ("most-popular", "item-knn", "ease")}
     assert ndcg["most-popular"] < ndcg["item-knn"] < ndcg["ease"]
+
+
+def test_ease_item_solver_equals_the_user_solver():
+    data = random_data(n_users=30, n_items=45)
+    users = np.arange(data.n_users)
+    by_users = EASE(lam=5.0, min_rating=4.0, solver="users").fit(data)
+    by_items = EASE(lam=5.0, min_rating=4.0, solver="items").fit(data)
+    assert by_users.solver_ == "users" and by_items.solver_ == "items"
+    assert np.allclose(by_users.scores(users), by_items.scores(users), atol=1e-9)
+    # auto takes the one that needs less memory: the 45 x 45 item matrix here, the 10 x 10
+    # user system with fewer users.
+    assert EASE(lam=5.0, min_rating=4.0).fit(data).solver_ == "items"
+    assert EASE(lam=5.0, min_rating=4.0).fit(random_data(n_users=10, n_items=45)).solver_ == "users"
+
+
+def test_ease_is_skipped_in_one_sentence_when_it_cannot_fit():
+    from recgraph.evaluation.baselines import BaselineTooLarge
+
+    class Shape:  # the shape of ML-25M's positives: plan() reads only the sizes
+        n_users, n_items = 162_541, 59_047
+
+    with pytest.raises(BaselineTooLarge) as info:
+        EASE(max_gb=4).plan(Shape())
+    assert str(info.value) == ("EASE skipped: 59,047 items need 27.9 GB for the item-item matrix; "
+                               "limit 4 GB.")
+    assert EASE(max_gb=30).plan(Shape()) == "items"
+    data = random_data()
+    row = evaluate_baseline(data, "ease", **{**baseline_params("ease", 4.0), "max_gb": 1e-6})
+    assert row["skipped"] == "EASE skipped: 25 items need 0.0 GB for the item-item matrix; limit 1e-06 GB."
+    assert row["metrics"] == {}
+    with pytest.raises(ParameterError):
+        EASE(solver="dense").plan(data)
+
+
+def test_baselines_ranked_in_blocks_give_the_same_lists(monkeypatch):
+    from recgraph.evaluation import harness
+
+    data = random_data(n_users=60, n_items=30)
+    data = Interactions(data.user_ids, data.item_ids, data.train, data.train.astype(bool), np.arange(60),
+                        data.threshold, data.train_order)
+    whole = {name: evaluate_baseline(data, name, **baseline_params(name, 4.0)) for name in ("most-popular", "item-knn", "ease")}
+    monkeypatch.setattr(harness, "SCORE_BLOCK_ENTRIES", 7 * 30)  # 7 users a block
+    monkeypatch.setattr(ItemKNN, "block_entries", 11 * 30)  # item-kNN scores 11 at a time, ranks 7
+    blocked = {name: evaluate_baseline(data, name, **baseline_params(name, 4.0)) for name in whole}
+    for name in whole:
+        assert blocked[name]["metrics"] == whole[name]["metrics"], name
+    assert harness.score_blocks(60, 30) == [slice(lo, min(lo + 7, 60)) for lo in range(0, 60, 7)]

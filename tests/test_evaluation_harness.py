@@ -129,3 +129,41 @@ def test_evaluate_command_writes_json(ml_small_path, tmp_path, capsys):
     assert report["rows"][0]["params"]["scoring"]["popularity_weight"] == 0.1
     assert report["rows"][0]["users_without_recommendations"] == 0
     assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------------- at scale
+def test_hit_movie_ids_reads_lists_and_result_objects():
+    from types import SimpleNamespace
+
+    from recgraph.evaluation.harness import hit_movie_ids
+
+    dicts = [{"movie_id": 5, "title": "a", "score": 0.9}, {"movie_id": 2, "title": "b", "score": 0.5}]
+    assert hit_movie_ids(dicts) == [5, 2]
+    assert hit_movie_ids(SimpleNamespace(hits=dicts, unknown=[])) == [5, 2]
+    assert hit_movie_ids(SimpleNamespace(hits=[SimpleNamespace(movie_id=np.int64(7))])) == [7]
+    assert hit_movie_ids([]) == []
+
+
+def test_max_users_sample_reaches_every_row_and_the_report(ml_small, ml_small_path, tmp_path, capsys):
+    from recgraph.cli import main
+    from recgraph.evaluation.harness import format_table, run_evaluation
+
+    report = run_evaluation(ml_small, "leave-last-out", backends=(), baselines=("most-popular", "ease"),
+                            max_users=50, split_seed=3, ease_max_gb=1e-3)
+    assert report["max_users"] == 50
+    assert report["split"]["eval_users"] == 50 and report["split"]["eval_users_total"] == 609
+    popular, ease = report["rows"]
+    assert popular["users"] == ease["users"] == 50
+    assert ease["skipped"] == ("EASE skipped: 610 users need 0.1 GB for the user-user system; "
+                               "limit 0.001 GB.")
+    table = format_table(report)
+    assert "leave-last-out: 50 of 609 users (sample, split seed 3)" in table
+    assert table.endswith(ease["skipped"]) and "\nease " not in table
+    # The command passes --max-users and --ease-max-gb through; a bad size is one sentence.
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", str(ml_small_path), "--backend", "", "--baselines", "most-popular",
+                 "--max-users", "50", "--split-seed", "3", "--json", str(out), "--quiet"]) == 0
+    (written,) = json.loads(out.read_text())["evaluations"]
+    assert written["split"] == report["split"] and written["rows"][0]["metrics"] == popular["metrics"]
+    assert main(["evaluate", "--data", str(ml_small_path), "--backend", "", "--max-users", "0", "--quiet"]) == 1
+    assert capsys.readouterr().err.strip() == "recgraph: error: max_users must be an integer >= 1; got 0."

@@ -115,3 +115,22 @@ def test_metric_arguments_are_checked():
         hit_rate(TOP[:2], TRUTH, 1)
     with pytest.raises(ParameterError):
         top_k(np.zeros(3), 1)
+
+
+def test_top_k_matches_a_full_sort_with_ties_infinities_and_unsorted_exclusions():
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.random((40, 120)), 1)  # many ties
+    scores[rng.random(scores.shape) < 0.05] = np.inf
+    scores[rng.random(scores.shape) < 0.05] = np.nan
+    exclude = sp.random(40, 120, density=0.3, random_state=2, format="csr")
+    exclude.indices = exclude.indices.copy()
+    exclude.has_sorted_indices = False
+    for r in range(40):  # reverse each row's stored order: the kernel must not rely on it
+        lo, hi = exclude.indptr[r], exclude.indptr[r + 1]
+        exclude.indices[lo:hi] = exclude.indices[lo:hi][::-1].copy()
+    cost = -np.nan_to_num(scores, nan=-np.inf, posinf=np.inf)
+    cost[exclude.toarray() != 0] = np.inf
+    cost[np.isnan(scores)] = np.inf
+    expected = np.argsort(cost, axis=1, kind="stable")[:, :25]
+    expected[np.take_along_axis(cost, expected, axis=1) == np.inf] = -1
+    assert np.array_equal(top_k(scores, 25, exclude), expected)

@@ -162,3 +162,26 @@ def test_random_split_on_ml_small(ml_small):
     assert 0.19 < len(split.test) / len(positives) < 0.21
     assert not pairs(split.train) & pairs(split.test)
     assert len(split.train) + len(split.test) == len(ml_small.ratings)
+
+
+def test_sample_eval_users_is_seeded_and_leaves_training_alone(ml_small):
+    from recgraph.evaluation.harness import prepare
+
+    _, full = prepare(ml_small, "random", seed=0)
+    _, a = prepare(ml_small, "random", seed=0, max_users=100)
+    _, b = prepare(ml_small, "random", seed=0, max_users=100)
+    _, other = prepare(ml_small, "random", seed=1, max_users=100)
+    assert len(a.eval_users) == 100 and a.eval_users_total == len(full.eval_users) == 608
+    assert np.array_equal(a.eval_users, b.eval_users)  # same split seed, same users
+    assert np.all(np.diff(a.eval_users) > 0) and set(a.eval_users) <= set(full.eval_users)
+    assert not np.array_equal(a.eval_users, other.eval_users)
+    # Only who is scored changes: the matrices are the split's own.
+    again = full.sample_eval_users(100, 0)
+    assert again.train is full.train and again.test is full.test
+    assert np.array_equal(again.eval_users, a.eval_users)
+    # As many as there are, or None: everyone.
+    _, everyone = prepare(ml_small, "random", seed=0, max_users=10_000)
+    assert np.array_equal(everyone.eval_users, full.eval_users) and everyone.eval_users_total == 608
+    assert full.sample_eval_users(None) is full
+    with pytest.raises(ParameterError, match="max_users"):
+        full.sample_eval_users(0)

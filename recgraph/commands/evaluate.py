@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS
+from ..evaluation.settings import (DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB, DEFAULT_TEST_FRACTION,
+                                   DEFAULT_THRESHOLD, PROTOCOLS)
 from .flags import (DATA_HELP, GRAPH_FLAGS, SCORING_FLAGS, TRAINER_FLAGS, WALK_FLAGS, add_flags, add_graph_flags,
                     add_log_flags, given, load_checked, names, resolve_log)
 
@@ -38,6 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated baselines (default {','.join(DEFAULT_BASELINES)}; '' for none)")
     p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA,
                    help=f"EASE L2 weight (default {DEFAULT_EASE_LAMBDA:g})")
+    p.add_argument("--ease-max-gb", type=float, default=DEFAULT_EASE_MAX_GB,
+                   help=f"skip EASE (one sentence in the report) when its dense matrices need more than this "
+                        f"(default {DEFAULT_EASE_MAX_GB:g} GB)")
+    p.add_argument("--max-users", type=int, default=None, metavar="N",
+                   help="score a sample of N eval users, drawn with --split-seed after the split "
+                        "(training is unchanged; every model scores the same users; default all)")
     p.add_argument("--json", dest="json_out", default=None, metavar="FILE", help="write the full results as JSON")
     add_graph_flags(p, "graph overrides: the primary graph (the preset's values when omitted)")
     add_flags(p.add_argument_group("walk overrides (the preset's values when omitted)"), WALK_FLAGS)
@@ -75,7 +82,8 @@ def run(args) -> int:
             ratings, protocol, backends=names(args.backend), preset=args.preset, seed=args.seed,
             split_seed=args.split_seed,
             baselines=names(args.baselines), threshold=threshold, test_fraction=args.test_fraction,
-            validation=validation, ease_lambda=args.ease_lambda,
+            validation=validation, ease_lambda=args.ease_lambda, max_users=args.max_users,
+            ease_max_gb=args.ease_max_gb,
             trainer_overrides=given(args, TRAINER_FLAGS), scoring=given(args, SCORING_FLAGS),
             graph_overrides=given(args, GRAPH_FLAGS), walk_overrides=given(args, WALK_FLAGS),
             one_view=args.one_view, show_progress=not args.quiet,

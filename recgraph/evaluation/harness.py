@@ -21,11 +21,12 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ParameterError
-from .baselines import make_baseline
+from .baselines import BaselineTooLarge, make_baseline
 from .interactions import Interactions
 from .metrics import summarize, top_k
 from ..scoring import Popularity, ScoringOptions
-from .settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_KS, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
+from .settings import (DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB, DEFAULT_KS, DEFAULT_TEST_FRACTION,
+                       DEFAULT_THRESHOLD, SCORE_BLOCK_ENTRIES)
 from .splitting import Split, make_split, validation_split
 
 logger = logging.getLogger(__name__)
@@ -40,22 +41,52 @@ def popularity_of(data: Interactions) -> Popularity:
     return Popularity(data.item_ids, counts)
 
 
-def baseline_params(name: str, threshold: float, ease_lambda: float = DEFAULT_EASE_LAMBDA) -> dict:
-    """The harness's baseline settings: they learn from positives, EASE with ``lam``."""
+def baseline_params(name: str, threshold: float, ease_lambda: float = DEFAULT_EASE_LAMBDA,
+                    ease_max_gb: float = DEFAULT_EASE_MAX_GB) -> dict:
+    """The harness's baseline settings: they learn from positives, EASE with ``lam`` and its
+    memory limit ``max_gb``."""
     params = {"min_rating": threshold}
     if name == "ease":
         params["lam"] = ease_lambda
+        params["max_gb"] = ease_max_gb
     return params
 
 
+def score_blocks(n_users: int, n_items: int, entries: int | None = None):
+    """Slices of ``range(n_users)`` whose score blocks hold at most ``entries`` values
+    (default :data:`SCORE_BLOCK_ENTRIES`)."""
+    entries = SCORE_BLOCK_ENTRIES if entries is None else entries
+    step = max(1, entries // max(n_items, 1))
+    return [slice(lo, min(lo + step, n_users)) for lo in range(0, n_users, step)]
+
+
 def evaluate_baseline(data: Interactions, name: str, ks=DEFAULT_KS, **params) -> dict:
-    """Fit baseline ``name`` on the training matrix and measure it on the eval users."""
+    """Fit baseline ``name`` on the training matrix and measure it on the eval users.
+
+    Users are scored and ranked in blocks (:func:`score_blocks`), so memory follows a block.
+    A baseline that cannot fit in its memory limit (EASE on a large catalogue) comes back
+    as a row with ``skipped``: the one sentence saying why, and no metrics.
+    """
     model = make_baseline(name, **params)
-    t = time.perf_counter()
-    model.fit(data)
     users = data.eval_users
+    t = time.perf_counter()
+    try:
+        model.fit(data)
+    except BaselineTooLarge as exc:
+        logger.info("%s", exc)
+        return {"name": name, "kind": "baseline", "params": model.get_params(), "skipped": str(exc),
+                "metrics": {}, "users": int(len(users)), "timings_s": {}}
     fit_s = time.perf_counter() - t
-    top = top_k(model.scores(users), max(ks), data.train[users])
+    top = np.full((len(users), max(ks)), -1, dtype=np.int64)
+    # A model may score larger blocks (item-kNN: each block expands its items' rows once);
+    # ranking still goes a SCORE_BLOCK_ENTRIES block at a time.
+    for block in score_blocks(len(users), data.n_items, getattr(model, "block_entries", None)):
+        rows = users[block]
+        scores = model.scores(rows)
+        for sub in score_blocks(len(rows), data.n_items):
+            part = rows[sub]
+            top[block][sub] = top_k(scores[sub], max(ks), data.train[part])
+        del scores
     rank_s = time.perf_counter() - t - fit_s
     return {
         "name": name,
@@ -86,14 +117,22 @@ def rank_with_index(index, data: Interactions, users: np.ndarray, k: int,
         watched = data.history(row, options.history_min_rating)
         exclude = data.item_ids[rated.indices[rated.indptr[row]:rated.indptr[row + 1]]]
         try:
-            hits = index.recommend(watched.tolist(), k, exclude.tolist(), on_unknown="ignore", scoring=options)
+            movies = hit_movie_ids(index.recommend(watched.tolist(), k, exclude.tolist(), on_unknown="ignore",
+                                                   scoring=options))
         except UnknownItemError:
-            hits = []
-        if not hits:
+            movies = []
+        if not movies:
             empty += 1
             continue
-        top[n, :len(hits)] = data.item_rows(np.array([h["movie_id"] for h in hits], dtype=np.int64))
+        top[n, :len(movies)] = data.item_rows(np.array(movies, dtype=np.int64))
     return top, empty
+
+
+def hit_movie_ids(result) -> list[int]:
+    """Movie ids, best first, of what ``ItemIndex.recommend`` returned: a list of hit dicts,
+    or a result object whose ``hits`` are dicts or objects with ``movie_id``."""
+    hits = getattr(result, "hits", result)
+    return [int(h["movie_id"] if isinstance(h, dict) else h.movie_id) for h in hits]
 
 
 def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | None = None, ks=DEFAULT_KS,
@@ -161,8 +200,11 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str =
 
 
 def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
-            seed: int | None = 0, validation: int = 0) -> tuple[Split, Interactions]:
+            seed: int | None = 0, validation: int = 0, max_users: int | None = None) -> tuple[Split, Interactions]:
     """The split (or the validation split carved from its training part) and its matrices.
+
+    ``max_users``: score a sample of that many eval users, drawn with ``seed`` after the
+    split (:meth:`Interactions.sample_eval_users`), so every model scores the same users.
 
     ``validation`` counts the carvings: 0 (or False) is the split itself, 1 (or True) the
     validation split, carved with seed ``seed + 1``; n carves the previous training part
@@ -176,7 +218,7 @@ def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_f
     if depth and len(data.eval_users) == 0:
         raise ParameterError(f"Carving the validation split {depth} times leaves no user with a held-out movie; "
                              f"use fewer carvings.")
-    return split, data
+    return split, data.sample_eval_users(max_users, seed)
 
 
 def validation_depth(validation, name: str = "validation", minimum: int = 0) -> int:
@@ -200,7 +242,8 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
                    validation: int = 0, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
                    trainer_overrides: dict | None = None, scoring: dict | None = None,
                    graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                   one_view: bool = False, show_progress: bool = False, log: dict | None = None) -> dict:
+                   one_view: bool = False, show_progress: bool = False, log: dict | None = None,
+                   max_users: int | None = None, ease_max_gb: float = DEFAULT_EASE_MAX_GB) -> dict:
     """Evaluate backends (with one preset) and baselines on one protocol.
 
     Parameters
@@ -214,7 +257,10 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     one_view : train on the preset's primary graph only (no extra graph views).
     seed : seeds training (walks, trainer, index).
     split_seed : seeds the random split (and the validation splits, with ``split_seed + 1``,
-        ``split_seed + 2``...).
+        ``split_seed + 2``...) and the sample of ``max_users``.
+    max_users : score a seeded sample of this many eval users (None: all); drawn after the
+        split, so training is unchanged and every row scores the same users.
+    ease_max_gb : EASE is skipped, with one sentence in its row, when it would need more.
 
     Returns
     -------
@@ -228,7 +274,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
     depth = validation_depth(validation)
     ratings = load_log_source(data, log)
-    split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, depth)
+    split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, depth, max_users)
     rows = []
     for backend in backends:
         logger.info("evaluating %s/%s on %s", backend, preset, protocol)
@@ -236,7 +282,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
                                        ks, show_progress, graph_overrides=graph_overrides,
                                        walk_overrides=walk_overrides, one_view=one_view))
     for name in baselines:
-        rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda)))
+        rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda, ease_max_gb)))
     return {
         "recgraph_version": __version__,
         "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
@@ -246,8 +292,10 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         "seed": seed,
         "split_seed": split_seed,
         "ks": list(ks),
+        "max_users": max_users,
         "split": {**split.summary(), "users": matrices.n_users, "items": matrices.n_items,
-                  "eval_users": int(len(matrices.eval_users))},
+                  "eval_users": int(len(matrices.eval_users)),
+                  "eval_users_total": int(matrices.eval_users_total or len(matrices.eval_users))},
         "rows": rows,
     }
 
@@ -257,11 +305,16 @@ def format_table(report: dict, columns=TABLE_COLUMNS) -> str:
     split = report["split"]
     depth = report.get("validation_depth", 1)
     tag = (f" (validation, carved {depth} times)" if depth > 1 else " (validation)") if report.get("validation") else ""
-    title = (f"{report['protocol']}{tag}: "
-             f"{split['eval_users']} users, {split['items']} movies ranked in full")
+    total = split.get("eval_users_total", split["eval_users"])
+    who = (f"{split['eval_users']} users" if total == split["eval_users"] else
+           f"{split['eval_users']} of {total} users (sample, split seed {report.get('split_seed')})")
+    title = f"{report['protocol']}{tag}: {who}, {split['items']} movies ranked in full"
     header = ["model"] + [h for _, h in columns] + ["train s"]
     lines = [header]
+    notes = [row["skipped"] for row in report["rows"] if row.get("skipped")]
     for row in report["rows"]:
+        if row.get("skipped"):
+            continue
         cells = [row["name"]] + [f"{row['metrics'].get(key, float('nan')):.4f}" for key, _ in columns]
         train_s = row.get("timings_s", {}).get("train", row.get("timings_s", {}).get("fit"))
         cells.append(f"{train_s:.1f}" if train_s is not None else "")
@@ -272,4 +325,4 @@ def format_table(report: dict, columns=TABLE_COLUMNS) -> str:
         out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    return "\n".join(out + notes)

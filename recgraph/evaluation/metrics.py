@@ -31,40 +31,28 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     returned (``+inf`` is a valid best score); a row with fewer than ``k`` candidates is padded with -1. Ties go to the
     lower item number, so the result is deterministic.
     """
-    # Work on costs (negated scores) in one private copy: lower is better.
-    cost = np.array(scores, dtype=np.float64, copy=True)
-    if cost.ndim != 2:
-        raise ParameterError(f"scores must be a 2-D array [users, items]; got shape {cost.shape}.")
-    np.negative(cost, out=cost)
-    n_users, n_items = cost.shape
-    if exclude is not None:
-        exclude = sp.csr_matrix(exclude)
-        if exclude.shape != cost.shape:
-            raise ParameterError(f"exclude has shape {exclude.shape}; scores have {cost.shape}.")
-        rows = np.repeat(np.arange(n_users), np.diff(exclude.indptr))
-        cost[rows, exclude.indices] = np.inf
-    cost[np.isnan(cost)] = np.inf
-    k_eff = min(k, n_items)
-    if k_eff < n_items:
-        part = np.argpartition(cost, k_eff - 1, axis=1)[:, :k_eff]
+    from ._topk_kernel import top_k_rows
+
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ParameterError(f"scores must be a 2-D array [users, items]; got shape {scores.shape}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ParameterError(f"k must be a positive integer; got {k!r}.")
+    scores = np.ascontiguousarray(scores, dtype=np.float64)
+    n_users, n_items = scores.shape
+    if exclude is None:
+        indptr, indices = np.zeros(n_users + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     else:
-        part = np.broadcast_to(np.arange(n_items), (n_users, n_items)).copy()
-    part_cost = np.take_along_axis(cost, part, axis=1)
-    # argpartition may cut a tie at the k-th score arbitrarily; in those rows take the tied
-    # items with the lowest numbers, so the same scores always give the same list.
-    kth = part_cost.max(axis=1, keepdims=True)
-    cut = np.flatnonzero((cost <= kth).sum(axis=1) > k_eff)
-    if cut.size:
-        sub, sub_kth = cost[cut], kth[cut]
-        key = np.where(sub < sub_kth, 0, np.where(sub == sub_kth, 1, 2)) * (n_items + 1) + np.arange(n_items)
-        part[cut] = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
-        part_cost[cut] = np.take_along_axis(sub, part[cut], axis=1)
-    order = np.lexsort((part, part_cost), axis=1)
-    top = np.take_along_axis(part, order, axis=1)
-    top[np.take_along_axis(part_cost, order, axis=1) == np.inf] = -1
-    if k_eff < k:
-        top = np.hstack([top, np.full((n_users, k - k_eff), -1, dtype=top.dtype)])
-    return top.astype(np.int64)
+        exclude = sp.csr_matrix(exclude)
+        if exclude.shape != scores.shape:
+            raise ParameterError(f"exclude has shape {exclude.shape}; scores have {scores.shape}.")
+        if not exclude.has_sorted_indices:
+            exclude = exclude.sorted_indices()
+        indptr, indices = exclude.indptr.astype(np.int64), exclude.indices.astype(np.int64)
+    top = np.empty((n_users, int(k)), dtype=np.int64)
+    # Every stored entry is excluded, whatever its value (an explicit zero too).
+    top_k_rows(scores, int(k), indptr, indices, top)
+    return top
 
 
 def _check(top: np.ndarray, truth: sp.csr_matrix, k: int) -> tuple[np.ndarray, sp.csr_matrix]:

@@ -11,3 +11,9 @@ DEFAULT_KS = (10, 20)
 DEFAULT_BASELINES = ("most-popular", "item-knn", "ease")
 #: EASE's L2 weight, chosen on validation splits of ml-latest-small (docs/tuning.md).
 DEFAULT_EASE_LAMBDA = 100.0
+#: EASE is skipped (with one sentence in the report) when its dense matrices need more.
+DEFAULT_EASE_MAX_GB = 4.0
+#: Users whose items are evaluated in the sample drawn by ``--max-users`` (None: all).
+DEFAULT_MAX_USERS = None
+#: Baselines score users in blocks of at most this many (user, item) entries (float64).
+SCORE_BLOCK_ENTRIES = 2 ** 26

@@ -83,12 +83,29 @@ def _positives(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return positives
 
 
+def _pairs_in(frame: pd.DataFrame, held: pd.DataFrame) -> np.ndarray:
+    """Bool per row of ``frame``: is its (userId, movieId) pair one of ``held``'s?"""
+    users, movies = frame["userId"].to_numpy(), frame["movieId"].to_numpy()
+    if len(users):
+        u0, m0 = int(users.min()), int(movies.min())
+        span = int(movies.max()) - m0 + 1
+        if (int(users.max()) - u0 + 1) * span < 2 ** 62:
+            # One int64 key per pair, looked up in a hash table: linear in the rows, where a
+            # MultiIndex of tens of millions of pairs is not. Held pairs outside the
+            # frame's id ranges match nothing, so they are left out before keying.
+            hu, hm = held["userId"].to_numpy(), held["movieId"].to_numpy()
+            inside = (hu >= u0) & (hu - u0 < (int(users.max()) - u0 + 1)) & (hm >= m0) & (hm - m0 < span)
+            keys = (users.astype(np.int64) - u0) * span + (movies.astype(np.int64) - m0)
+            held_keys = (hu[inside].astype(np.int64) - u0) * span + (hm[inside].astype(np.int64) - m0)
+            return pd.Series(keys).isin(held_keys).to_numpy()
+    held_pairs = pd.MultiIndex.from_arrays([held["userId"].to_numpy(), held["movieId"].to_numpy()])
+    return pd.MultiIndex.from_arrays([users, movies]).isin(held_pairs)
+
+
 def _finish(frame: pd.DataFrame, test: pd.DataFrame, protocol: str, params: dict) -> Split:
     test = test.drop_duplicates(["userId", "movieId"], keep="last")
     # Drop every training row of a held-out (user, movie) pair, duplicates included.
-    held = pd.MultiIndex.from_arrays([test["userId"].to_numpy(), test["movieId"].to_numpy()])
-    pairs = pd.MultiIndex.from_arrays([frame["userId"].to_numpy(), frame["movieId"].to_numpy()])
-    train = frame.loc[~pairs.isin(held)]
+    train = frame.loc[~_pairs_in(frame, test)]
     split = Split(train=train, test=test.sort_values(["userId", "movieId"]).reset_index(drop=True),
                   protocol=protocol, params=params)
     logger.info("%s split: %d training ratings, %d held out over %d users", protocol,
@@ -110,7 +127,11 @@ def leave_last_out(ratings, threshold: float = DEFAULT_THRESHOLD) -> Split:
         raise DataError("leave-last-out needs a timestamp column in the ratings; use the random split instead.")
     positives = _positives(frame, threshold)
     user = positives["userId"].to_numpy()
-    order = np.lexsort((positives["movieId"].to_numpy(), positives["timestamp"].to_numpy(), user))
+    stamp = positives["timestamp"].to_numpy()
+    # Each user's latest timestamp by hashing (linear), then the few rows at it sorted.
+    latest = pd.Series(stamp).groupby(user, sort=False).transform("max").to_numpy()
+    at_latest = np.flatnonzero(stamp == latest)
+    order = at_latest[np.lexsort((positives["movieId"].to_numpy()[at_latest], user[at_latest]))]
     sorted_user = user[order]
     last = np.ones(len(order), dtype=bool)
     last[:-1] = sorted_user[1:] != sorted_user[:-1]
