@@ -266,6 +266,34 @@ def _open_session(master, spark_conf, shuffle_partitions, driver_memory, app_nam
     return spark, created
 
 
+def stop_spark(spark, timeout: float = 60.0) -> None:
+    """Stop the session and its JVM, and wait for the JVM to exit (so its memory is released and
+    counted in this process's children's resource usage)."""
+    from pyspark import SparkContext
+
+    try:
+        spark.stop()
+    except Exception:  # a JVM already gone
+        pass
+    gateway = SparkContext._gateway
+    proc = getattr(gateway, "proc", None)
+    if gateway is None:
+        return
+    try:
+        gateway.shutdown()
+    except Exception:
+        pass
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if proc is not None:
+        try:
+            proc.stdin.close()  # the gateway server exits when its stdin closes
+            proc.wait(timeout=timeout)
+        except Exception:
+            proc.kill()
+            proc.wait()
+
+
 def spark_log_path() -> str:
     """Where the JVM's own stdout/stderr go (the CLI prints only recgraph's sentences)."""
     return os.path.join(tempfile.gettempdir(), f"recgraph-spark-{os.getuid()}.log")
@@ -316,7 +344,7 @@ def _one_line(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _spark_failure(exc: BaseException, doing: str) -> RecgraphError:
+def _spark_failure(exc: BaseException, doing: str, source: str | None = None) -> RecgraphError:
     """Translate a Py4J/PySpark exception into one project error sentence."""
     text = _one_line(exc)
     if "No FileSystem for scheme" in text or "ClassNotFoundException" in text and "S3AFileSystem" in text:
@@ -326,8 +354,10 @@ def _spark_failure(exc: BaseException, doing: str) -> RecgraphError:
             f"Spark has no file system for {name}:// paths while {doing}; add its connector, e.g. "
             "--spark-conf spark.jars.packages=org.apache.hadoop:hadoop-aws:<your Hadoop version> for s3a://."
         )
-    if "CAST_INVALID_INPUT" in text or "MALFORMED_RECORD" in text or "Malformed" in text or "cannot be cast" in text:
-        return DataError(f"A value in the log is not of its column's type while {doing} ({text}).")
+    if any(k in text for k in ("CAST_INVALID_INPUT", "MALFORMED_RECORD", "Malformed", "cannot be cast",
+                               "NumberFormatException")):
+        return DataError(f"A value in {source or 'the log'} is not a number where the user, item, rating or time "
+                         f"column needs one ({text}).")
     if "OutOfMemoryError" in text or "Java heap space" in text:
         return SparkEngineError(f"Spark ran out of memory while {doing}; raise --driver-memory (local) or "
                                 "spark.executor.memory, or raise spark.sql.shuffle.partitions (docs/spark.md).")
@@ -768,7 +798,7 @@ def build_graph_spark(source, out_dir, views: Sequence, *, user_col: str = "user
             src = resolve_source(spark, os.fspath(source), items)
             return _build(spark, src, out, view_params, user_col, item_col, rating_col, time_col, shuffle_partitions)
         except errors as exc:
-            raise _spark_failure(exc, "building the graph") from None
+            raise _spark_failure(exc, "building the graph", os.fspath(source)) from None
     finally:
         if src is not None and src.cleanup:
             shutil.rmtree(src.cleanup, ignore_errors=True)
