@@ -310,7 +310,9 @@ def _start(master: str, app_name: str, conf: Mapping[str, str]):
         return builder.getOrCreate()
     from pyspark.java_gateway import launch_gateway
 
-    sconf = SparkConf().setMaster(master).setAppName(app_name).setAll(list(conf.items()))
+    sconf = SparkConf().setAppName(app_name).setAll(list(conf.items()))
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # under spark-submit its --master wins
+        sconf.setMaster(master)
     if SparkContext._gateway is not None:  # a JVM left by a stopped session: reuse it (its heap stays)
         return SparkSession(SparkContext(conf=sconf))
     with open(spark_log_path(), "ab") as log:
@@ -674,7 +676,8 @@ def graph_edges(spark, log, view: ViewParams, has_time: bool):
         freq = freq.filter(F.col("n") >= view.min_item_users)
         liked = liked.join(F.broadcast(freq.select("item")), "item", "left_semi")
     freq = freq.persist()
-    row = freq.agg(F.sum("n").alias("total"), F.count(F.lit(1)).alias("items"), F.max("n").alias("top")).first()
+    row = freq.agg(F.sum("n").alias("total"), F.count(F.lit(1)).alias("items"), F.min("item").alias("lo"),
+                   F.max("item").alias("hi")).first()
     total = int(row["total"] or 0)
     if total == 0:
         freq.unpersist()
@@ -685,8 +688,15 @@ def graph_edges(spark, log, view: ViewParams, has_time: bool):
     log_total = math.log(total)  # D, as a literal: the same float the numpy engine computes
     left = liked.select("user", F.col("item").alias("a"))
     right = liked.select("user", F.col("item").alias("b"))
-    pairs = (left.join(right, "user").where(F.col("a") < F.col("b"))
-             .groupBy("a", "b").agg(F.count(F.lit(1)).alias("n_ab")))
+    joined = left.join(right, "user").where(F.col("a") < F.col("b"))
+    if 0 <= row["lo"] and row["hi"] < 2**31:
+        # One 64-bit key per pair: a cheaper hash, a smaller shuffle row than two columns.
+        key = F.shiftleft(F.col("a"), 32).bitwiseOR(F.col("b"))
+        pairs = (joined.select(key.alias("k")).groupBy("k").agg(F.count(F.lit(1)).alias("n_ab"))
+                 .select(F.shiftright(F.col("k"), 32).alias("a"), F.col("k").bitwiseAND(F.lit(0xFFFFFFFF)).alias("b"),
+                         "n_ab"))
+    else:
+        pairs = joined.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n_ab"))
     n_a = F.broadcast(freq.select(F.col("item").alias("a"), F.col("n").alias("n_a")))
     n_b = F.broadcast(freq.select(F.col("item").alias("b"), F.col("n").alias("n_b")))
     # The order of operations of SPEC step 5: (log n_ab - log n_a - log n_b + D) * n_ab, float64.

@@ -167,8 +167,9 @@ def test_max_user_items_latest_first_ties_by_item_id(spark, tmp_path):
     # cap 3: user 1 keeps 40, 50 (ts 300) and 30 (ts 200); user 2 keeps 10, 20, 30 (all ts 1: smallest ids).
     pairs = set(zip(got["src"], got["dst"]))
     assert (10, 20) in pairs and (40, 50) in pairs and (20, 40) not in pairs and (10, 40) not in pairs
-    # Without timestamps: ties everywhere, the smallest item ids win.
-    path2 = write_csv(tmp_path / "r2.csv", [r[:3] for r in rows], ["userId", "movieId", "rating"])
+    # Without timestamps: ties everywhere, the smallest item ids win. Ids past 2**31 take the
+    # engine's two-column pair key instead of the packed 64-bit one.
+    path2 = write_csv(tmp_path / "r2.csv", [(u, m + 2**33, r) for u, m, r, _ in rows], ["userId", "movieId", "rating"])
     view = {"min_rating": 5.0, "min_weight": -1e9, "max_user_items": 2}
     assert_same_edges(spark_edges(spark, path2, view), reference_edges(pd.read_csv(path2), view))
 
