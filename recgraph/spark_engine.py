@@ -834,9 +834,10 @@ def _build(spark, src: LogSource, out: str, views: list[ViewParams], user_col, i
     replace = _check_target(out_fs, out)
     log = dedupe(raw, has_time, partitions).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        stats = log.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("user").alias("users"),
-                        F.countDistinct("item").alias("items")).first()
-        if stats["rows"] == 0:
+        # Per user first: the log is partitioned by user, so this needs no shuffle of the log.
+        stats = log.groupBy("user").agg(F.count(F.lit(1)).alias("c")) \
+            .agg(F.sum("c").alias("rows"), F.count(F.lit(1)).alias("users")).first()
+        if not stats["rows"]:
             raise DataError(f"{label} has a header but no rows.")
         timings["load"] = round(time.perf_counter() - started, 3)
         parent, name = out.rstrip("/").rsplit("/", 1) if "/" in out.rstrip("/") else (".", out.rstrip("/"))
@@ -880,6 +881,7 @@ def _build(spark, src: LogSource, out: str, views: list[ViewParams], user_col, i
             (item_rows.select(F.col("item").alias("item_id"), title.alias("title"), genres.alias("genres"),
                               F.coalesce(F.col("likes"), F.lit(0)).cast("long").alias("likes"))
              .coalesce(1).sortWithinPartitions("item_id").write.parquet(_join(tmp, ITEMS_FILE)))
+            n_items = spark.read.parquet(_join(tmp, ITEMS_FILE)).count()  # from the footers
             timings["items"] = round(time.perf_counter() - t0, 3)
             _clean_parts(out_fs, tmp)
             timings["total"] = round(time.perf_counter() - started, 3)
@@ -888,7 +890,7 @@ def _build(spark, src: LogSource, out: str, views: list[ViewParams], user_col, i
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "data": {"source": src.source, "md5": src.md5, "implicit": implicit,
                          "has_titles": titles is not None, "columns": used, "rows": int(stats["rows"]),
-                         "users": int(stats["users"]), "items": int(stats["items"])},
+                         "users": int(stats["users"]), "items": int(n_items)},
                 "views": manifest_views, "items": ITEMS_FILE, "timings_s": timings,
                 "spark": {"master": spark.sparkContext.master, "version": spark.version,
                           "shuffle_partitions": int(spark.conf.get("spark.sql.shuffle.partitions")),
@@ -912,7 +914,8 @@ def _swap_in(fs: HadoopFS, tmp: str, out: str, replace: bool) -> None:
     if not replace:
         fs.rename(tmp, out)
         return
-    old = tmp.replace(".tmp-", ".old-")
+    head, _, tail = tmp.rpartition(".tmp-")
+    old = f"{head}.old-{tail}"
     fs.rename(out, old)
     try:
         fs.rename(tmp, out)
