@@ -87,15 +87,22 @@ def reference_edges(log: pd.DataFrame, view: dict) -> pd.DataFrame:
     return out.sort_values(["src", "dst"], ignore_index=True)
 
 
-def spark_edges(spark, path, view: dict, **columns) -> pd.DataFrame:
-    """The Spark engine's edges of one view (read, dedupe, graph), sorted, as pandas."""
+def spark_edges(spark, path, view: dict, packed: bool = True, **columns) -> pd.DataFrame:
+    """The Spark engine's edges of one view (read, dedupe, graph), sorted, as pandas.
+
+    ``packed=False``: dedupe by max(struct(ts, rating)), the engine's path for logs whose ratings
+    are not whole thousandths.
+    """
     src = se.resolve_source(spark, str(path))
     cols = {"user_col": "userId", "item_col": "movieId", "rating_col": "rating", "time_col": "timestamp", **columns}
     raw, _implicit, has_time, _used, _label = se.read_log(spark, src, **cols)
-    log = se.dedupe(raw, has_time, 2)
+    cached = [] if packed else None
+    log = se.dedupe(raw, has_time, 2, cached)
     edges, counts = se.graph_edges(spark, log, se.ViewParams.from_any(view), has_time)
     rows = edges.collect()
     counts["freq"].unpersist()
+    for frame in cached or ():
+        frame.unpersist()
     out = pd.DataFrame([r.asDict() for r in rows], columns=["src", "dst", "weight"])
     return out.astype({"src": "int64", "dst": "int64", "weight": "float64"}).sort_values(
         ["src", "dst"], ignore_index=True)
@@ -182,6 +189,13 @@ def test_dedupe_keeps_latest_then_highest(spark, tmp_path):
     path = write_csv(tmp_path / "r.csv", rows, ["userId", "movieId", "rating", "timestamp"])
     got = spark_edges(spark, path, {"min_rating": 5.0, "min_weight": -1e9})
     assert_same_edges(got, reference_edges(pd.read_csv(path), {"min_rating": 5.0, "min_weight": -1e9}))
+    # The struct path (ratings that are not whole thousandths) keeps the same rows.
+    assert_same_edges(spark_edges(spark, path, {"min_rating": 5.0, "min_weight": -1e9}, packed=False), got)
+    # A log whose ratings are not whole thousandths takes that path by itself, same rule.
+    odd = [(u, m, r - 0.0001 if r == 5.0 else r + 0.0001, t) for u, m, r, t in rows]
+    path = write_csv(tmp_path / "odd.csv", odd, ["userId", "movieId", "rating", "timestamp"])
+    view = {"min_rating": 4.9, "min_weight": -1e9}
+    assert_same_edges(spark_edges(spark, path, view), reference_edges(pd.read_csv(path), view))
     counts = {(s, t): w for s, t, w in got.itertuples(index=False)}
     # liked: u1 {10}, u2 {10, 20}, u3 {10, 30}, u4 {10, 30}: total 7, n_10 4, n_20 1, n_30 2.
     d = math.log(7)
