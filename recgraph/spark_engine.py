@@ -629,13 +629,14 @@ def dedupe(log, has_time: bool, partitions: int, cached: list | None = None):
     by_user = log.repartition(partitions, "user")
     if not has_time:
         return by_user.groupBy("user", "item").agg(F.max("rating").alias("rating"))
-    code = F.round(F.col("rating") * RATING_SCALE).cast("long")
+    in_range = F.abs(F.col("rating")) < F.lit(2 ** (RATING_BITS - 1) / RATING_SCALE)  # NaN: out of range
+    code = F.when(in_range, F.round(F.col("rating") * RATING_SCALE)).cast("long")  # never overflows
     if cached is not None:
         by_user = by_user.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(by_user)
-        exact = (code.cast("double") / RATING_SCALE == F.col("rating")) & (F.abs(code) < 2 ** (RATING_BITS - 1))
-        check = by_user.agg(F.min("ts").alias("lo"), F.max("ts").alias("hi"),
-                            F.min(F.when(F.col("rating").isNull(), True).otherwise(exact)).alias("exact")).first()
+        exact = (F.when(F.col("rating").isNull(), True)
+                 .when(in_range, code.cast("double") / RATING_SCALE == F.col("rating")).otherwise(False))
+        check = by_user.agg(F.min("ts").alias("lo"), F.max("ts").alias("hi"), F.min(exact).alias("exact")).first()
         if check["exact"] and check["lo"] is not None and check["hi"] - check["lo"] < 2 ** TS_BITS:
             lo = int(check["lo"])
             key = F.shiftleft(F.col("ts") - F.lit(lo), RATING_BITS).bitwiseOR(code + F.lit(2 ** (RATING_BITS - 1)))
