@@ -846,6 +846,25 @@ def build_graph_spark(source, out_dir, views: Sequence, *, user_col: str = "user
                 pass
 
 
+#: Input bytes per user partition when --shuffle-partitions is not given (docs/spark.md).
+AUTO_BYTES_PER_PARTITION = {"csv": 64 << 20, "parquet": 16 << 20}
+
+
+def _auto_partitions(spark, src: LogSource) -> int:
+    """Partitions for the log and every shuffle: the session's setting when someone set it,
+    else one per 64 MiB of CSV (16 MiB of Parquet), at least 2 per core, at most 4,000."""
+    configured = spark.conf.get("spark.sql.shuffle.partitions")
+    if configured != "200":  # Spark's default: nobody chose it
+        return int(configured)
+    try:
+        fs = HadoopFS(spark, src.ratings)
+        size = int(fs.fs.getContentSummary(fs.path(src.ratings)).getLength())
+    except Exception:  # a file system that cannot sum sizes: fall back to the cores
+        size = 0
+    cores = int(spark.sparkContext.defaultParallelism)
+    return max(2 * cores, min(4000, -(-size // AUTO_BYTES_PER_PARTITION[src.ratings_format])))
+
+
 def _build(spark, src: LogSource, out: str, views: list[ViewParams], user_col, item_col, rating_col, time_col,
            shuffle_partitions) -> dict:
     from pyspark import StorageLevel
@@ -853,7 +872,8 @@ def _build(spark, src: LogSource, out: str, views: list[ViewParams], user_col, i
 
     started = time.perf_counter()
     timings = {}
-    partitions = shuffle_partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    partitions = shuffle_partitions or _auto_partitions(spark, src)
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     raw, implicit, has_time, used, label = read_log(spark, src, user_col, item_col, rating_col, time_col)
     titles = read_items(spark, src, item_col)
     out_fs = HadoopFS(spark, out)
@@ -974,8 +994,8 @@ def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                    help="a Spark setting, repeatable (e.g. spark.executor.memory=8g)")
     g.add_argument("--shuffle-partitions", type=int, default=None,
-                   help="spark.sql.shuffle.partitions and the log's user partitions (default: Spark's, 200; "
-                        "docs/spark.md says how to size it)")
+                   help="spark.sql.shuffle.partitions and the log's user partitions (default: one per 64 MiB of CSV "
+                        "or 16 MiB of Parquet, at least 2 per core; docs/spark.md says how to size it)")
     g.add_argument("--driver-memory", default=None,
                    help="driver JVM heap, e.g. 8g (local mode: the whole job runs in it)")
 

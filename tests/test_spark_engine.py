@@ -403,3 +403,21 @@ def test_cli_prints_counts_or_one_error_line(spark, tmp_path, capsys):
     assert err.startswith("error: Data source") and err.count("\n") == 1
     assert se.main(["--data", str(path), "--out", str(out), "--master", "nowhere"]) == 1
     assert "is not a master URL" in capsys.readouterr().err
+
+
+def test_partitions_follow_the_log_size_unless_set(spark, tmp_path):
+    path = write_csv(tmp_path / "r.csv", [(u, m, 5.0) for u, m in LIKED], ["userId", "movieId", "rating"])
+    src = se.resolve_source(spark, str(path))
+    assert se._auto_partitions(spark, src) == 2  # the module's session chose 2
+    spark.conf.set("spark.sql.shuffle.partitions", "200")  # Spark's default: nobody chose
+    try:
+        assert se._auto_partitions(spark, src) == 2 * spark.sparkContext.defaultParallelism  # tiny: 2 per core
+        big = se.LogSource(str(path), "csv", None, None, str(path), None)
+        size = path.stat().st_size
+        se.AUTO_BYTES_PER_PARTITION["csv"], saved = max(1, size // 10), se.AUTO_BYTES_PER_PARTITION["csv"]
+        try:
+            assert se._auto_partitions(spark, big) == -(-size // max(1, size // 10))
+        finally:
+            se.AUTO_BYTES_PER_PARTITION["csv"] = saved
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "2")
