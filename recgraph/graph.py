@@ -7,7 +7,7 @@ The rules (shared with the Spark engine, which must give the same edges)::
                       (ties, and logs without timestamps, by the smaller movie id)
     3. min_item_users: n_x = users who liked x; movies with n_x < min_item_users go, rows too
     4. D            = log(number of liked rows left)
-    5. weight(x<y)  = (log(n_xy) - log(n_x) - log(n_y) + D) * n_xy     (float64, this order)
+    5. weight(x<y)  = (log(n_xy) - (log(n_x) + log(n_y)) + D) * n_xy   (float64, this order)
                       kept when weight >= min_weight and weight > 0
     6. max_degree K: an edge survives when it is among the K strongest (weight desc, then
                       neighbour id asc) of either end
@@ -322,15 +322,14 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
         col = counts.indices + np.int32(first) if first else counts.indices
         off = col != row if max_degree else col > row
         shared_pairs += int(np.count_nonzero(col > row))
-        small, large = (np.minimum(row, col), np.maximum(row, col)) if max_degree else (row, col)
-        # Rule 5, in this order of operations (both engines and both ends of an edge agree bit for bit),
-        # in place to hold one float64 temporary per pair.
-        weight = np.log(n_xy)
-        weight -= log_users[small]
-        weight -= log_users[large]
+        # Rule 5, in this order of operations, in place to hold one float64 temporary per pair. The
+        # sum log(n_x) + log(n_y) is symmetric, so both ends of an edge agree bit for bit, and so do
+        # pairs whose counts are the same up to order: edges tied in exact arithmetic tie exactly,
+        # and max_degree's tie-break (the smaller id) decides them in both engines.
+        weight = log_users[row] + log_users[col]
+        np.subtract(np.log(n_xy), weight, out=weight)
         weight += log_total
         weight *= n_xy
-        del small, large
         largest = max(largest, float(np.max(weight, where=off, initial=-np.inf)))
         keep = off & (weight >= min_weight) & (weight > 0)
         del off, counts

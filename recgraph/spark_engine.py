@@ -727,8 +727,10 @@ def graph_edges(spark, log, view: ViewParams, has_time: bool):
     n_a = F.broadcast(freq.select(F.col("item").alias("a"), F.col("n").alias("n_a")))
     n_b = F.broadcast(freq.select(F.col("item").alias("b"), F.col("n").alias("n_b")))
     # The order of operations of SPEC step 5: (log n_ab - log n_a - log n_b + D) * n_ab, float64.
-    weight = ((F.log(F.col("n_ab").cast("double")) - F.log(F.col("n_a").cast("double"))
-               - F.log(F.col("n_b").cast("double")) + F.lit(log_total)) * F.col("n_ab").cast("double"))
+    # log(n_a) + log(n_b) first: symmetric, so pairs tied in exact arithmetic tie exactly (as in numpy).
+    weight = ((F.log(F.col("n_ab").cast("double"))
+               - (F.log(F.col("n_a").cast("double")) + F.log(F.col("n_b").cast("double")))
+               + F.lit(log_total)) * F.col("n_ab").cast("double"))
     edges = (pairs.join(n_a, "a").join(n_b, "b")
              .select(F.col("a").alias("src"), F.col("b").alias("dst"), weight.alias("weight"))
              .where((F.col("weight") >= F.lit(view.min_weight)) & (F.col("weight") > F.lit(0.0))))
@@ -998,71 +1000,3 @@ def add_spark_arguments(parser: argparse.ArgumentParser) -> None:
                         "or 16 MiB of Parquet, at least 2 per core; docs/spark.md says how to size it)")
     g.add_argument("--driver-memory", default=None,
                    help="driver JVM heap, e.g. 8g (local mode: the whole job runs in it)")
-
-
-def run_spark_graph(args: argparse.Namespace, views: Sequence) -> dict:
-    """Run the Spark engine from parsed CLI arguments and resolved views; returns the manifest."""
-    return build_graph_spark(
-        args.data, args.out, views,
-        user_col=getattr(args, "user_col", None) or "userId",
-        item_col=getattr(args, "item_col", None) or "movieId",
-        rating_col=getattr(args, "rating_col", None) or "rating",
-        time_col=getattr(args, "time_col", None) or "timestamp",
-        items=getattr(args, "items", None), master=args.master,
-        spark_conf=parse_spark_conf(args.spark_conf), shuffle_partitions=args.shuffle_partitions,
-        driver_memory=args.driver_memory)
-
-
-def summary(manifest: dict) -> str:
-    """The lines the CLI prints after a build."""
-    lines = []
-    for i, view in enumerate(manifest["views"]):
-        s = view["stats"]
-        lines.append(f"view {i} ({view['edges']}): {s['nodes']:,} nodes, {s['edges']:,} edges, "
-                     f"average degree {s['avg_degree']}")
-    lines.append(f"graph written in {manifest['timings_s']['total']:.1f} s (engine spark)")
-    return "\n".join(lines)
-
-
-def _views_from_args(args) -> list[dict]:
-    from .presets import preset_params
-
-    params = preset_params(args.preset or "seed", one_view=args.one_view)
-    views = params.views
-    overrides = {k: getattr(args, k) for k in ("min_rating", "min_weight", "min_item_users", "max_degree",
-                                               "max_user_items") if getattr(args, k) is not None}
-    views[0].update(overrides)
-    return views
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m recgraph.spark_engine --data PATH --out GRAPH_DIR [...]`` until ``recgraph graph`` has it."""
-    from .presets import available_presets
-
-    parser = argparse.ArgumentParser(prog="python -m recgraph.spark_engine",
-                                     description="Build the item graph on Spark and write a graph directory.")
-    parser.add_argument("--data", required=True, help="ratings log: CSV/Parquet file or parts, MovieLens dir or zip")
-    parser.add_argument("--out", required=True, help="graph directory to write (replaced atomically)")
-    parser.add_argument("--items", default=None, help="items table (id, title[, genres])")
-    parser.add_argument("--preset", default=None, choices=available_presets(), help="graph views of a preset")
-    parser.add_argument("--one-view", action="store_true", help="only the preset's primary graph")
-    for flag, kind in (("--min-rating", float), ("--min-weight", float), ("--min-item-users", int),
-                       ("--max-degree", int), ("--max-user-items", int)):
-        parser.add_argument(flag, type=kind, default=None, help="overrides the primary view's value")
-    for flag, default in (("--user-col", "userId"), ("--item-col", "movieId"), ("--rating-col", "rating"),
-                          ("--time-col", "timestamp")):
-        parser.add_argument(flag, default=default, help=f"column name (default {default})")
-    add_spark_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        manifest = run_spark_graph(args, _views_from_args(args))
-    except RecgraphError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(summary(manifest))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -68,7 +68,7 @@ def reference_edges(log: pd.DataFrame, view: dict) -> pd.DataFrame:
     co = sp.triu(x.T @ x, k=1).tocoo()
     n_ab = co.data
     n_x = n.reindex(items).to_numpy().astype(np.float64)
-    weight = (np.log(n_ab) - np.log(n_x[co.row]) - np.log(n_x[co.col]) + np.log(total)) * n_ab
+    weight = (np.log(n_ab) - (np.log(n_x[co.row]) + np.log(n_x[co.col])) + np.log(total)) * n_ab
     keep = (weight >= v["min_weight"]) & (weight > 0)
     src, dst, weight = items[co.row[keep]], items[co.col[keep]], weight[keep]
     if v["max_degree"] is not None:  # top K of either endpoint by (weight desc, neighbour asc)
@@ -254,11 +254,11 @@ def test_random_logs_match_reference_and_numpy_engine(spark, tmp_path):
 
 def preset_views() -> list[dict]:
     """The seed preset's views, then every view of tuned not already listed (read at test time)."""
-    from recgraph.presets import preset_params
+    from recgraph.config import preset_config
 
     views = []
     for name in ("seed", "tuned"):
-        for view in preset_params(name).views:
+        for view in (v.to_dict() for v in preset_config(name).views):
             full = vars(se.ViewParams.from_any(view))
             if full not in views:
                 views.append(full)
@@ -391,18 +391,21 @@ def test_bad_master_missing_java_and_pyspark(monkeypatch, tmp_path):
 
 
 def test_cli_prints_counts_or_one_error_line(spark, tmp_path, capsys):
+    from recgraph.cli import main
+
     path = write_csv(tmp_path / "r.csv", [(u, m, 5.0, 1) for u, m in LIKED], ["userId", "movieId", "rating", "timestamp"])
     out = tmp_path / "g"
-    assert se.main(["--data", str(path), "--out", str(out), "--master", "local[2]", "--min-weight", "0.5",
-                    "--max-degree", "2"]) == 0
+    spark_flags = ["graph", "--engine", "spark", "--master", "local[2]"]
+    assert main([*spark_flags, "--data", str(path), "--out", str(out), "--min-weight", "0.5", "--max-degree", "2"]) == 0
     printed = capsys.readouterr()
-    assert "view 0 (edges.parquet):" in printed.out and printed.err == ""
+    assert "view 0 (ratings >= 5, weight >= 0.5, top 2 edges per movie):" in printed.out and printed.err == ""
     assert json.loads((out / "manifest.json").read_text())["views"][0]["params"]["max_degree"] == 2
-    assert se.main(["--data", str(tmp_path / "missing"), "--out", str(out), "--master", "local[2]"]) == 1
+    assert main([*spark_flags, "--data", str(tmp_path / "missing"), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: Data source") and err.count("\n") == 1
-    assert se.main(["--data", str(path), "--out", str(out), "--master", "nowhere"]) == 1
+    assert err.startswith("recgraph: error: Data source") and err.count("\n") == 1
+    assert main(["graph", "--engine", "spark", "--master", "nowhere", "--data", str(path), "--out", str(out)]) == 1
     assert "is not a master URL" in capsys.readouterr().err
+    assert (out / "manifest.json").is_file()  # the failed runs left the graph built first in place
 
 
 def test_partitions_follow_the_log_size_unless_set(spark, tmp_path):
