@@ -81,7 +81,7 @@ def main() -> None:
     from recgraph.scoring import ScoringOptions
     from recgraph.index import ItemIndex
     from recgraph.pipeline import train
-    from recgraph.presets import pipeline_kwargs, preset_params
+    from recgraph.config import resolve_config
 
     ratings = load_movielens(args.data)
     for protocol in ("leave-last-out", "random"):
@@ -126,12 +126,12 @@ def main() -> None:
             print(f"| {name} | {seconds:.3f} |")
 
         # 3. the index path vs exact batched ranking
-        params = preset_params(args.preset, "gensim")
+        config = resolve_config(args.preset, "gensim", seed=args.seed)
         with tempfile.TemporaryDirectory() as tmp:
-            t_train, result = timed(train, split.train_ratings(ratings), Path(tmp) / "a", seed=args.seed,
-                                    show_progress=False, repeat=1, scoring=params.scoring, **pipeline_kwargs(params))
+            t_train, result = timed(train, split.train_ratings(ratings), Path(tmp) / "a", config=config,
+                                    show_progress=False, repeat=1)
             index = ItemIndex.load(result.out_dir)
-            plain = ScoringOptions(history_min_rating=params.scoring["history_min_rating"])
+            plain = ScoringOptions(history_min_rating=config.scoring.history_min_rating)
             t_index, (top_index, _) = timed(rank_with_index, index, data, users, 10, plain,
                                             repeat=1)
             exact = exact_scores(index, data, users, plain.history_min_rating)
@@ -143,7 +143,7 @@ def main() -> None:
             print(f"plain cosine: index path {t_index:.2f} s, exact batched {t_exact:.2f} s; identical top-10 "
                   f"lists {same:.1%}; NDCG@10 {a['ndcg@10']:.4f} (index) vs {b['ndcg@10']:.4f} (exact)")
             # The re-ranking's approximation alone: the exact scores below have no recency term.
-            scoring = dataclasses.replace(ScoringOptions(**params.scoring), recent_weight=0.0)
+            scoring = dataclasses.replace(config.scoring, recent_weight=0.0)
             if scoring.popularity_weight > 0:
                 pop = popularity_of(data)
                 t_rerank, (top_rerank, _) = timed(rank_with_index, index, data, users, 10, scoring,

@@ -43,7 +43,8 @@ STAGE_NAMES = {
 }
 STAR_WARS, EMPIRE, JEDI = 260, 1196, 1210
 LION_KING, ALADDIN, BEAUTY = 364, 588, 595
-EXAMPLE_FINAL_LOSS = 1.565
+#: The example's 2021 page: loss 2.45 after the first epoch, 2.31 after the tenth.
+EXAMPLE_FINAL_LOSS = 2.31
 
 
 def child(data: Path, seed: int) -> None:

@@ -55,13 +55,13 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def embed(ratings, views, walk_overrides, trainer_overrides, seed):
     """Item ids and the concatenated view embeddings, through the shipped corpus code."""
-    from recgraph.corpus import GraphParams, WalkParams, build_corpus, fit_embeddings
-    from recgraph.presets import preset_params
+    from recgraph.config import GraphParams, resolve_config
+    from recgraph.corpus import build_corpus, fit_embeddings
     from recgraph.trainers import get_trainer
 
-    params = preset_params("tuned", "gensim", trainer_overrides, walk_overrides=walk_overrides)
-    corpus = build_corpus(ratings, [GraphParams(**v) for v in views], WalkParams(**params.walks), seed=seed)
-    vectors, _ = fit_embeddings(get_trainer("gensim", seed=seed, show_progress=False, **params.trainer), corpus)
+    config = resolve_config("tuned", "gensim", trainer=trainer_overrides, walks=walk_overrides)
+    corpus = build_corpus(ratings, [GraphParams(**v) for v in views], config.walks, seed=seed)
+    vectors, _ = fit_embeddings(get_trainer("gensim", seed=seed, show_progress=False, **config.trainer.params), corpus)
     return corpus.item_ids, vectors
 
 

@@ -1,4 +1,4 @@
-"""Write the artifact other services query: an Annoy index plus its metadata.
+"""The artifact other services query: its format, its writer and its reader, in one place.
 
 Directory layout (``docs/artifact.md`` documents it for other languages)::
 
@@ -6,64 +6,91 @@ Directory layout (``docs/artifact.md`` documents it for other languages)::
     embeddings.npy   float32 [n_items, dim]; row i is Annoy item i
     items.csv        index,movie_id,title,genres[,likes]
     popular.csv      movie_id,title,likes: the most liked movies (optional; for the fallback)
+    catalogue.csv    movie_id,title: every movie of the training log, also those not in the
+                     graph (optional; so a query can tell "not in the graph" from a typo)
     manifest.json    format, parameters, scoring, graph stats, timings, checksums
 
-Writes are atomic: everything is built in a temporary directory beside the target,
-then renamed into place; a failure leaves an existing directory untouched.
+:func:`write_artifact` builds everything in a temporary directory beside the target, then
+renames it into place; a failure leaves an existing directory untouched.
+:func:`read_artifact` opens one and checks every file against the manifest.
+
+Light on purpose (numpy, and annoy inside the functions that need it; no pandas):
+:mod:`recgraph.index` imports it.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as _dt
+import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from . import __version__
-from .artifact_format import (
-    ARTIFACT_FILES,
-    EMBEDDINGS_FILE,
-    FORMAT_VERSION,
-    INDEX_FILE,
-    ITEM_COLUMNS,
-    ITEMS_FILE,
-    LIKES_COLUMN,
-    MANIFEST_FILE,
-    METRIC,
-    POPULAR_COLUMNS,
-    POPULAR_FILE,
-    file_digest,
-)
 from .errors import ArtifactError, ParameterError
 from .scoring import POPULAR_SIZE, ScoringOptions
 from .validation import check_int
 
 logger = logging.getLogger(__name__)
 
+# ---------------------------------------------------------------------- format
+FORMAT_VERSION = 1
+METRIC = "angular"
+INDEX_FILE = "index.ann"
+EMBEDDINGS_FILE = "embeddings.npy"
+ITEMS_FILE = "items.csv"
+POPULAR_FILE = "popular.csv"
+CATALOGUE_FILE = "catalogue.csv"
+MANIFEST_FILE = "manifest.json"
+LOSS_PLOT_FILE = "loss.png"
+ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
+LIKES_COLUMN = "likes"
+POPULAR_COLUMNS = ("movie_id", "title", "likes")
+CATALOGUE_COLUMNS = ("movie_id", "title")
+#: Files every artifact has, and files it may have (checked against the manifest when present).
+REQUIRED_FILES = (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE)
+OPTIONAL_FILES = (POPULAR_FILE, CATALOGUE_FILE)
+#: Every file recgraph may write into an artifact directory.
+ARTIFACT_FILES = frozenset(REQUIRED_FILES + OPTIONAL_FILES + (MANIFEST_FILE, LOSS_PLOT_FILE))
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file."""
     return file_digest(path, "sha256")
 
 
+# ---------------------------------------------------------------------- output checks
 def check_output_dir(
     out_dir: str | os.PathLike,
     marker: str = MANIFEST_FILE,
     marker_keys: tuple[str, ...] = ("format_version", "files"),
     allowed: frozenset[str] = ARTIFACT_FILES,
 ) -> Path:
-    """Refuse an output directory we would destroy.
+    """Refuse, before any work, an output directory we could not write or would destroy.
 
     It must be absent, empty, or something recgraph wrote: ``marker`` is a JSON object
-    with ``marker_keys`` and every entry is one of ``allowed``. A symbolic link is refused
-    too: replacing it would turn the link into a directory (the roll-out recipe in
-    docs/serving.md writes each version to its own directory, then switches the link).
+    with ``marker_keys`` and every entry is one of ``allowed``. Every folder above it that
+    exists must be a directory (``--out notes.txt/run`` names ``notes.txt`` as a file) and
+    the nearest one writable. A symbolic link is refused too: replacing it would turn the
+    link into a directory (the roll-out recipe in docs/serving.md writes each version to
+    its own directory, then switches the link).
     """
     out = Path(out_dir).expanduser()
     if out.is_symlink():
@@ -71,9 +98,9 @@ def check_output_dir(
             f"Output {out} is a symbolic link; write to a new directory and switch the link to it "
             "(see docs/serving.md)."
         )
-    if out.exists():
+    if out.exists() or out.is_file():
         if not out.is_dir():
-            raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
+            raise ArtifactError(f"Output {out} is a file, not a directory; choose another --out.")
         entries = sorted(p.name for p in out.iterdir())
         if entries:
             refuse = (f"Output directory {out} is not empty and is not something recgraph wrote; refusing to "
@@ -83,10 +110,36 @@ def check_output_dir(
             foreign = [name for name in entries if name not in allowed]
             if foreign:
                 raise ArtifactError(f"{refuse}: it also holds {', '.join(foreign[:5])}.")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise ArtifactError(f"Cannot write into {parent}: permission denied.")
+    parent = _nearest_existing_parent(out)
+    if not parent.is_dir():
+        raise ArtifactError(f"Output {out} cannot be created: {parent} is a file, not a directory; "
+                            "choose another --out.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArtifactError(f"Cannot write into {parent}: permission denied; choose another --out.")
     return out
+
+
+def check_output_file(path: str | os.PathLike, flag: str = "--json") -> Path:
+    """Refuse, before any work, an output file that could not be written (a report, a JSON
+    dump): every folder above it that exists must be a directory, the nearest one writable,
+    and ``path`` itself must not be a directory. ``flag`` names the option in the sentence."""
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise ArtifactError(f"{flag} {out} is a directory, not a file; name a file to write.")
+    parent = _nearest_existing_parent(out)
+    if not parent.is_dir():
+        raise ArtifactError(f"{flag} {out} cannot be created: {parent} is a file, not a directory.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArtifactError(f"Cannot write {flag} {out} into {parent}: permission denied.")
+    return out
+
+
+def _nearest_existing_parent(path: Path) -> Path:
+    """The closest folder above ``path`` that exists (or is a file in its way)."""
+    for parent in path.absolute().parents:
+        if parent.exists() or parent.is_symlink():
+            return parent
+    return Path(path.absolute().anchor)
 
 
 def _is_marker(path: Path, keys: tuple[str, ...]) -> bool:
@@ -97,6 +150,7 @@ def _is_marker(path: Path, keys: tuple[str, ...]) -> bool:
     return isinstance(payload, dict) and all(k in payload for k in keys)
 
 
+# ---------------------------------------------------------------------- writer
 def write_artifact(
     out_dir: str | os.PathLike,
     embeddings: np.ndarray,
@@ -111,6 +165,8 @@ def write_artifact(
     popular: list[tuple[int, str, int]] | None = None,
     scoring: ScoringOptions | dict | None = None,
     final_timings: Callable[[], dict] | None = None,
+    catalogue: Any = None,
+    n_jobs: int = -1,
 ) -> dict:
     """Build the artifact in a temporary directory beside ``out_dir``, then rename it into place.
 
@@ -131,6 +187,12 @@ def write_artifact(
     final_timings : called once everything but the manifest is written; its dict becomes
         the manifest's ``timings_s`` (so the index stage and the total are in the one
         atomic write).
+    catalogue : every movie of the training log, in or out of the graph: a table with
+        ``movieId`` and ``title`` columns (e.g. ``Ratings.movies``) or ``(movie_id, title)``
+        pairs; written to catalogue.csv. None: no catalogue.
+    n_jobs : threads Annoy builds the trees with (-1: every core). With more than one,
+        the trees are the same on every run on one machine but land in ``index.ann`` in a
+        different order, so the file (and ``artifact_id``) is bit-identical only with 1.
 
     Returns
     -------
@@ -140,6 +202,8 @@ def write_artifact(
 
     out = check_output_dir(out_dir)
     n_trees = check_int("n_trees", n_trees)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or not (n_jobs == -1 or n_jobs >= 1):
+        raise ParameterError(f"n_jobs must be -1 (every core) or an integer >= 1; got {n_jobs!r}.")
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
     n_items, dim = embeddings.shape
     if not (len(movie_ids) == len(titles) == len(genres) == n_items):
@@ -158,32 +222,31 @@ def write_artifact(
     if popular is not None:
         popular_rows = sorted(((int(m), str(t), int(n)) for m, t, n in popular), key=lambda r: (-r[2], r[0]))
         popular_rows = [r for r in popular_rows if r[2] > 0][:POPULAR_SIZE]
+    catalogue_rows = None if catalogue is None else _catalogue_rows(catalogue)
     tmp = staging_dir(out)
     try:
         index = AnnoyIndex(dim, METRIC)
         if seed is not None:
             index.set_seed(int(seed) % (2**31 - 1))
-        for i in range(n_items):  # Annoy only adds one item per call
-            index.add_item(i, embeddings[i])
-        index.build(n_trees)
+        for i, vector in enumerate(embeddings):  # Annoy has no bulk add: one call per item
+            index.add_item(i, vector)
+        index.build(n_trees, n_jobs=int(n_jobs))
         index.save(str(tmp / INDEX_FILE))
         index.unload()
         np.save(tmp / EMBEDDINGS_FILE, embeddings)
-        with open(tmp / ITEMS_FILE, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            if likes is None:
-                writer.writerow(ITEM_COLUMNS)
-                writer.writerows(zip(range(n_items), np.asarray(movie_ids).tolist(), titles, genres))
-            else:
-                writer.writerow(ITEM_COLUMNS + (LIKES_COLUMN,))
-                writer.writerows(zip(range(n_items), np.asarray(movie_ids).tolist(), titles, genres, likes.tolist()))
-        names = [INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE]
+        movie_list = np.asarray(movie_ids).tolist()
+        if likes is None:
+            _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS, zip(range(n_items), movie_list, titles, genres))
+        else:
+            _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS + (LIKES_COLUMN,),
+                       zip(range(n_items), movie_list, titles, genres, likes.tolist()))
+        names = list(REQUIRED_FILES)
         if popular_rows is not None:
-            with open(tmp / POPULAR_FILE, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(POPULAR_COLUMNS)
-                writer.writerows(popular_rows)
+            _write_csv(tmp / POPULAR_FILE, POPULAR_COLUMNS, popular_rows)
             names.append(POPULAR_FILE)
+        if catalogue_rows is not None:
+            _write_csv(tmp / CATALOGUE_FILE, CATALOGUE_COLUMNS, catalogue_rows)
+            names.append(CATALOGUE_FILE)
         for name, payload in (extra_files or {}).items():
             (tmp / name).write_bytes(payload)
         full = dict(manifest)
@@ -208,6 +271,31 @@ def write_artifact(
         raise
     logger.info("wrote artifact %s (%d items, dim %d)", out, n_items, dim)
     return full
+
+
+def _catalogue_rows(catalogue: Any) -> list[tuple[int, str]]:
+    """``(movie_id, title)`` rows sorted by id, one per movie, from a table or from pairs."""
+    if hasattr(catalogue, "columns"):  # a DataFrame (duck-typed: this module never imports pandas)
+        missing = [c for c in ("movieId", "title") if c not in catalogue.columns]
+        if missing:
+            raise ParameterError(f"The catalogue table needs the columns movieId and title; it lacks {', '.join(missing)}.")
+        pairs: Iterable = zip(np.asarray(catalogue["movieId"]).tolist(), catalogue["title"].tolist())
+    else:
+        pairs = catalogue
+    rows: dict[int, str] = {}
+    try:
+        for movie, title in pairs:
+            rows.setdefault(int(movie), str(title))
+    except (TypeError, ValueError):
+        raise ParameterError("The catalogue must be a table with movieId and title, or (movie_id, title) pairs.") from None
+    return sorted(rows.items())
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: Iterable) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def staging_dir(out: Path) -> Path:
@@ -237,3 +325,148 @@ def replace_dir(new: Path, target: Path) -> None:
         os.rename(old, target)  # put the previous artifact back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- reader
+@dataclass(frozen=True)
+class ArtifactFiles:
+    """The verified contents of an artifact directory (what :func:`read_artifact` returns).
+
+    Attributes
+    ----------
+    path : the directory, as given.
+    manifest : the parsed manifest.json.
+    annoy : the loaded (memory-mapped) ``annoy.AnnoyIndex``.
+    embeddings : float32 [n_items, dim].
+    movie_ids : int64 [n_items]; titles, genres : one str per item.
+    likes : int64 [n_items], or None when items.csv has no likes column.
+    popular : ``(movie_id, title, likes)`` rows of popular.csv, or None without the file.
+    catalogue : ``(movie_id, title)`` rows of catalogue.csv, or None without the file.
+    """
+
+    path: Path
+    manifest: dict
+    annoy: Any
+    embeddings: np.ndarray
+    movie_ids: np.ndarray
+    titles: list[str]
+    genres: list[str]
+    likes: np.ndarray | None
+    popular: list[tuple[int, str, int]] | None
+    catalogue: list[tuple[int, str]] | None
+
+
+def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles:
+    """Open an artifact directory; with ``verify``, check every file against the manifest.
+
+    Annoy maps the index file into memory, so processes that load the same file share its
+    pages. Every problem is one :class:`~recgraph.errors.ArtifactError` sentence.
+    """
+    from annoy import AnnoyIndex
+
+    root = Path(path).expanduser()
+    manifest_path = root / MANIFEST_FILE
+    if root.is_file():
+        raise ArtifactError(f"Index {root} is a file, not an artifact directory; pass the directory "
+                            "'recgraph train --out' wrote.")
+    if not root.is_dir():
+        raise ArtifactError(f"Index directory {root} does not exist; train one with 'recgraph train --out {root}'.")
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{root} holds no {MANIFEST_FILE}; it is not a recgraph artifact.")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{manifest_path} is not valid JSON ({exc}).") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+        raise ArtifactError(f"{manifest_path} is not a recgraph manifest (expected a JSON object with 'files').")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{manifest_path} has format_version {version!r}; this recgraph reads version {FORMAT_VERSION}."
+        )
+    files = manifest.get("files", {})
+    present = [name for name in OPTIONAL_FILES if (root / name).is_file() or name in files]
+    for name in REQUIRED_FILES + tuple(present):
+        _check_file(root / name, files.get(name, {}), verify)
+    movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
+    popular = _read_popular(root / POPULAR_FILE) if POPULAR_FILE in present else None
+    catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
+    embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
+    dim, n_items = manifest.get("dim"), manifest.get("n_items")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (dim, n_items)):
+        raise ArtifactError(f"{manifest_path}: dim and n_items must be positive integers; got {dim!r}, {n_items!r}.")
+    if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
+        raise ArtifactError(
+            f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
+            f"{embeddings.shape} and items.csv has {len(movie_ids)} rows."
+        )
+    annoy_index = AnnoyIndex(dim, manifest.get("metric", METRIC))
+    try:
+        annoy_index.load(str(root / INDEX_FILE))  # mmap; prefault off
+    except OSError as exc:
+        raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
+    if annoy_index.get_n_items() != n_items:
+        raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
+    return ArtifactFiles(root, manifest, annoy_index, np.asarray(embeddings, dtype=np.float32), movie_ids, titles,
+                         genres, likes, popular, catalogue)
+
+
+def _check_file(file_path: Path, expected: dict, verify: bool) -> None:
+    if not file_path.is_file():
+        raise ArtifactError(f"{file_path} is missing; the artifact is incomplete.")
+    if not verify:
+        return
+    size = file_path.stat().st_size
+    if expected.get("size") != size:
+        raise ArtifactError(
+            f"{file_path} is {size} bytes but the manifest records {expected.get('size')}; "
+            "the file is truncated or from another artifact."
+        )
+    if expected.get("sha256") != file_digest(file_path):
+        raise ArtifactError(
+            f"{file_path} does not match the SHA-256 in the manifest; the file is corrupt or from another artifact."
+        )
+
+
+def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        first = next(reader, None)
+        if first is None or tuple(first[:len(header)]) != header:
+            raise ArtifactError(f"{path} must start with the header {','.join(header)}; got {first}.")
+        return first, list(reader)
+
+
+def _read_popular(path: Path) -> list[tuple[int, str, int]]:
+    _, rows = _read_csv(path, POPULAR_COLUMNS)
+    try:
+        return [(int(r[0]), r[1], int(r[2])) for r in rows]
+    except (ValueError, IndexError):
+        raise ArtifactError(f"{path} has a row whose movie_id or likes is not an integer.") from None
+
+
+def _read_catalogue(path: Path) -> list[tuple[int, str]]:
+    _, rows = _read_csv(path, CATALOGUE_COLUMNS)
+    try:
+        return [(int(r[0]), r[1]) for r in rows]
+    except (ValueError, IndexError):
+        raise ArtifactError(f"{path} has a row whose movie_id is not an integer.") from None
+
+
+def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray | None]:
+    header, rows = _read_csv(path, ITEM_COLUMNS)
+    try:
+        order = [int(r[0]) for r in rows]
+        movie_ids = np.array([int(r[1]) for r in rows], dtype=np.int64)
+    except (ValueError, IndexError):
+        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer.") from None
+    if order != list(range(len(rows))):
+        raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
+    likes = None
+    if LIKES_COLUMN in header[len(ITEM_COLUMNS):]:
+        col = header.index(LIKES_COLUMN, len(ITEM_COLUMNS))
+        try:
+            likes = np.array([int(r[col]) for r in rows], dtype=np.int64)
+        except (ValueError, IndexError):
+            raise ArtifactError(f"{path} has a row whose likes is not an integer.") from None
+    return movie_ids, [r[2] for r in rows], [r[3] if len(r) > 3 else "" for r in rows], likes

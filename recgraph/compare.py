@@ -1,9 +1,10 @@
 """Compare trainer backends on one shared walk corpus: quality, speed, agreement.
 
-The graph and the walks are built ONCE from the split's training part (with the seeds
-:func:`recgraph.pipeline.train` would use), every backend trains on that identical
-corpus (its SHA-256 is in the report), each result is written as a normal artifact and
-measured through :meth:`ItemIndex.recommend`, the path users call. Baselines are scored
+The graph and the walks are built ONCE from the split's training part
+(:func:`recgraph.pipeline.load_inputs`, with the seed :func:`recgraph.pipeline.train`
+uses), every backend trains on that identical corpus (its SHA-256 is in the report)
+through :func:`recgraph.pipeline.train_on_corpus`, so each result is a normal artifact
+with train's manifest, measured through :meth:`ItemIndex.recommend`, the path users call. Baselines are scored
 in the same harness for scale. Output directory::
 
     report.json   everything, machine-readable (schema: :data:`REPORT_KEYS`)
@@ -15,17 +16,12 @@ in the same harness for scale. Output directory::
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import io
-import json
 import logging
 import os
 import shutil
-import sys
 import time
-from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -70,12 +66,14 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                      preset: str = "tuned", protocol: str = "random", threshold: float = DEFAULT_THRESHOLD,
                      test_fraction: float = DEFAULT_TEST_FRACTION, baselines=DEFAULT_BASELINES,
                      ease_lambda: float = DEFAULT_EASE_LAMBDA, trainer_overrides: dict | None = None,
-                     keep_artifacts: bool = False, show_progress: bool = False) -> dict:
+                     keep_artifacts: bool = False, show_progress: bool = False, log: dict | None = None) -> dict:
     """Train every backend on one walk corpus, measure, and write the report directory.
 
     Parameters
     ----------
-    data : a source for :func:`recgraph.data.load_movielens`, or loaded Ratings.
+    data : a log for :func:`recgraph.data.load` (CSV/Parquet file or parts, DataFrame,
+        MovieLens directory/zip/URL), or loaded Ratings.
+    log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
     out_dir : where report.json / report.md / report.png go (replaced atomically).
     backends : trainer names; one that cannot be imported is reported as unavailable.
     trainer_overrides : ``{backend: {param: value}}`` on top of the preset.
@@ -85,63 +83,43 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     -------
     The report (as written to report.json).
     """
-    from .artifact import check_output_dir, replace_dir, staging_dir, write_artifact
-    from .data import Ratings, load_movielens
+    from .artifact import check_output_dir
+    from .atomic import replace_dir, staging_dir, write_bytes, write_json, write_text
+    from .config import resolve_config
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
-    from .corpus import GraphParams, WalkParams, build_corpus, fit_embeddings
     from .index import ItemIndex
-    from .pipeline import item_likes, item_metadata, popular_rows, stage_seeds
-    from .presets import preset_params
-    from .trainers import get_trainer
+    from .pipeline import load_inputs, load_log_source, train_on_corpus
 
     out = check_output_dir(out_dir, marker="report.json", marker_keys=("recgraph_version", "backends"),
                            allowed=frozenset(REPORT_FILES) | {"artifacts"})
     if not backends:
         raise ParameterError("Name at least one backend to compare.")
     overrides = dict(trainer_overrides or {})
-    ratings = data if isinstance(data, Ratings) else load_movielens(data)
+    ratings = load_log_source(data, log)
     split, matrices = prepare(ratings, protocol, threshold, test_fraction, seed)
     train_ratings = split.train_ratings(ratings)
-    shared = preset_params(preset, backends[0])
-    # The seeds recgraph.pipeline.train derives from `seed`, so the corpus is the one it would build.
-    walk_seed, train_seed, index_seed = stage_seeds(seed)
+    shared = resolve_config(preset, backends[0], seed=seed)
+    # One corpus, walked with the run's seed as recgraph.pipeline.train walks it; every backend trains on it.
     t = time.perf_counter()
-    corpus = build_corpus(train_ratings, [GraphParams(**v) for v in shared.views], WalkParams(**shared.walks),
-                          seed=walk_seed)
+    inputs, shared = load_inputs(train_ratings, shared)
     corpus_s = time.perf_counter() - t
+    corpus = inputs.corpus
     item_ids, corpus_sha = corpus.item_ids, corpus.sha256()
-    titles, genres = item_metadata(train_ratings, item_ids)
-    likes = item_likes(train_ratings)
-    popular = popular_rows(train_ratings, likes)
 
     tmp = staging_dir(out)
     try:
         entries, indexes = {}, {}
         for backend in backends:
-            params = preset_params(preset, backend, overrides.get(backend))
-            trainer_params = {**params.trainer, "seed": train_seed, "show_progress": show_progress}
             try:
-                trainer = get_trainer(backend, **trainer_params)
+                config = resolve_config(preset, backend, trainer=overrides.get(backend), seed=seed)
+                artifact_dir = tmp / "artifacts" / backend
+                result = train_on_corpus(inputs, artifact_dir, config, show_progress=show_progress)
             except MissingDependencyError as exc:
                 logger.warning("%s", exc)
                 entries[backend] = {"available": False, "error": str(exc)}
                 continue
-            t = time.perf_counter()
-            embeddings, history = fit_embeddings(trainer, corpus)
-            train_s = time.perf_counter() - t
-            manifest = {
-                "backend": backend,
-                "seed": seed,
-                "params": {**corpus.params_record(), "walks": shared.walks,
-                           "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"}},
-                "graph": corpus.stats(),
-                "data": {"source": train_ratings.source, "md5": ratings.md5},
-                "walks_sha256": corpus_sha,
-            }
-            artifact_dir = tmp / "artifacts" / backend
-            write_artifact(artifact_dir, embeddings, item_ids, titles, genres, manifest, seed=index_seed,
-                           likes=likes.count(item_ids).astype(np.int64), popular=popular,
-                           scoring=params.scoring)
+            manifest, history = result.manifest, result.manifest.get("training", {})
+            train_s = manifest["timings_s"]["train"]
             index = ItemIndex.load(artifact_dir)
             indexes[backend] = index
             row = evaluate_index(index, matrices, None, name=backend)  # the artifact's own scoring
@@ -157,7 +135,8 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
                 "metrics": metrics,
                 "rank_s": row["timings_s"]["rank"],
                 "users_without_recommendations": row["users_without_recommendations"],
-                "history": {k: v for k, v in history.items() if k != "timings_s"},
+                "history": {**({"loss": manifest["loss"]} if "loss" in manifest else {}),
+                            **{k: v for k, v in history.items() if k != "timings_s"}},
                 "similar": {str(m): [h["movie_id"] for h in index.similar(m, 10)]
                             for m in PROBE_MOVIES if m in index},
             }
@@ -186,13 +165,13 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         report = {
             "recgraph_version": __version__,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "data": {"source": ratings.source, "md5": ratings.md5},
+            "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
             "seed": seed,
             "preset": preset,
             "protocol": protocol,
             "split": {**split.summary(), "eval_users": int(len(matrices.eval_users)), "items": matrices.n_items},
             "graph": corpus.stats(),
-            "params": {**corpus.params_record(), "walks": shared.walks, "scoring": shared.scoring},
+            "params": {**corpus.params_record(), "walks": shared.walks.to_dict(), "scoring": shared.scoring.to_dict()},
             "walks_sha256": corpus_sha,
             "walks_shape": corpus.shape,
             "corpus_s": round(corpus_s, 3),
@@ -203,13 +182,13 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         }
         png = report_png(report)
         if png is not None:
-            (tmp / "report.png").write_bytes(png)
+            write_bytes(tmp / "report.png", png)
             report["plot"] = "report.png"
         else:
             report["plot_note"] = ("matplotlib is not installed (pip install 'recgraph[plot]'), "
                                    "so there is no report.png")
-        (tmp / "report.md").write_text(report_markdown(report), encoding="utf-8")
-        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_text(tmp / "report.md", report_markdown(report))
+        write_json(tmp / "report.json", report)
         if not keep_artifacts:
             shutil.rmtree(tmp / "artifacts", ignore_errors=True)
         replace_dir(tmp, out)
@@ -302,63 +281,3 @@ def report_png(report: dict) -> bytes | None:
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()
-
-
-# ---------------------------------------------------------------------- command line
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .presets import available_presets
-
-    p.add_argument("--data", default=None,
-                   help="directory with ratings.csv + movies.csv, a MovieLens .zip, or a URL "
-                        "(default: download ml-latest-small; offline, pass a local copy)")
-    p.add_argument("--out", required=True, help="report directory (replaced atomically)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split, walks, training and index (default 0)")
-    p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
-                   help=f"comma-separated trainer backends (default {','.join(DEFAULT_BACKENDS)})")
-    p.add_argument("--preset", default="tuned", choices=available_presets(), help="parameter preset (default tuned)")
-    p.add_argument("--protocol", default="random", choices=("random", "leave-last-out"),
-                   help="split: random 80/20 of positives (default) or temporal leave-last-out")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help="ratings >= this are positives (default 4)")
-    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
-                   help="random split: share held out (default 0.2)")
-    p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
-                   help="comma-separated baselines to add for scale ('' for none)")
-    p.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA, help="EASE L2 weight (default 100)")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs for every backend")
-    p.add_argument("--keep-artifacts", action="store_true", help="keep each backend's artifact under OUT/artifacts/")
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
-
-
-def add_parser(sub) -> None:
-    """Register ``recgraph compare`` on an argparse subparsers object."""
-    p = sub.add_parser("compare", help="train every backend on one walk corpus and compare them",
-                       description="Build the graph and walks once, train each backend on them, evaluate, "
-                                   "and write report.json, report.md and report.png.")
-    add_arguments(p)
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip())
-
-
-def run(args) -> int:
-    """Run ``recgraph compare`` from parsed arguments."""
-    backends = _names(args.backends)
-    overrides = {b: {"epochs": args.epochs} for b in backends} if args.epochs is not None else None
-    report = compare_backends(args.data, args.out, seed=args.seed, backends=backends, preset=args.preset,
-                              protocol=args.protocol, threshold=args.threshold, test_fraction=args.test_fraction,
-                              baselines=_names(args.baselines), ease_lambda=args.ease_lambda,
-                              trainer_overrides=overrides, keep_artifacts=args.keep_artifacts,
-                              show_progress=not args.quiet)
-    if not args.quiet:
-        print(report_markdown(report), end="")
-        print(f"\nwrote {Path(args.out) / 'report.json'}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point (``scripts/compare_backends.py``): ``recgraph compare``."""
-    from .cli import main as cli_main
-
-    return cli_main(["compare", *(sys.argv[1:] if argv is None else argv)])

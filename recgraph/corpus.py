@@ -29,40 +29,14 @@ from typing import Mapping
 
 import numpy as np
 
+from .config import GraphParams, WalkParams
 from .errors import EmptyGraphError
 from .graph import ItemGraph, build_item_graph
-from .validation import check_float, check_int, check_positive
-from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH, node2vec_walks
+from .seeds import view_seed
+from .walks import node2vec_walks
 
-
-@dataclass
-class GraphParams:
-    """How one graph view is built (:func:`recgraph.graph.build_item_graph`)."""
-
-    min_rating: float = 5.0
-    min_weight: float = 10.0
-    min_item_users: int = 0
-
-    def __post_init__(self):
-        self.min_rating = check_float("min_rating", self.min_rating)
-        self.min_weight = check_float("min_weight", self.min_weight)
-        self.min_item_users = check_int("min_item_users", self.min_item_users, low=0)
-
-
-@dataclass
-class WalkParams:
-    """How every view is walked (:func:`recgraph.walks.node2vec_walks`)."""
-
-    num_walks: int = DEFAULT_NUM_WALKS
-    walk_length: int = DEFAULT_WALK_LENGTH
-    p: float = DEFAULT_P
-    q: float = DEFAULT_Q
-
-    def __post_init__(self):
-        self.num_walks = check_int("num_walks", self.num_walks)
-        self.walk_length = check_int("walk_length", self.walk_length)
-        self.p = check_positive("p", self.p)
-        self.q = check_positive("q", self.q)
+__all__ = ["GraphParams", "WalkParams", "WalkCorpus", "build_corpus", "build_graphs", "walk_graphs",
+           "fit_embeddings", "view_label", "view_seed", "walks_sha256"]
 
 
 def walks_sha256(*walks: np.ndarray) -> str:
@@ -78,17 +52,15 @@ def walks_sha256(*walks: np.ndarray) -> str:
 
 def view_label(view: Mapping) -> str:
     """``ratings >= 4, weight >= 30, movies liked by >= 10 users`` for a view's parameters
-    (the last part only when the view leaves movies out)."""
+    (the later parts only when the view leaves movies out or caps users or degrees)."""
     label = f"ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}"
-    return label + (f", movies liked by >= {view['min_item_users']} users" if view.get("min_item_users") else "")
-
-
-def view_seed(seed: int | None, view: int) -> int | None:
-    """The walk seed of view ``view``: the run's walk seed itself for the first view, so a
-    one-view corpus is exactly the walks :func:`node2vec_walks` gives for ``seed``."""
-    if seed is None or view == 0:
-        return seed
-    return int(np.random.SeedSequence([int(seed), view]).generate_state(1)[0])
+    if view.get("min_item_users"):
+        label += f", movies liked by >= {view['min_item_users']} users"
+    if view.get("max_user_items"):
+        label += f", <= {view['max_user_items']} latest likes per user"
+    if view.get("max_degree"):
+        label += f", top {view['max_degree']} edges per movie"
+    return label
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +95,7 @@ class WalkCorpus:
     def params_record(self) -> dict:
         """The graph parameters as a manifest records them: ``graph`` (the primary view's, every
         field) and, with several views, ``views`` (all of them, the primary first)."""
-        views = [vars(p).copy() for p in self.params]
+        views = [p.to_dict() for p in self.params]
         return {"graph": views[0], **({"views": views} if len(views) > 1 else {})}
 
     def stats(self) -> dict:
@@ -132,38 +104,60 @@ class WalkCorpus:
         stats = self.graph.stats()
         if len(self.graphs) > 1:
             stats["items"] = int(len(self.item_ids))
-            stats["views"] = [{**vars(p), **g.stats()} for p, g in zip(self.params, self.graphs)]
+            stats["views"] = [{**p.to_dict(), **g.stats()} for p, g in zip(self.params, self.graphs)]
         return stats
 
 
 def build_corpus(ratings, graph_params, walk_params: WalkParams, seed: int | None = None,
                  timings: dict | None = None) -> WalkCorpus:
-    """Build every view's graph and walk it.
+    """Build every view's graph and walk it (:func:`build_graphs`, then :func:`walk_graphs`).
 
     ``graph_params`` is one :class:`GraphParams` or a sequence of them (the first is the
     primary view). ``timings``, when given, receives ``graph`` and ``walks`` seconds.
     """
-    views = [graph_params] if isinstance(graph_params, GraphParams) else list(graph_params)
+    t = time.perf_counter()
+    views = _views(graph_params)
+    graphs = build_graphs(ratings, views)
+    if timings is not None:
+        timings["graph"] = round(time.perf_counter() - t, 4)
+    return walk_graphs(graphs, views, walk_params, seed, timings)
+
+
+def _views(graph_params) -> tuple[GraphParams, ...]:
+    views = (graph_params,) if isinstance(graph_params, GraphParams) else tuple(graph_params)
     if not views:
         raise ValueError("graph_params must name at least one view")
-    t = time.perf_counter()
+    return views
+
+
+def build_graphs(ratings, graph_params) -> tuple[ItemGraph, ...]:
+    """Every view's graph from ``ratings``, in order; an empty extra view names itself."""
     graphs = []
-    for i, v in enumerate(views):
+    for i, v in enumerate(_views(graph_params)):
         try:
-            graphs.append(build_item_graph(ratings, v.min_rating, v.min_weight, v.min_item_users))
+            graphs.append(build_item_graph(ratings, **v.build_kwargs()))
         except EmptyGraphError as exc:
             if i == 0:
                 raise
-            raise EmptyGraphError(f"Extra graph view {i} ({view_label(vars(v))}) is empty: {exc} Its parameters "
+            raise EmptyGraphError(f"Extra graph view {i} ({view_label(v.to_dict())}) is empty: {exc} Its parameters "
                                   "come from the preset; pass --one-view to train on the primary graph only.") from None
+    return tuple(graphs)
+
+
+def walk_graphs(graphs, graph_params, walk_params: WalkParams, seed: int | None = None,
+                timings: dict | None = None) -> WalkCorpus:
+    """Walk every view's graph (view ``i`` with :func:`recgraph.seeds.view_seed`); ``timings``,
+    when given, receives ``walks`` seconds."""
+    views = _views(graph_params)
     graphs = tuple(graphs)
-    t_graph = time.perf_counter()
+    if len(graphs) != len(views):
+        raise ValueError(f"{len(graphs)} graphs for {len(views)} graph views")
+    t = time.perf_counter()
     walks = tuple(node2vec_walks(g, walk_params.num_walks, walk_params.walk_length, walk_params.p, walk_params.q,
                                  seed=view_seed(seed, i)) for i, g in enumerate(graphs))
     if timings is not None:
-        timings["graph"] = round(t_graph - t, 4)
-        timings["walks"] = round(time.perf_counter() - t_graph, 4)
-    return WalkCorpus(graphs, walks, tuple(views))
+        timings["walks"] = round(time.perf_counter() - t, 4)
+    return WalkCorpus(graphs, walks, views)
 
 
 def fit_embeddings(trainer, corpus: WalkCorpus) -> tuple[np.ndarray, dict]:

@@ -1,44 +1,137 @@
 """Query an artifact: similar movies and recommendations from a watch history.
 
-This is the light side other services import: it needs numpy and annoy only
-(no pandas, gensim, keras or jax).
+This is the light side other services import: numpy, annoy and rapidfuzz only (no pandas,
+gensim, keras or jax). Reading and verifying the files is :func:`recgraph.artifact.read_artifact`'s
+job; this module only answers queries.
+
+Every answer is one of two result types with the same JSON envelope (:meth:`Similar.to_dict`,
+:meth:`Recommendations.to_dict`), which the CLI's ``--json`` and the HTTP service print as is::
+
+    {"kind": "similar" | "recommend",
+     "query":   [{"movie_id", "title"}, ...],      # the query movies found in the index
+     "unknown": [id or title, ...],                 # movies of the request not in the index
+     "results": [{"movie_id", "title", "score"}, ...]}
 
 >>> index = ItemIndex.load("artifacts/ml-small")
->>> index.similar("Star Wars: Episode IV - A New Hope (1977)", k=5)
-[{"movie_id": 1196, "title": "Star Wars: Episode V - ...", "score": 0.93}, ...]
->>> index.recommend([260, 1196], k=5)   # with the artifact's scoring (manifest "scoring")
+>>> index.similar("Star Wars: Episode IV - A New Hope (1977)", k=5).hits[0]
+Hit(movie_id=1210, title='Star Wars: Episode VI - Return of the Jedi (1983)', score=0.815314)
+>>> index.recommend([260, 1196, 999999], k=5).unknown   # reported, not fatal
+(999999,)
 """
 
 from __future__ import annotations
 
-import csv
-import difflib
-import json
 import os
 import re
-from pathlib import Path
-from typing import Iterable, Union
+from dataclasses import dataclass, fields
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 
-from .artifact_format import (
-    EMBEDDINGS_FILE,
-    FORMAT_VERSION,
-    INDEX_FILE,
-    ITEMS_FILE,
-    MANIFEST_FILE,
-    POPULAR_FILE,
-    file_digest,
-)
+from .artifact import MANIFEST_FILE, ArtifactFiles, read_artifact  # noqa: F401  (MANIFEST_FILE: re-export)
 from .errors import ArtifactError, ParameterError, UnknownItemError
-from .scoring import Popularity, ScoringOptions, candidate_pool, movie_ids_of, popular_fill, query_vector, rerank
-
+from .scoring import Popularity, ScoringOptions, candidate_pool, popular_fill, query_vector, rerank
 
 MovieRef = Union[int, str]
 _ID_PATTERN = re.compile(r"^\s*\d+\s*$", re.ASCII)
-_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
+_YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
+_ARTICLE = re.compile(r"^(?:the|a|an) |, (?:the|a|an)$")
+#: Fuzzy title matches below this rapidfuzz score (0-100) are not suggested.
+FUZZY_CUTOFF = 60.0
+MAX_K = 100_000
 
 
+# ---------------------------------------------------------------------- result types
+@dataclass(frozen=True)
+class Movie:
+    """A movie of the index: its id and title."""
+
+    movie_id: int
+    title: str
+
+    def to_dict(self) -> dict:
+        return {"movie_id": self.movie_id, "title": self.title}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: a movie and its score (cosine; in recommend, plus the popularity prior).
+
+    Readable as a mapping too (``hit["movie_id"]``), as the lists of dicts of earlier
+    releases were.
+    """
+
+    movie_id: int
+    title: str
+    score: float
+
+    def __getitem__(self, key: str):
+        if key in _HIT_KEYS:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def keys(self) -> tuple[str, ...]:
+        return _HIT_KEYS
+
+    def to_dict(self) -> dict:
+        return {"movie_id": self.movie_id, "title": self.title, "score": self.score}
+
+
+_HIT_KEYS = tuple(f.name for f in fields(Hit))
+
+
+class _Answer:
+    """What both result types share: a sequence of hits and the one JSON envelope."""
+
+    kind = ""
+    hits: tuple[Hit, ...]
+    query: tuple[Movie, ...]
+    unknown: tuple[MovieRef, ...]
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, i):
+        return self.hits[i]
+
+    def to_dict(self) -> dict:
+        """The JSON envelope (docs/serving.md): kind, query, unknown, results."""
+        return {"kind": self.kind, "query": [m.to_dict() for m in self.query], "unknown": list(self.unknown),
+                "results": [h.to_dict() for h in self.hits]}
+
+
+@dataclass(frozen=True)
+class Similar(_Answer):
+    """The movies most similar to ``movie``, best first (never ``movie`` itself)."""
+
+    movie: Movie
+    hits: tuple[Hit, ...]
+    kind = "similar"
+
+    @property
+    def query(self) -> tuple[Movie, ...]:
+        return (self.movie,)
+
+    @property
+    def unknown(self) -> tuple[MovieRef, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Recommendations(_Answer):
+    """Recommendations, best first; ``query``: the watched movies found in the index, in the
+    given order; ``unknown``: the watched and excluded movies that are not in the index."""
+
+    hits: tuple[Hit, ...]
+    query: tuple[Movie, ...] = ()
+    unknown: tuple[MovieRef, ...] = ()
+    kind = "recommend"
+
+
+# ---------------------------------------------------------------------- the index
 class ItemIndex:
     """A loaded artifact directory.
 
@@ -51,208 +144,228 @@ class ItemIndex:
     likes : int64 [n_items] (users who liked each movie in training) or None (older artifacts).
     popular : the most liked movies overall, ``(movie_id, title, likes)``, from popular.csv
         (empty when the artifact has none).
+    catalogue : movie id -> title for every movie of the training log (catalogue.csv;
+        empty for artifacts without one), so a movie left out of the graph is told as such.
     scoring : the :class:`~recgraph.scoring.ScoringOptions` that :meth:`recommend` applies
         by default (the manifest's ``scoring``; plain cosine when absent).
     """
 
-    def __init__(self, path: Path, manifest: dict, annoy_index, embeddings: np.ndarray,
-                 movie_ids: np.ndarray, titles: list[str], genres: list[str],
-                 likes: np.ndarray | None = None, popular: list[tuple[int, str, int]] | None = None):
-        self.path = path
-        self.manifest = manifest
-        self._annoy = annoy_index
-        self.embeddings = embeddings
-        self.movie_ids = movie_ids
-        self.titles = titles
-        self.genres = genres
-        self._row_of_id = {int(m): i for i, m in enumerate(movie_ids.tolist())}
+    def __init__(self, files: ArtifactFiles):
+        self.path = files.path
+        self.manifest = files.manifest
+        self._annoy = files.annoy
+        self.embeddings = files.embeddings
+        self.movie_ids = files.movie_ids
+        self.titles = files.titles
+        self.genres = files.genres
+        self._row_of_id = {m: i for i, m in enumerate(self.movie_ids.tolist())}
         # A title two movies share is left out, so it falls through to the ambiguity error.
-        title_counts: dict[str, int] = {}
-        for t in titles:
-            title_counts[t] = title_counts.get(t, 0) + 1
-        self._row_of_title = {t: i for i, t in enumerate(titles) if title_counts[t] == 1}
+        self._row_of_title: dict[str, int] = {}
         self._rows_of_lower: dict[str, list[int]] = {}
-        for i, t in enumerate(titles):
+        shared: set[str] = set()
+        for i, t in enumerate(self.titles):
+            if t in self._row_of_title:
+                shared.add(t)
+            self._row_of_title[t] = i
             self._rows_of_lower.setdefault(t.lower(), []).append(i)
-        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        self._unit = embeddings / np.where(norms > 0, norms, 1.0)
-        self.likes = None if likes is None else np.asarray(likes, dtype=np.int64)
-        self.popular = list(popular or [])
-        self._likes = None if likes is None else Popularity(movie_ids, self.likes)
+        for t in shared:
+            del self._row_of_title[t]
+        self.catalogue = dict(files.catalogue or ())
+        self._catalogue_of_lower: dict[str, list[int]] = {}
+        for movie, title in self.catalogue.items():
+            self._catalogue_of_lower.setdefault(title.lower(), []).append(movie)
+        norms = np.linalg.norm(self.embeddings, axis=1, keepdims=True)
+        self._unit = self.embeddings / np.where(norms > 0, norms, 1.0)
+        self.likes = files.likes
+        self.popular = list(files.popular or [])
+        self._likes = None if self.likes is None else Popularity(self.movie_ids, self.likes)
         if self.popular:
             self._popular = Popularity(np.array([p[0] for p in self.popular], dtype=np.int64),
                                        np.array([p[2] for p in self.popular], dtype=np.float64))
             self._popular_titles = {p[0]: p[1] for p in self.popular}
         else:
             self._popular, self._popular_titles = self._likes, {}
-        self.scoring = self._scoring_options(_manifest_scoring(manifest))
+        self._stems: list[str] | None = None
+        try:
+            self.scoring = self._scoring_options(_manifest_scoring(self.manifest))
+        except ParameterError as exc:
+            raise ArtifactError(f"{self.path / MANIFEST_FILE}: {exc}") from None
 
-    # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | os.PathLike, verify: bool = True) -> "ItemIndex":
-        """Open an artifact directory; with ``verify``, check every file against the manifest.
-
-        Annoy maps the index file into memory, so processes that load the same
-        file share its pages.
-        """
-        from annoy import AnnoyIndex
-
-        root = Path(path).expanduser()
-        manifest_path = root / MANIFEST_FILE
-        if not root.is_dir():
-            raise ArtifactError(f"Index directory {root} does not exist; train one with 'recgraph train --out {root}'.")
-        if not manifest_path.is_file():
-            raise ArtifactError(f"{root} holds no {MANIFEST_FILE}; it is not a recgraph artifact.")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ArtifactError(f"{manifest_path} is not valid JSON ({exc}).") from None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
-            raise ArtifactError(f"{manifest_path} is not a recgraph manifest (expected a JSON object with 'files').")
-        version = manifest.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ArtifactError(
-                f"{manifest_path} has format_version {version!r}; this recgraph reads version {FORMAT_VERSION}."
-            )
-        files = manifest.get("files", {})
-        has_popular = (root / POPULAR_FILE).is_file()
-        for name in (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE) + ((POPULAR_FILE,) if has_popular else ()):
-            file_path = root / name
-            if not file_path.is_file():
-                raise ArtifactError(f"{file_path} is missing; the artifact is incomplete.")
-            if verify:
-                expected = files.get(name, {})
-                size = file_path.stat().st_size
-                if expected.get("size") != size:
-                    raise ArtifactError(
-                        f"{file_path} is {size} bytes but the manifest records {expected.get('size')}; "
-                        "the file is truncated or from another artifact."
-                    )
-                if expected.get("sha256") != file_digest(file_path):
-                    raise ArtifactError(
-                        f"{file_path} does not match the SHA-256 in the manifest; the file is corrupt or from another artifact."
-                    )
-        movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
-        popular = _read_popular(root / POPULAR_FILE) if has_popular else None
-        embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
-        dim, n_items = manifest.get("dim"), manifest.get("n_items")
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (dim, n_items)):
-            raise ArtifactError(f"{manifest_path}: dim and n_items must be positive integers; got {dim!r}, {n_items!r}.")
-        if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
-            raise ArtifactError(
-                f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
-                f"{embeddings.shape} and items.csv has {len(movie_ids)} rows."
-            )
-        annoy_index = AnnoyIndex(dim, manifest.get("metric", "angular"))
-        try:
-            annoy_index.load(str(root / INDEX_FILE))  # mmap; prefault off
-        except OSError as exc:
-            raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
-        if annoy_index.get_n_items() != n_items:
-            raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
-        try:
-            return cls(root, manifest, annoy_index, np.asarray(embeddings, dtype=np.float32), movie_ids, titles, genres,
-                       likes, popular)
-        except ParameterError as exc:
-            raise ArtifactError(f"{manifest_path}: {exc}") from None
+        """Open an artifact directory; with ``verify``, check every file against the manifest
+        (:func:`recgraph.artifact.read_artifact`)."""
+        return cls(read_artifact(path, verify=verify))
 
     # ------------------------------------------------------------------ lookups
     def __len__(self) -> int:
         return len(self.movie_ids)
 
     def __contains__(self, movie: MovieRef) -> bool:
-        try:
-            self.row(movie)
-        except UnknownItemError:
-            return False
-        return True
+        return self._find(movie) is not None
 
     @property
     def artifact_id(self) -> str:
         return str(self.manifest.get("artifact_id", ""))
 
+    @property
+    def has_titles(self) -> bool:
+        """False when the training log had no titles (movies are then named ``item <id>``)."""
+        return bool((self.manifest.get("data") or {}).get("has_titles", True))
+
+    def movie(self, row: int) -> Movie:
+        """The movie on Annoy row ``row``."""
+        return Movie(int(self.movie_ids[row]), self.titles[row])
+
     def row(self, movie: MovieRef) -> int:
-        """Annoy item number of a movie id (int or digits) or title (exact, then case-insensitive)."""
+        """Annoy item number of a movie id (int or digits) or title (exact, then case-insensitive).
+
+        A movie not in the index raises UnknownItemError with a sentence for people
+        (:meth:`explain`) and, for a title, close titles in ``suggestions``.
+        """
+        row = self._find(movie)
+        if row is None:
+            raise self._unknown(movie)
+        return row
+
+    def explain(self, movie: MovieRef) -> str:
+        """Why ``movie`` is not in the index, in one sentence (a typo, a movie the graph left
+        out, an id nobody knows); "" when it is."""
+        return "" if self._find(movie) is not None else str(self._unknown(movie))
+
+    def _find(self, movie: MovieRef) -> int | None:
+        """The row of ``movie``, or None (also for an ambiguous title); never raises for a miss."""
         if isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
-            row = self._row_of_id.get(int(movie))
-            if row is None:
-                raise UnknownItemError(f"Movie id {int(movie)} is not in the index ({len(self)} movies).")
-            return row
+            return self._row_of_id.get(int(movie))
         if not isinstance(movie, str):
             raise ParameterError(f"A movie is an integer id or a title string; got {movie!r}.")
         if _ID_PATTERN.match(movie) and movie.strip() not in self._row_of_title:
-            return self.row(int(movie))
+            return self._row_of_id.get(int(movie))
         row = self._row_of_title.get(movie)
         if row is not None:
             return row
         rows = self._rows_of_lower.get(movie.strip().lower(), [])
-        if len(rows) == 1:
-            return rows[0]
+        return rows[0] if len(rows) == 1 else None
+
+    def _unknown(self, movie: MovieRef) -> UnknownItemError:
+        if not isinstance(movie, str) or _ID_PATTERN.match(movie):
+            movie_id = int(movie)
+            title = self.catalogue.get(movie_id)
+            if title is not None:
+                return UnknownItemError(f"Movie id {movie_id} ({title!r}) is in movies.csv but not in the graph: "
+                                        f"{self._left_out_reason()}.")
+            where = " nor in movies.csv" if self.catalogue else ""
+            return UnknownItemError(f"Movie id {movie_id} is not in the index ({len(self):,} movies){where}.")
+        rows = self._rows_of_lower.get(movie.strip().lower(), [])
         if len(rows) > 1:
             ids = ", ".join(str(int(self.movie_ids[r])) for r in rows)
-            raise UnknownItemError(f"{len(rows)} movies are titled {movie!r} (ids {ids}); pass the movie id instead.",
-                                   [self.titles[r] for r in rows])
+            return UnknownItemError(f"{len(rows)} movies are titled {movie!r} (ids {ids}); pass the movie id instead.",
+                                    [self.titles[r] for r in rows])
+        if not self.has_titles:
+            example = int(self.movie_ids[0]) if len(self) else 1
+            return UnknownItemError(f"This artifact was trained on a log without titles, so its movies are named by "
+                                    f"id; pass a movie id (e.g. {example}) instead of {movie!r}.")
+        left_out = self._catalogue_of_lower.get(movie.strip().lower(), [])
+        if left_out:
+            ids = ", ".join(str(m) for m in left_out)
+            return UnknownItemError(f"{self.catalogue[left_out[0]]!r} (id {ids}) is in movies.csv but not in the "
+                                    f"graph: {self._left_out_reason()}.")
         suggestions = self.suggest(movie)
         hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else "."
-        raise UnknownItemError(f"No movie titled {movie!r} is in the index{hint}", suggestions)
+        return UnknownItemError(f"No movie titled {movie!r} is in the index{hint}", suggestions)
+
+    def _left_out_reason(self) -> str:
+        """Why the graph leaves a catalogue movie out, from the artifact's recorded graph parameters."""
+        params = self.manifest.get("params") or {}
+        graph = params.get("graph") or {}
+        if not isinstance(graph, dict) or "min_weight" not in graph:
+            return "the graph's thresholds left it out"
+        implicit = bool((self.manifest.get("data") or {}).get("implicit", False))
+        shared = "users" if implicit else f"ratings >= {graph.get('min_rating', 5.0):g}"
+        reason = (f"too few {shared} in common with other movies for an edge of weight >= "
+                  f"{graph['min_weight']:g}")
+        if graph.get("min_item_users"):
+            reason += f", or fewer than {graph['min_item_users']} users liked it"
+        views = params.get("views")
+        if isinstance(views, list) and len(views) > 1:
+            reason = f"in none of its {len(views)} graph views ({reason} in the primary one)"
+        flags = "--min-weight" if implicit else "--min-rating and --min-weight"
+        return f"{reason}; see {flags}"
 
     def suggest(self, text: str, n: int = 3) -> list[str]:
-        """Titles close to ``text`` (for error messages)."""
-        return [self.titles[i] for i in self._closest_rows(text, n)]
+        """Titles close to ``text`` (for error messages): those holding every word of it or,
+        when none does, the closest spellings."""
+        return [self.titles[i] for i, _ in self._title_matches(text, n)]
 
-    def search(self, text: str, k: int = 10) -> list[dict]:
-        """Movies whose titles match ``text``: substring matches first, then close spellings."""
+    def search(self, text: str, k: int = 10) -> list[Hit]:
+        """Movies whose titles match ``text``: titles holding every word of it (score 1.0) or,
+        when none does, the closest spellings (score < 1, rapidfuzz similarity)."""
         k = _check_k(k)
-        return [self._item(i, score) for i, score in self._title_matches(text, k)]
-
-    def _closest_rows(self, text: str, n: int) -> list[int]:
-        return [i for i, _ in self._title_matches(text, n)]
+        return [Hit(int(self.movie_ids[i]), self.titles[i], score) for i, score in self._title_matches(text, k)]
 
     def _title_matches(self, text: str, n: int) -> list[tuple[int, float]]:
         needle = text.strip().lower()
-        if not needle:
+        if not needle or not self.has_titles:
             return []
         lowered = [t.lower() for t in self.titles]
         words = needle.split()
         hits = [i for i, t in enumerate(lowered) if all(w in t for w in words)]
         hits.sort(key=lambda i: (not lowered[i].startswith(needle), len(lowered[i])))
-        found = [(i, 1.0) for i in hits[:n]]
-        if len(found) < n:
-            # Compare against titles without their "(year)" so "star wars" meets "Star Wars: ...".
-            stems: dict[str, int] = {}
-            for i, t in enumerate(lowered):
-                stems.setdefault(_strip_year(t), i)
-            seen = {i for i, _ in found}
-            needle_stem = _strip_year(needle)
-            for stem in difflib.get_close_matches(needle_stem, list(stems), n=n * 2, cutoff=0.6):
-                i = stems[stem]
-                if i not in seen:
-                    found.append((i, round(difflib.SequenceMatcher(None, needle_stem, stem).ratio(), 4)))
-                    seen.add(i)
-        return found[:n]
+        if hits:
+            return [(i, 1.0) for i in hits[:n]]
+        return self._fuzzy(needle, n)
 
-    def _item(self, row: int, score: float) -> dict:
-        return {"movie_id": int(self.movie_ids[row]), "title": self.titles[row], "score": float(score)}
+    def _fuzzy(self, needle: str, n: int) -> list[tuple[int, float]]:
+        """The ``n`` titles closest in spelling, by rapidfuzz: the better of the whole title's
+        similarity and (slightly discounted) its beginning's, so 'star wors' meets 'Star Wars: ...'.
+
+        Titles are compared without their year and leading or trailing article; ties go to
+        the title with the query's year, then the most liked movie, then the shortest title.
+        """
+        from rapidfuzz import fuzz, process
+
+        if self._stems is None:
+            self._stems = [_stem(t) for t in self.titles]
+        stems = self._stems
+        query = _stem(needle)
+        if not query or not stems:
+            return []
+        whole = process.cdist([query], stems, scorer=fuzz.ratio, dtype=np.float32)[0]
+        heads = [s[:len(query)] for s in stems]
+        head = process.cdist([query], heads, scorer=fuzz.ratio, dtype=np.float32)[0]
+        longer = np.fromiter((len(s) > len(query) for s in stems), dtype=bool, count=len(stems))
+        score = np.maximum(whole, np.where(longer, 0.95 * head, 0.0))
+        keep = np.flatnonzero(score >= FUZZY_CUTOFF)
+        if keep.size == 0:
+            return []
+        year = _YEAR.search(needle)
+        other_year = np.array([not (year and self.titles[i].endswith(f"({year.group(1)})")) for i in keep])
+        likes = self.likes[keep] if self.likes is not None else np.zeros(keep.size)
+        lengths = np.array([len(self.titles[i]) for i in keep])
+        order = np.lexsort((lengths, -likes, other_year, -score[keep]))[:n]
+        return [(int(keep[j]), min(round(float(score[keep[j]]) / 100.0, 4), 0.9999)) for j in order]
 
     # ------------------------------------------------------------------ queries
-    def similar(self, movie: MovieRef, k: int = 10) -> list[dict]:
+    def similar(self, movie: MovieRef, k: int = 10) -> Similar:
         """The ``k`` movies most similar to ``movie`` (never the movie itself), best first.
 
-        ``score`` is the cosine similarity of the two embeddings.
+        ``score`` is the cosine similarity of the two embeddings. A movie not in the index
+        raises UnknownItemError: there is nothing to answer from.
         """
         k = _check_k(k)
         row = self.row(movie)
-        return self._nearest(self._unit[row], k, exclude={row})
+        rows, scores = self._nearest(self._unit[row], k, exclude={row})
+        return Similar(self.movie(row), self._hits(rows, scores))
 
     def recommend(self, watched: Iterable[MovieRef], k: int = 10, exclude: Iterable[MovieRef] = (),
-                  on_unknown: str = "raise", scoring: ScoringOptions | dict | None = None) -> list[dict]:
-        """Movies for someone who watched ``watched``, best first, as ``{"movie_id", "title", "score"}``.
+                  on_unknown: str | None = None, scoring: ScoringOptions | dict | None = None, *,
+                  strict: bool = False) -> Recommendations:
+        """Movies for someone who watched ``watched`` (oldest first), best first.
 
         The query is the mean of the watched movies' unit vectors (with ``recent_weight`` > 0,
-        ``watched`` is read oldest first and its last ``recent_count`` movies also get a
-        direction of their own; see :func:`recgraph.scoring.query_vector`); its nearest
-        neighbours by cosine are then scored with ``scoring`` (default: the artifact's,
-        :attr:`scoring`):
+        its last ``recent_count`` movies also get a direction of their own; see
+        :func:`recgraph.scoring.query_vector`); its nearest neighbours by cosine are then
+        scored with ``scoring`` (default: the artifact's, :attr:`scoring`):
 
         - ``popularity_weight > 0``: the best ``candidates`` are re-scored
           ``cosine + popularity_weight * log1p(likes)`` and sorted again;
@@ -260,29 +373,64 @@ class ItemIndex:
           watched movie is in the index) is topped up with the most liked movies not in
           ``watched`` or ``exclude``, scored ``popularity_weight * log1p(likes)``.
 
-        Movies in ``watched`` and ``exclude`` are never returned. ``on_unknown``:
-        ``"raise"`` (default): a movie not in the index is an error (UnknownItemError), with
-        any fallback; ``"ignore"``: unknown movies are dropped (see :meth:`resolve` to learn
-        which). When no watched movie is left, fallback ``"none"`` raises UnknownItemError and
-        fallback ``"popular"`` returns the most liked movies.
+        Movies in ``watched`` and ``exclude`` are never returned. Movies of either that are
+        not in the index are left out of the query and listed in the answer's ``unknown``;
+        with ``strict=True`` the first one raises UnknownItemError instead
+        (``on_unknown="raise"``/``"ignore"`` is the older spelling of ``strict``). When no
+        watched movie is in the index, fallback ``"popular"`` returns the most liked movies
+        and fallback ``"none"`` raises UnknownItemError: there is nothing to recommend from.
         """
+        strict = _strictness(strict, on_unknown)
         k = _check_k(k)
         opts = self.scoring if scoring is None else self._scoring_options(scoring)
         watched, exclude = _as_list(watched), _as_list(exclude)  # iterate once; resolve refuses a lone movie
-        rows, _ = self.resolve(watched, on_unknown)
+        rows, unknown = self.resolve(watched, strict=strict)
+        skip, unknown_skip = self.resolve(exclude, strict=strict)
         if not rows and opts.fallback != "popular":
-            raise UnknownItemError("None of the watched movies is in the index, so there is nothing to recommend from.")
-        skip, _ = self.resolve(exclude, "ignore")
-        hits: list[dict] = []
+            raise self._nothing_to_recommend(watched, unknown)
+        hit_rows = np.empty(0, dtype=np.int64)
+        hit_ids = np.empty(0, dtype=np.int64)
+        scores = np.empty(0)
         if rows:
             query = query_vector(self._unit[rows], opts)
-            hits = self._nearest(query, min(candidate_pool(opts, k), len(self)), exclude=set(rows) | set(skip))
-            hits = rerank(hits, opts, self._likes)[:k]
+            hit_rows, scores = self._nearest(query, min(candidate_pool(opts, k), len(self)),
+                                             exclude=set(rows) | set(skip))
+            order, scores = rerank(self.movie_ids[hit_rows], scores, opts, self._likes)
+            hit_rows, scores = hit_rows[order][:k], scores[:k]
+            hit_ids = self.movie_ids[hit_rows]
+        hits = self._hits(hit_rows, scores)
         if len(hits) < k and opts.fallback == "popular":
-            seen = movie_ids_of(watched) | movie_ids_of(exclude) | {int(self.movie_ids[r]) for r in rows + skip}
-            hits += popular_fill(k - len(hits), seen | {h["movie_id"] for h in hits}, opts, self._popular,
-                                 self._title_of)
-        return hits
+            seen = set(_ids_of(watched)) | set(_ids_of(exclude)) | set(self.movie_ids[rows + skip].tolist())
+            ids, prior = popular_fill(k - len(hits), seen | set(hit_ids.tolist()), opts, self._popular)
+            hits += tuple(Hit(m, self._title_of(m), s) for m, s in zip(ids.tolist(), prior.tolist()))
+        query_movies = tuple(self.movie(r) for r in rows)
+        return Recommendations(hits, query_movies, tuple(_dedupe(unknown + unknown_skip)))
+
+    def resolve(self, movies: Iterable[MovieRef], on_unknown: str | None = None, *,
+                strict: bool = False) -> tuple[list[int], list[MovieRef]]:
+        """Rows of the known movies and the unknown ones, as given; ``strict``: raise
+        UnknownItemError for the first unknown one instead."""
+        strict = _strictness(strict, on_unknown)
+        if isinstance(movies, (str, bytes, int, np.integer)):
+            raise ParameterError("Pass several movies as a list, e.g. watched=[260, 1196].")
+        rows, unknown = [], []
+        for movie in movies:
+            row = self._find(movie)
+            if row is not None:
+                rows.append(row)
+            elif strict:
+                raise self._unknown(movie)
+            else:
+                unknown.append(movie)
+        return rows, unknown
+
+    def _nothing_to_recommend(self, watched: list, unknown: list) -> UnknownItemError:
+        if len(unknown) == 1:
+            return UnknownItemError(f"The one watched movie is not in the index, so there is nothing to recommend "
+                                    f"from: {self._unknown(unknown[0])}")
+        count = f"{len(watched)} " if watched else ""
+        return UnknownItemError(f"None of the {count}watched movies is in the index, so there is nothing to "
+                                "recommend from.")
 
     def _scoring_options(self, scoring) -> ScoringOptions:
         opts = ScoringOptions.from_value(scoring)
@@ -295,54 +443,66 @@ class ItemIndex:
         row = self._row_of_id.get(movie)
         if row is not None:
             return self.titles[row]
-        return self._popular_titles.get(movie, f"movie {movie}")
+        return self._popular_titles.get(movie) or self.catalogue.get(movie) or f"movie {movie}"
 
-    def resolve(self, movies: Iterable[MovieRef], on_unknown: str = "raise") -> tuple[list[int], list[MovieRef]]:
-        """Rows of the known movies and the list of unknown ones."""
-        if on_unknown not in ("raise", "ignore"):
-            raise ParameterError(f"on_unknown must be 'raise' or 'ignore'; got {on_unknown!r}.")
-        if isinstance(movies, (str, bytes, int)):
-            raise ParameterError("Pass several movies as a list, e.g. watched=[260, 1196].")
-        rows, unknown = [], []
-        for movie in movies:
-            try:
-                rows.append(self.row(movie))
-            except UnknownItemError:
-                if on_unknown == "raise":
-                    raise
-                unknown.append(movie)
-        return rows, unknown
+    def _hits(self, rows: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
+        ids = self.movie_ids[rows].tolist()
+        return tuple(Hit(m, self.titles[r], s) for m, r, s in zip(ids, rows.tolist(), scores.tolist()))
 
-    def _nearest(self, query: np.ndarray, k: int, exclude: set[int]) -> list[dict]:
+    def _nearest(self, query: np.ndarray, k: int, exclude: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``k`` nearest items not in ``exclude`` and their cosines (6 decimals)."""
         n = len(self)
         want = min(n, k + len(exclude))
         while True:
-            rows, distances = self._annoy.get_nns_by_vector(query.tolist(), want, include_distances=True)
-            picked = [(r, d) for r, d in zip(rows, distances) if r not in exclude]
+            found, distances = self._annoy.get_nns_by_vector(query.tolist(), want, include_distances=True)
+            picked = [(r, d) for r, d in zip(found, distances) if r not in exclude]
             if len(picked) >= k or want >= n:
                 break
             want = min(n, want * 2)
-        # Annoy's angular distance is sqrt(2 - 2 cos) of unit vectors.
+        rows = np.array([r for r, _ in picked[:k]], dtype=np.int64)
         qnorm = float(np.linalg.norm(query))
-        out = []
-        for r, d in picked[:k]:
-            score = float(self._unit[r] @ query) / qnorm if qnorm > 0 else 1.0 - d * d / 2.0
-            out.append(self._item(r, round(score, 6)))
-        return out
+        if qnorm > 0:  # exact cosines from the vectors
+            scores = (self._unit[rows] @ query).astype(np.float64) / qnorm
+        else:  # Annoy's angular distance is sqrt(2 - 2 cos)
+            scores = 1.0 - np.array([d for _, d in picked[:k]], dtype=np.float64) ** 2 / 2.0
+        return rows, np.round(scores, 6)
 
 
-def _strip_year(title: str) -> str:
-    return _YEAR_SUFFIX.sub("", title)
+def _stem(title: str) -> str:
+    """A title for spelling comparison: lower case, no "(year)", no leading or trailing article."""
+    return _ARTICLE.sub("", _YEAR.sub("", title.strip().lower())).strip()
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 100_000:
-        raise ParameterError(f"k must be an integer from 1 to 100000; got {k!r}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        raise ParameterError(f"k must be an integer from 1 to {MAX_K}; got {k!r}.")
     return int(k)
+
+
+def _strictness(strict: bool, on_unknown: str | None) -> bool:
+    if on_unknown is None:
+        return bool(strict)
+    if on_unknown not in ("raise", "ignore"):
+        raise ParameterError(f"on_unknown must be 'raise' or 'ignore'; got {on_unknown!r}.")
+    return on_unknown == "raise"
 
 
 def _as_list(movies):
     return movies if isinstance(movies, (str, bytes, int, np.integer)) else list(movies)
+
+
+def _ids_of(movies: Iterable) -> list[int]:
+    """The integer ids among ``movies`` (titles are skipped)."""
+    return [int(m) for m in movies if isinstance(m, (int, np.integer)) and not isinstance(m, bool)]
+
+
+def _dedupe(items: list) -> list:
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
 
 
 def _manifest_scoring(manifest: dict) -> dict:
@@ -353,38 +513,3 @@ def _manifest_scoring(manifest: dict) -> dict:
     known = ScoringOptions.__dataclass_fields__
     return {key: value for key, value in raw.items() if key in known}
 
-
-def _read_popular(path: Path) -> list[tuple[int, str, int]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or tuple(header[:3]) != ("movie_id", "title", "likes"):
-            raise ArtifactError(f"{path} must start with the header movie_id,title,likes; got {header}.")
-        try:
-            return [(int(r[0]), r[1], int(r[2])) for r in reader]
-        except (ValueError, IndexError):
-            raise ArtifactError(f"{path} has a row whose movie_id or likes is not an integer.") from None
-
-
-def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray | None]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or tuple(header[:4]) != ("index", "movie_id", "title", "genres"):
-            raise ArtifactError(f"{path} must start with the header index,movie_id,title,genres; got {header}.")
-        rows = list(reader)
-    try:
-        order = [int(r[0]) for r in rows]
-        movie_ids = np.array([int(r[1]) for r in rows], dtype=np.int64)
-    except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer.") from None
-    if order != list(range(len(rows))):
-        raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
-    likes = None
-    if "likes" in header[4:]:
-        col = header.index("likes", 4)
-        try:
-            likes = np.array([int(r[col]) for r in rows], dtype=np.int64)
-        except (ValueError, IndexError):
-            raise ArtifactError(f"{path} has a row whose likes is not an integer.") from None
-    return movie_ids, [r[2] for r in rows], [r[3] if len(r) > 3 else "" for r in rows], likes

@@ -1,4 +1,17 @@
-"""The main job: ratings -> graph -> walks -> embeddings -> artifact, with timings."""
+"""The main job: ratings -> graph -> walks -> embeddings -> artifact, with timings.
+
+:func:`train` is the one training path: ``recgraph train``, ``recgraph compare`` and
+``recgraph evaluate`` all go through it (compare through :func:`train_on_corpus`, to
+train several backends on one corpus), so every artifact's manifest has the same shape.
+:func:`build_graph_dir` is the graph stage alone (``recgraph graph``); ``train(graph=DIR)``
+starts from its output.
+
+>>> result = train("ml-latest-small.zip", "artifacts/ml", config=resolve_config(preset="tuned", seed=1))
+>>> build_graph_dir("ml-latest-small.zip", "graphs/ml", resolve_config(preset="tuned"))
+>>> result = train(None, "artifacts/ml", config=resolve_config(preset="tuned", seed=1), graph="graphs/ml")
+>>> result = train("clicks.parquet", "artifacts/clicks", config=resolve_config(preset="tuned"),
+...                log={"user_col": "user", "item_col": "item", "time_col": "ts"})  # implicit: no rating column
+"""
 
 from __future__ import annotations
 
@@ -7,18 +20,23 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from .artifact import check_output_dir, write_artifact
-from .data import Ratings, load_movielens
-from .corpus import GraphParams, WalkCorpus, WalkParams, build_corpus, fit_embeddings
+from .catalog import ItemCatalog
+from .config import DEFAULT_BACKEND, GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
+from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
+from .data import Ratings, load
 from .graph import ItemGraph
-from .scoring import LIKE_MIN_RATING, POPULAR_SIZE, Popularity, ScoringOptions
-from .trainers import get_trainer
-from .validation import check_int
+from .seeds import stage_seeds
+from . import trainers
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["SHOWCASE_TITLES", "GraphParams", "WalkParams", "TrainResult", "TrainingInputs", "build_graph_dir",
+           "data_summary", "load_inputs", "load_log_source", "loss_curves", "stage_seeds", "train", "train_on_corpus"]
 
 #: The Keras example's query movies (Titanic instead of The Matrix, as the brief asks).
 SHOWCASE_TITLES = (
@@ -44,12 +62,25 @@ class TrainResult:
     out_dir: Path | None
     timings_s: dict = field(default_factory=dict)
     corpus: WalkCorpus | None = None
+    config: RunConfig | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingInputs:
+    """What training needs besides the configuration: the walk corpus, every movie of the log,
+    and the record of where it came from (the manifest's ``data``)."""
+
+    corpus: WalkCorpus
+    items: ItemCatalog
+    data: dict
+    timings_s: dict = field(default_factory=dict)
 
 
 class _Stopwatch:
-    def __init__(self):
-        self.timings: dict[str, float] = {}
-        self._start = time.perf_counter()
+    def __init__(self, before: dict | None = None):
+        self.timings: dict[str, float] = dict(before or {})
+        # Stages timed before this call (e.g. a corpus shared by several backends) count in the total.
+        self._start = time.perf_counter() - sum(self.timings.values())
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -60,110 +91,196 @@ class _Stopwatch:
         self.timings["total"] = round(time.perf_counter() - self._start, 4)
 
 
-def item_metadata(ratings: Ratings, movie_ids: np.ndarray) -> tuple[list[str], list[str]]:
-    """Titles and genres for ``movie_ids`` (a movie missing from movies.csv gets ``movie <id>``)."""
-    movies = ratings.movies.set_index("movieId")
-    titles = movies["title"].reindex(movie_ids)
-    genres = movies["genres"].reindex(movie_ids)
-    fallback = [f"movie {m}" for m in movie_ids.tolist()]
-    return (
-        [t if isinstance(t, str) else f for t, f in zip(titles.tolist(), fallback)],
-        [g if isinstance(g, str) else "" for g in genres.tolist()],
-    )
+def data_summary(ratings: Ratings, log: Mapping | None = None) -> dict:
+    """The log's record in an artifact's or a graph directory's manifest.
 
-
-def item_likes(ratings: Ratings) -> Popularity:
-    """Distinct users per movie among ``ratings``' ratings >= ``LIKE_MIN_RATING`` (4.0)."""
+    ``columns`` are the file's column names as :func:`recgraph.data.load_log` options and
+    ``items_table`` the items table's path (when ``log`` names one), so
+    :func:`recgraph.config.load_config` can read the same log again.
+    """
     frame = ratings.ratings
-    return Popularity.from_ratings(frame["userId"].to_numpy(), frame["movieId"].to_numpy(),
-                                   frame["rating"].to_numpy(), LIKE_MIN_RATING)
+    record = {"source": ratings.source, "md5": ratings.md5, "implicit": bool(getattr(ratings, "implicit", False)),
+              "has_titles": bool(getattr(ratings, "has_titles", True)),
+              "columns": dict(getattr(ratings, "columns", {}) or {}),
+              "rows": int(len(frame)), "users": int(frame["userId"].nunique()), "items": int(frame["movieId"].nunique())}
+    items = (log or {}).get("items")
+    if items is not None:
+        record["items_table"] = items if isinstance(items, str) else (
+            "DataFrame" if hasattr(items, "columns") else str(items))
+    return record
 
 
-def popular_rows(ratings: Ratings, likes: Popularity, n: int = POPULAR_SIZE) -> list[tuple[int, str, int]]:
-    """The ``n`` most liked movies as ``(movie_id, title, likes)``, ties by movie id."""
-    ids, counts = likes.top(n)
-    titles, _ = item_metadata(ratings, ids)
-    return [(int(m), t, int(c)) for m, t, c in zip(ids.tolist(), titles, counts.tolist())]
+def load_log_source(data, log: Mapping | None = None) -> Ratings:
+    """The log ``data`` names (:func:`recgraph.data.load`; loaded :class:`Ratings` pass through),
+    read with ``log``'s :func:`recgraph.data.load_log` options (column names, items table)."""
+    return load(data, **dict(log or {}))
 
 
-def stage_seeds(seed: int | None) -> tuple[int, int, int]:
-    """Independent seeds for the walks, the trainer and Annoy, from the run's one seed."""
-    if seed is not None:
-        seed = check_int("seed", seed, low=0)
-    return tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
+def _config(config: RunConfig | None, legacy: dict) -> RunConfig:
+    """``config``, or one made from :func:`train`'s separate keyword parameters."""
+    given = {k: v for k, v in legacy.items() if v is not None}
+    if config is not None:
+        if given:
+            raise TypeError(f"train() takes either config or {', '.join(sorted(given))}, not both")
+        return config
+    graph = given.get("graph_params", GraphParams())
+    return RunConfig(graph=graph, walks=given.get("walk_params", WalkParams()),
+                     trainer=TrainerConfig(given.get("backend", DEFAULT_BACKEND), given.get("trainer_params", {})),
+                     scoring=given.get("scoring"), index=IndexConfig(**({"n_trees": given["n_trees"]}
+                                                                        if "n_trees" in given else {})),
+                     seed=given.get("seed"))
+
+
+def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | Path | None = None,
+                timings: dict | None = None, on_loaded=None, log: Mapping | None = None) -> tuple[TrainingInputs, RunConfig]:
+    """Build (or, with ``graph``, read) every view's graph and walk it with ``config``'s walk seed.
+
+    ``data`` and ``log`` are read by :func:`load_log_source`. With ``graph`` (a graph
+    directory) the views are the directory's: the returned configuration has its ``graph`` section. ``timings`` receives ``load``, ``graph`` and
+    ``walks`` seconds; ``on_loaded`` (no arguments) is called once the data is read.
+    """
+    timings = {} if timings is None else timings
+    walk_seed = stage_seeds(config.seed).walks
+    t = time.perf_counter()
+    if graph is not None:
+        from .graph_store import read_graph_dir
+
+        stored = read_graph_dir(graph)
+        timings["load"] = round(time.perf_counter() - t, 4)
+        if on_loaded:
+            on_loaded()
+        graphs, items = stored.graphs, stored.items
+        record = {**stored.data, "graph_dir": str(stored.path)}
+        if stored.views != config.views:
+            logger.info("training on the graph directory's %d view(s), not the configuration's", len(stored.views))
+        config = config.replace(graph=stored.views)
+    else:
+        ratings = load_log_source(data, log)
+        t = _lap(timings, "load", t)
+        if on_loaded:
+            on_loaded()
+        graphs = build_graphs(ratings, config.views)
+        items = ItemCatalog.from_ratings(ratings)
+        record = data_summary(ratings, log)
+        _lap(timings, "graph", t)
+    corpus = walk_graphs(graphs, config.views, config.walks, seed=walk_seed, timings=timings)
+    return TrainingInputs(corpus, items, record, dict(timings)), config
+
+
+def _lap(timings: dict, name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = round(now - since, 4)
+    return now
 
 
 def train(
     data: str | Path | Ratings | None,
     out_dir: str | Path | None,
-    backend: str = "gensim",
+    backend: str | None = None,
     seed: int | None = None,
     graph_params: GraphParams | list[GraphParams] | None = None,
     walk_params: WalkParams | None = None,
     trainer_params: dict | None = None,
-    n_trees: int = 50,
+    n_trees: int | None = None,
     show_progress: bool = True,
     extra_manifest: dict | None = None,
     scoring: dict | None = None,
+    config: RunConfig | None = None,
+    graph: str | Path | None = None,
+    log: Mapping | None = None,
 ) -> TrainResult:
     """Run the whole pipeline and (when ``out_dir`` is given) write the artifact atomically.
 
     Parameters
     ----------
-    data : a source for :func:`recgraph.data.load_movielens`, or loaded :class:`Ratings`.
+    data : a log for :func:`recgraph.data.load`: a CSV or Parquet file, a directory of
+        parts, a pandas DataFrame, a MovieLens directory, zip or URL (None: ml-latest-small;
+        with ``graph``: unused), or loaded :class:`Ratings`.
     out_dir : artifact directory; checked before any work so a bad target fails fast.
-    backend : trainer name (``recgraph.trainers.available_trainers()``).
-    seed : one seed for the run; walks, training and Annoy get independent streams.
-    graph_params : one graph view, or several (the first is the primary one; see
-        :mod:`recgraph.corpus` for how their embeddings are combined).
-    trainer_params : keyword hyperparameters of the backend.
-    scoring : :class:`~recgraph.scoring.ScoringOptions` fields recorded in the artifact and
-        applied by ``ItemIndex.recommend`` (None: plain cosine). The artifact always gets
-        each movie's likes (items.csv) and the most liked movies (popular.csv) from ``data``.
+    config : the run's :class:`~recgraph.config.RunConfig` (see
+        :func:`recgraph.config.resolve_config`). Without it, the separate parameters make one:
+        ``backend``, ``seed``, ``graph_params`` (one view or several, the primary first),
+        ``walk_params``, ``trainer_params``, ``n_trees`` and ``scoring``
+        (:class:`~recgraph.scoring.ScoringOptions` fields; None: plain cosine).
+    graph : a graph directory (``recgraph graph``) to walk instead of building the graph
+        from ``data``; its views replace the configuration's.
+    log : :func:`recgraph.data.load_log` options for ``data``: ``user_col``, ``item_col``,
+        ``rating_col``, ``time_col`` (MovieLens names by default; a log without a rating
+        column is implicit feedback) and ``items`` (an items table). Recorded in the
+        manifest's ``data`` (``columns``, ``items_table``).
+
+    The artifact always gets each movie's likes (items.csv) and the most liked movies
+    (popular.csv) from the log.
     """
-    graph_params = graph_params or GraphParams()
-    walk_params = walk_params or WalkParams()
-    trainer_params = dict(trainer_params or {})
-    n_trees = check_int("n_trees", n_trees)
-    scoring_options = ScoringOptions.from_value(scoring)
+    config = _config(config, {"backend": backend, "seed": seed, "graph_params": graph_params,
+                              "walk_params": walk_params, "trainer_params": trainer_params, "n_trees": n_trees,
+                              "scoring": scoring})
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
-    # Create the trainer first: an unknown backend or parameter fails before any work.
-    walk_seed, train_seed, index_seed = stage_seeds(seed)
-    trainer_params.setdefault("seed", train_seed)
-    trainer_params.setdefault("show_progress", show_progress)
-    trainer = get_trainer(backend, **trainer_params)
+    trainer = _make_trainer(config, show_progress)  # an unknown backend or parameter fails before any work
+    stages = _progress(4, "load", show_progress)
+    clock = _Stopwatch()
+    inputs, config = load_inputs(data, config, graph, timings=clock.timings, log=log,
+                                 on_loaded=lambda: _advance(stages, "graph + walks" if graph is None else "walks"))
+    _advance(stages, f"train ({config.backend})")
+    return _train(inputs, out_dir, config, trainer, clock, stages, extra_manifest)
 
+
+def train_on_corpus(inputs: TrainingInputs, out_dir: str | Path | None, config: RunConfig,
+                    show_progress: bool = False, extra_manifest: dict | None = None) -> TrainResult:
+    """Train ``config``'s backend on a prebuilt corpus (:func:`load_inputs`) and write the artifact.
+
+    ``inputs.corpus`` must have been walked with ``config``'s seed and views (as
+    :func:`load_inputs` does), so the artifact is the one :func:`train` would write.
+    """
+    if out_dir is not None:
+        out_dir = check_output_dir(out_dir)
+    trainer = _make_trainer(config, show_progress)
+    stages = _progress(2, f"train ({config.backend})", show_progress)
+    return _train(inputs, out_dir, config, trainer, _Stopwatch(inputs.timings_s), stages, extra_manifest)
+
+
+def _progress(total: int, first: str, show: bool):
     from tqdm.auto import tqdm
 
-    stages = tqdm(total=4, desc="load", unit="stage", disable=not show_progress, leave=False)
-    clock = _Stopwatch()
+    return tqdm(total=total, desc=first, unit="stage", disable=not show, leave=False)
+
+
+def _make_trainer(config: RunConfig, show_progress: bool):
+    params = {"seed": stage_seeds(config.seed).trainer, "show_progress": show_progress, **config.trainer.params}
+    return trainers.get_trainer(config.backend, **params)
+
+
+def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trainer, clock: _Stopwatch,
+           stages, extra_manifest: dict | None) -> TrainResult:
+    corpus = inputs.corpus
+    index_seed = stage_seeds(config.seed).index
     t = time.perf_counter()
-    ratings = data if isinstance(data, Ratings) else load_movielens(data)
-    t = clock.lap("load", t)
-    _advance(stages, "graph + walks")
-    corpus = build_corpus(ratings, graph_params, walk_params, seed=walk_seed, timings=clock.timings)
-    graph = corpus.graph
-    t = time.perf_counter()
-    _advance(stages, f"train ({backend})")
     embeddings, history = fit_embeddings(trainer, corpus)
     t = clock.lap("train", t)
     _advance(stages, "index")
     # Backends may split their own time (e.g. keras: example generation vs training).
     for name, seconds in history.pop("timings_s", {}).items():
         clock.timings[name] = round(float(seconds), 4)
-
+    trainer_params = {k: v for k, v in trainer.get_params().items() if k != "show_progress"}
+    # The configuration as run: the trainer's every parameter (its defaults included) but the
+    # seed, which the run's seed decides.
+    recorded = config.replace(trainer=TrainerConfig(config.backend, {k: v for k, v in trainer_params.items()
+                                                                    if k != "seed"}))
     manifest = {
-        "backend": backend,
-        "seed": seed,
+        "backend": config.backend,
+        "seed": config.seed,
+        "preset": config.preset,
+        "config": recorded.to_dict(),
         "params": {
             **corpus.params_record(),
-            "walks": vars(walk_params).copy(),
-            "trainer": {k: v for k, v in trainer.get_params().items() if k != "show_progress"},
-            "n_trees": n_trees,
+            "walks": config.walks.to_dict(),
+            "trainer": trainer_params,
+            "n_trees": config.index.n_trees,
         },
         "graph": corpus.stats(),
-        "data": {"source": ratings.source, "md5": ratings.md5},
+        "data": dict(inputs.data),
+        "walks_sha256": corpus.sha256(),
         "training": history,
         "timings_s": clock.timings,
     }
@@ -172,30 +289,50 @@ def train(
     manifest.update(extra_manifest or {})
     if out_dir is not None:
         item_ids = corpus.item_ids
-        titles, genres = item_metadata(ratings, item_ids)
+        titles, genres = inputs.items.metadata(item_ids)
         extra = {}
         png = _loss_png(manifest.get("loss"))
         if png:
             extra["loss.png"] = png
-        likes = item_likes(ratings)
 
         def final_timings() -> dict:
             clock.lap("index", t)
             clock.total()
             return clock.timings
 
+        rows = inputs.items.rows(item_ids)
         manifest = write_artifact(out_dir, embeddings, item_ids, titles, genres, manifest,
-                                  n_trees=n_trees, seed=index_seed, extra_files=extra,
-                                  likes=likes.count(item_ids).astype(np.int64),
-                                  popular=popular_rows(ratings, likes), scoring=scoring_options,
-                                  final_timings=final_timings)
+                                  n_trees=config.index.n_trees, seed=index_seed, extra_files=extra,
+                                  likes=inputs.items.likes[rows], popular=inputs.items.popular_rows(),
+                                  scoring=config.scoring, final_timings=final_timings,
+                                  catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)))
     else:
-        manifest["scoring"] = scoring_options.to_dict()
+        manifest["scoring"] = config.scoring.to_dict()
         clock.total()
     _advance(stages, "done")
     stages.close()
-    return TrainResult(manifest, graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
-                       clock.timings, corpus)
+    return TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
+                       clock.timings, corpus, config)
+
+
+def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, config: RunConfig | None = None,
+                    engine: str = "numpy", log: Mapping | None = None) -> dict:
+    """The graph stage alone: build ``config``'s graph views from the log (``data`` read with
+    ``log``'s options, as :func:`train` reads it) and write the graph directory
+    (:mod:`recgraph.graph_store`). Returns its manifest."""
+    from .graph_store import check_graph_output, write_graph_dir
+
+    config = config or RunConfig()
+    out = check_graph_output(out_dir)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    ratings = load_log_source(data, log)
+    t = _lap(timings, "load", t)
+    graphs = build_graphs(ratings, config.views)
+    items = ItemCatalog.from_ratings(ratings)
+    t = _lap(timings, "graph", t)
+    manifest = write_graph_dir(out, graphs, config.views, items, data_summary(ratings, log), timings, engine=engine)
+    return manifest
 
 
 def _advance(bar, next_stage: str) -> None:

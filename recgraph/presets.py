@@ -4,21 +4,25 @@
   ml-latest-small gives 1,405 nodes, 40,043 edges, average degree 57.0; 5 walks of 10
   steps with p 2, q 1.5; dim 50, window 10, 4 negatives, 10 epochs; plain cosine).
 - ``tuned``: the best configuration found on validation splits carved from training
-  (``docs/tuning.md``): the same graph plus two graph views (ratings >= 4 among movies at
-  least 10 users liked, PMI x count >= 30; ratings >= 4.5, PMI x count >= 20; see
-  :mod:`recgraph.corpus`), 8x the walks;
+  (``docs/tuning.md``): three graph views, ratings >= 5, >= 4 (among movies at least 10
+  users liked) and >= 4.5 (see :mod:`recgraph.corpus`), each pruned by size-free limits
+  (every movie's 60 strongest edges, the union over both ends; a user's 1,000 most recent
+  liked movies; PMI x count >= 10, 30, 20; ``docs/graph_options.md``), 8x the walks;
   gensim with window 5, 10 negatives and 5 epochs, keras with the example's window 10,
   4 negatives and 10 epochs; and at query time a popularity prior, more weight on the last
   5 watched movies, and a most-popular fallback.
 
->>> params = preset_params("tuned", "gensim")
->>> params.graph, params.views, params.walks, params.trainer, params.scoring
+The table only; :func:`recgraph.config.preset_config` turns an entry into a
+:class:`~recgraph.config.RunConfig` (and :func:`recgraph.config.resolve_config` applies
+a configuration file and command-line overrides on top).
+
+>>> config = preset_config("tuned", "gensim")       # from recgraph.config
+>>> config.views, config.walks, config.trainer, config.scoring
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from .errors import ParameterError
 
@@ -36,14 +40,22 @@ PRESETS: dict[str, dict] = {
         "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200, "fallback": "none"},
     },
     "tuned": {
-        "description": "tuned on validation splits (docs/tuning.md): graph views from ratings >= 4 and >= 4.5, "
+        "description": "tuned on validation splits (docs/tuning.md, docs/graph_options.md): graph views from "
+                       "ratings >= 5, >= 4 and >= 4.5, 60 strongest edges per movie, "
                        "40 walks per movie, gensim window 5, 10 negatives, 5 epochs (keras: the example's "
                        "10, 4, 10), popularity prior, recency, most-popular fallback",
-        "graph": {"min_rating": 5.0, "min_weight": 10.0},
+        # Graph views that keep their meaning as the log grows (docs/graph_options.md): each movie
+        # keeps its 60 strongest edges (the union over both ends, so the average degree stays
+        # between tens and ~120 at any size), and a user's 1,000 most recent liked movies count
+        # (bounds one user's pairs; on ml-latest-small it cuts one user, 1,227 ratings >= 4). The
+        # weight floors are the earlier tuned's: they bite on small logs, where they drop pairs seen
+        # by one or two users, and fade on large ones, where the degree limit does the pruning.
+        "graph": {"min_rating": 5.0, "min_weight": 10.0, "max_degree": 60, "max_user_items": 1000},
         # Embedded separately, concatenated (recgraph.corpus): what the 5-star graph leaves out,
         # ratings >= 4 among movies 10 users liked, and ratings >= 4.5 (docs/tuning.md).
-        "extra_views": [{"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10},
-                        {"min_rating": 4.5, "min_weight": 20.0}],
+        "extra_views": [{"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10, "max_degree": 60,
+                         "max_user_items": 1000},
+                        {"min_rating": 4.5, "min_weight": 20.0, "max_degree": 60, "max_user_items": 1000}],
         "walks": {"num_walks": 40, "walk_length": 10, "p": 2.0, "q": 1.5},
         "trainer": {"dim": 50, "window": 5, "negative": 10, "epochs": 5},
         "backend_trainer": {
@@ -60,37 +72,8 @@ PRESETS: dict[str, dict] = {
 }
 
 
-@dataclass(frozen=True)
-class PresetParams:
-    """One preset resolved for one backend: keyword dicts ready for :func:`recgraph.pipeline.train`."""
-
-    name: str
-    backend: str
-    graph: dict
-    walks: dict
-    trainer: dict
-    scoring: dict
-    extra_views: tuple = ()
-
-    @property
-    def views(self) -> list[dict]:
-        """Every graph view's parameters, the primary ``graph`` first."""
-        return [dict(self.graph)] + [dict(v) for v in self.extra_views]
-
-    def to_dict(self) -> dict:
-        """JSON-ready, every graph field spelled out (as :func:`recgraph.pipeline.train` records them)."""
-        from .corpus import GraphParams
-
-        views = [vars(GraphParams(**v)) for v in self.views]
-        out = {"preset": self.name, "backend": self.backend, "graph": views[0], "walks": dict(self.walks),
-               "trainer": dict(self.trainer), "scoring": dict(self.scoring)}
-        if self.extra_views:
-            out["views"] = views
-        return out
-
-
 def available_presets() -> list[str]:
-    """Names accepted by :func:`preset_params`."""
+    """Names accepted by :func:`recgraph.config.preset_config`."""
     return sorted(PRESETS)
 
 
@@ -99,32 +82,3 @@ def get_preset(name: str) -> dict:
     if name not in PRESETS:
         raise ParameterError(f"Unknown preset {name!r}; available: {', '.join(available_presets())}.")
     return copy.deepcopy(PRESETS[name])
-
-
-def preset_params(name: str, backend: str = "gensim", trainer_overrides: dict | None = None,
-                  graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                  scoring_overrides: dict | None = None, one_view: bool = False) -> PresetParams:
-    """Resolve preset ``name`` for ``backend``; the ``*_overrides`` win over the preset.
-
-    ``graph_overrides`` change the primary graph view; ``one_view`` drops the extra views.
-    """
-    preset = get_preset(name)
-    trainer = dict(preset["trainer"])
-    trainer.update(preset.get("backend_trainer", {}).get(backend, {}))
-    trainer.update(trainer_overrides or {})
-    return PresetParams(name, backend, {**preset["graph"], **(graph_overrides or {})},
-                        {**preset["walks"], **(walk_overrides or {})}, trainer,
-                        {**preset["scoring"], **(scoring_overrides or {})},
-                        () if one_view else tuple(dict(v) for v in preset.get("extra_views", ())))
-
-
-def pipeline_kwargs(params: PresetParams) -> dict:
-    """Keyword arguments for :func:`recgraph.pipeline.train` (graph, walks, trainer, backend)."""
-    from .pipeline import GraphParams, WalkParams
-
-    return {
-        "backend": params.backend,
-        "graph_params": [GraphParams(**view) for view in params.views],
-        "walk_params": WalkParams(**params.walks),
-        "trainer_params": dict(params.trainer),
-    }

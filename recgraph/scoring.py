@@ -15,14 +15,12 @@ movies' unit vectors, then applies the artifact's :class:`ScoringOptions` (recor
   recent_count)``: what someone watched lately counts more.
 
 The defaults (weight 0, fallback ``"none"``, no recency) are plain cosine. This module needs numpy
-only (no pandas, gensim, keras, jax), like :mod:`recgraph.index`, which imports it.
+only (no pandas, gensim, keras, jax): :mod:`recgraph.index` imports it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -161,35 +159,27 @@ def candidate_pool(options: ScoringOptions, k: int) -> int:
     return max(k, options.candidates) if options.popularity_weight > 0 else k
 
 
-def rerank(hits: list[dict], options: ScoringOptions, popularity: Popularity | None) -> list[dict]:
-    """Add ``popularity_weight * log1p(likes)`` to each hit's score and sort, best first.
+def rerank(movie_ids: np.ndarray, scores: np.ndarray, options: ScoringOptions,
+           popularity: Popularity | None) -> tuple[np.ndarray, np.ndarray]:
+    """Add ``popularity_weight * log1p(likes)`` to each score and sort, best first.
 
-    Scores are rounded to 6 decimals; the sort is stable, so equal scores keep the index's
-    order. With weight 0 the hits come back unchanged.
+    Returns the order (indices into ``movie_ids``) and the new scores in that order, rounded
+    to 6 decimals; the sort is stable, so equal scores keep the index's order. With weight 0
+    the order is unchanged.
     """
-    if options.popularity_weight <= 0 or not hits:
-        return hits
-    prior = options.popularity_weight * np.log1p(popularity.count([h["movie_id"] for h in hits]))
-    rescored = [dict(h, score=round(h["score"] + float(p), 6)) for h, p in zip(hits, prior)]
-    return sorted(rescored, key=lambda h: -h["score"])
+    scores = np.asarray(scores, dtype=np.float64)
+    if options.popularity_weight <= 0 or len(scores) == 0:
+        return np.arange(len(scores)), scores
+    rescored = np.round(scores + options.popularity_weight * np.log1p(popularity.count(movie_ids)), 6)
+    order = np.argsort(-rescored, kind="stable")
+    return order, rescored[order]
 
 
-def popular_fill(n: int, skip: set[int], options: ScoringOptions, popularity: Popularity,
-                 title_of: Callable[[int], str]) -> list[dict]:
-    """Up to ``n`` of the most liked movies not in ``skip``, scored ``weight * log1p(likes)``."""
-    out: list[dict] = []
+def popular_fill(n: int, skip: set[int], options: ScoringOptions,
+                 popularity: Popularity) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` of the most liked movies not in ``skip`` (ids, scores ``weight * log1p(likes)``)."""
     if n <= 0:
-        return out
-    for movie in popularity.ranked.tolist():
-        if movie in skip:
-            continue
-        prior = options.popularity_weight * math.log1p(float(popularity.count([movie])[0]))
-        out.append({"movie_id": movie, "title": title_of(movie), "score": round(prior, 6)})
-        if len(out) == n:
-            break
-    return out
-
-
-def movie_ids_of(movies: Iterable) -> set[int]:
-    """The integer ids among ``movies`` (titles are skipped)."""
-    return {int(m) for m in movies if isinstance(m, (int, np.integer)) and not isinstance(m, bool)}
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    ranked = popularity.ranked
+    ids = ranked[~np.isin(ranked, np.fromiter(skip, dtype=np.int64, count=len(skip)))][:n]
+    return ids, np.round(options.popularity_weight * np.log1p(popularity.count(ids)), 6)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .graph import ItemGraph
+from .seeds import walk_streams
 from .validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,7 @@ def node2vec_walks(
         raise ParameterError("The graph has no node to walk from.")
     from . import _walk_kernels as kernels  # numba: imported when walks are asked for
 
-    seq = np.random.SeedSequence(seed)
-    order_rng = np.random.default_rng(seq.spawn(1)[0])
-    kernel_seed = seq.generate_state(1, dtype=np.uint64)[0]
+    order_rng, kernel_seed = walk_streams(seed)
     n = graph.num_nodes
     starts = np.concatenate([order_rng.permutation(n) for _ in range(num_walks)]).astype(np.int64)
     thresh, table = kernels.alias_table(graph.indptr, graph.indices, graph.weights)

@@ -12,7 +12,7 @@ from pathlib import Path
 # Run from a checkout without installing: put the repository root on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recgraph.compare import main  # noqa: E402
+from recgraph.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["compare", *sys.argv[1:]]))

@@ -1,4 +1,4 @@
-"""The CLI end to end, as a user runs it: real processes, real data."""
+"""The CLI end to end, as a user runs it: real processes, real data (training ones are slow)."""
 
 import json
 import subprocess
@@ -34,13 +34,15 @@ def artifact(ml_small_path, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_artifact(artifact):
-    assert sorted(p.name for p in artifact.iterdir()) == ["embeddings.npy", "index.ann", "items.csv", "manifest.json",
-                                                              "popular.csv"]
+    assert sorted(p.name for p in artifact.iterdir()) == ["catalogue.csv", "embeddings.npy", "index.ann", "items.csv",
+                                                              "manifest.json", "popular.csv"]
     manifest = json.loads((artifact / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["params"]["trainer"]["workers"] == 1
 
 
+@pytest.mark.slow
 def test_similar_and_recommend(artifact):
     out = run("similar", "--index", artifact, "Star Wars: Episode IV - A New Hope (1977)", "-k", "10", "--json")
     payload = json.loads(out.stdout)
@@ -53,6 +55,7 @@ def test_similar_and_recommend(artifact):
     assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["movie_id"] for r in rec["results"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -61,7 +64,8 @@ def test_similar_and_recommend(artifact):
         (["similar", "--index", "{art}", "260", "-k", "0"], "k must be an integer"),
         (["similar", "--index", "/nonexistent/dir", "260"], "does not exist"),
         (["recommend", "--index", "{art}", "--watched", "999998"], "Movie id 999998 is not in the index"),
-        (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V"], "No movie titled 'Star Wars V'"),
+        (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V", "--strict"],
+         "No movie titled 'Star Wars V'"),
         (["similar", "--index", "{art}", "²"], "No movie titled '²'"),
     ],
 )
@@ -72,6 +76,7 @@ def test_query_errors_are_one_sentence(artifact, args, message):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -118,6 +123,7 @@ def test_usage_errors_exit_2():
     assert proc.returncode == 2 and "usage:" in proc.stderr
 
 
+@pytest.mark.slow
 def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
     out = tmp_path / "seed"
     proc = run_script("--preset", "seed", "--data", ml_small_path, "--out", out, "--quiet", "--epochs", "2",
@@ -131,6 +137,7 @@ def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
     assert manifest["params"]["trainer"]["window"] == 10 and manifest["params"]["trainer"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     out = tmp_path / "tuned"
     proc = run_script("--preset", "tuned", "--data", ml_small_path, "--out", out, "--epochs", "1", "--num-walks", "2",
@@ -140,14 +147,17 @@ def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     assert manifest["graph"]["nodes"] == 1405 and manifest["graph"]["views"][0]["nodes"] == 1405
     second = manifest["graph"]["views"][1]
     assert (second["min_rating"], second["min_weight"], second["min_item_users"]) == (4.0, 30.0, 10)
+    assert (second["max_degree"], second["max_user_items"]) == (60, 1000)
     third = manifest["graph"]["views"][2]
     assert (third["min_rating"], third["min_weight"], third["min_item_users"]) == (4.5, 20.0, 0)
     assert [v["min_rating"] for v in manifest["params"]["views"]] == [5.0, 4.0, 4.5]
     # One row per movie of any view, three 50-d blocks side by side.
     assert manifest["n_items"] == manifest["graph"]["items"] > max(v["nodes"] for v in manifest["graph"]["views"])
     assert manifest["dim"] == 150
-    assert "view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users)" in proc.stdout
-    assert "view 2 (ratings >= 4.5, weight >= 20):" in proc.stdout
+    assert ("view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users, <= 1000 latest likes per user, "
+            "top 60 edges per movie)") in proc.stdout
+    assert ("view 2 (ratings >= 4.5, weight >= 20, <= 1000 latest likes per user, top 60 edges per movie):"
+            in proc.stdout)
     assert f"{manifest['n_items']:,} movies in all 3 views" in proc.stdout
     one = tmp_path / "one"
     proc = run_script("--preset", "tuned", "--one-view", "--data", ml_small_path, "--out", one, "--quiet",

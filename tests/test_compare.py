@@ -69,13 +69,13 @@ def test_report_files_and_schema(comparison):
 def test_walks_are_the_pipelines_corpus(comparison, ml_small):
     """The shared corpus is exactly what recgraph.pipeline.train builds from the same seed."""
     from recgraph.evaluation.splitting import random_split
+    from recgraph.config import resolve_config
     from recgraph.pipeline import train
-    from recgraph.presets import pipeline_kwargs, preset_params
 
     _, report = comparison
     split = random_split(ml_small, seed=0)
-    kwargs = pipeline_kwargs(preset_params("tuned", "gensim", {"epochs": 1}))
-    result = train(split.train_ratings(ml_small), None, seed=0, show_progress=False, **kwargs)
+    config = resolve_config("tuned", "gensim", trainer={"epochs": 1}, seed=0)
+    result = train(split.train_ratings(ml_small), None, config=config, show_progress=False)
     assert result.corpus.sha256() == report["walks_sha256"]
     assert walks_sha256(*result.corpus.walks) == report["walks_sha256"]
     assert result.corpus.shape == report["walks_shape"]

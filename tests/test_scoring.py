@@ -83,13 +83,19 @@ def test_fallback_returns_most_liked_unwatched_movies(tmp_path):
     index = make(tmp_path / "a", scoring={"popularity_weight": 0.1, "fallback": "popular"})
     hits = index.recommend([99], k=3, exclude=[5], on_unknown="ignore")
     assert ids(hits) == [42, 4, 1]
-    assert hits[0] == {"movie_id": 42, "title": "Forty-Two (1999)", "score": round(0.1 * math.log1p(2000), 6)}
+    assert hits[0].to_dict() == {"movie_id": 42, "title": "Forty-Two (1999)", "score": round(0.1 * math.log1p(2000), 6)}
+    assert hits.unknown == (99,) and hits.query == ()
     assert ids(index.recommend([], k=2)) == [42, 5]
-    # An unknown id is still an error under on_unknown="raise", fallback or not.
-    with pytest.raises(UnknownItemError):
-        index.recommend([99], k=3)
+    # An unknown id is reported by default; strict makes it an error, fallback or not.
+    assert index.recommend([99], k=3) == hits_without_exclude(index)
+    with pytest.raises(UnknownItemError, match="Movie id 99 is not in the index"):
+        index.recommend([99], k=3, strict=True)
     # A short list is topped up with popular movies not watched, excluded or already listed.
     assert ids(index.recommend([1], k=5, exclude=[2, 3])) == [4, 5, 42, 7]
+
+
+def hits_without_exclude(index):
+    return index.recommend([99], k=3, on_unknown="ignore")
 
 
 def test_fallback_without_popular_csv_uses_the_items_likes(tmp_path):

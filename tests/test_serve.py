@@ -171,8 +171,9 @@ def test_similar(client, versions):
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     assert r.headers[HEADER] == versions["v1_id"]
     body = r.json()
-    assert body["movie_id"] == 260 and body["title"] == STAR_WARS[260]
-    assert body["results"] == ItemIndex.load(versions["v1"]).similar(260, k=5)
+    assert body["kind"] == "similar" and body["query"] == [{"movie_id": 260, "title": STAR_WARS[260]}]
+    assert body["unknown"] == []
+    assert body == ItemIndex.load(versions["v1"]).similar(260, k=5).to_dict()
     assert len(body["results"]) == 5 and all(set(h) == {"movie_id", "title", "score"} for h in body["results"])
     assert 260 not in [h["movie_id"] for h in body["results"]]
     assert len(client.get("/v1/similar/260").json()["results"]) == 10  # default k
@@ -209,7 +210,7 @@ def test_unknown_movie_is_404(client):
 def test_similar_by_title(client):
     r = client.get("/v1/similar", params={"title": STAR_WARS[1196].upper(), "k": 3})
     assert r.status_code == 200
-    assert r.json()["movie_id"] == 1196 and len(r.json()["results"]) == 3
+    assert r.json()["query"][0]["movie_id"] == 1196 and len(r.json()["results"]) == 3
     r = client.get("/v1/similar", params={"title": "star wars"})
     assert r.status_code == 404
     body = r.json()
@@ -235,10 +236,13 @@ def test_recommend(client, versions):
     r = client.post("/v1/recommend", json={"watched": [260, 1196, UNKNOWN], "k": 5, "exclude": [1210]})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["unknown"] == [UNKNOWN]
+    assert body["kind"] == "recommend" and body["unknown"] == [UNKNOWN]
+    assert [m["movie_id"] for m in body["query"]] == [260, 1196]
     ids = [h["movie_id"] for h in body["results"]]
     assert len(ids) == 5 and not {260, 1196, 1210} & set(ids)
-    assert body["results"] == ItemIndex.load(versions["v1"]).recommend([260, 1196], k=5, exclude=[1210])
+    index = ItemIndex.load(versions["v1"])
+    assert body == index.recommend([260, 1196, UNKNOWN], k=5, exclude=[1210]).to_dict()
+    assert body["results"] == index.recommend([260, 1196], k=5, exclude=[1210]).to_dict()["results"]
     assert r.headers[HEADER] == versions["v1_id"]
     default_k = client.post("/v1/recommend", json={"watched": [1]}).json()
     assert len(default_k["results"]) == 10 and default_k["unknown"] == []
@@ -271,7 +275,7 @@ def test_recommend_all_unknown_with_popular_fallback(tmp_path):
         assert [h["movie_id"] for h in r.json()["results"]] == [UNKNOWN + 5, int(ids[-2]), int(ids[-3])]
         known = c.post("/v1/recommend", json={"watched": [260], "k": 4}).json()
         from recgraph.index import ItemIndex
-        assert known["results"] == ItemIndex.load(tmp_path / "a").recommend([260], k=4)
+        assert known == ItemIndex.load(tmp_path / "a").recommend([260], k=4).to_dict()
 
 
 @pytest.mark.parametrize("body", [
@@ -296,7 +300,7 @@ def test_similar_batch(client, versions):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["unknown"] == [UNKNOWN]
-    assert [item["movie_id"] for item in body["results"]] == [260, 1]
+    assert [item["query"][0]["movie_id"] for item in body["results"]] == [260, 1]
     single = client.get("/v1/similar/260?k=3").json()
     assert body["results"][0] == single
     assert r.headers[HEADER] == versions["v1_id"]
@@ -318,6 +322,64 @@ def test_oversized_body_is_413(client):
     assert r.status_code == 413
 
 
+def chunked(*parts: bytes):
+    """A body httpx sends with Transfer-Encoding: chunked and no Content-Length."""
+    yield from parts
+
+
+def test_chunked_body_is_capped_too(client):
+    body = b'{"watched": [1], "k": 3' + b" " * 70_000 + b"}"
+    r = client.post("/v1/recommend", content=chunked(body[:40_000], body[40_000:]),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.json()["detail"] == "The request body is over 65536 bytes."
+    assert r.request.headers["transfer-encoding"] == "chunked" and "content-length" not in r.request.headers
+    small = client.post("/v1/recommend", content=chunked(b'{"watched": [260],', b' "k": 3}'),
+                        headers={"content-type": "application/json"})
+    assert small.status_code == 200 and len(small.json()["results"]) == 3
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"])
+def test_post_without_json_content_type_is_415(client, content_type):
+    headers = {} if content_type is None else {"content-type": content_type}
+    r = client.post("/v1/recommend", content=b'{"watched": [260]}', headers=headers)
+    assert r.status_code == 415, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("The request body must be JSON, sent with Content-Type: application/json; ")
+    assert detail.endswith(f"got {content_type!r}." if content_type else "the request has no Content-Type.")
+    assert client.post("/v1/similar:batch", content=b'{"movie_ids": [1]}', headers=headers).status_code == 415
+    ok = client.post("/v1/recommend", content=b'{"watched": [260]}',
+                     headers={"content-type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+def test_strict_recommend_is_404_for_an_unknown_id(client):
+    r = client.post("/v1/recommend", json={"watched": [260, UNKNOWN], "strict": True})
+    assert r.status_code == 404
+    assert r.json()["detail"] == f"Movie id {UNKNOWN} is not in the index (68 movies)."
+
+
+def cli_json(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "recgraph", *args, "--json"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_cli_json_is_the_http_answer(client, versions):
+    """The same queries on the same artifact: the CLI's --json and the real server print one envelope."""
+    index = str(versions["v1"])
+    assert cli_json("similar", "--index", index, "260", "-k", "5") == client.get("/v1/similar/260?k=5").json()
+    title = STAR_WARS[1196]
+    assert cli_json("similar", "--index", index, title, "-k", "3") == \
+        client.get("/v1/similar", params={"title": title, "k": 3}).json()
+    http = client.post("/v1/recommend", json={"watched": [260, 1196, UNKNOWN], "k": 5, "exclude": [1210, 1]})
+    assert http.status_code == 200
+    cli = cli_json("recommend", "--index", index, "--watched", "260", "1196", str(UNKNOWN),
+                   "--exclude", "1210", "1", "-k", "5")
+    assert cli == http.json() and cli["unknown"] == [UNKNOWN]
+
+
 def test_unknown_route_and_method(client):
     assert client.get("/v2/nothing").status_code == 404
     assert client.delete("/v1/similar/260").status_code == 405
@@ -330,7 +392,12 @@ def test_openapi_lists_every_endpoint(client):
     assert {"/healthz", "/v1/index", "/v1/similar/{movie_id}", "/v1/similar", "/v1/search",
             "/v1/recommend", "/v1/similar:batch"} <= set(paths)
     assert {"200", "404", "413", "422"} <= set(paths["/v1/similar:batch"]["post"]["responses"])
-    assert "SimilarResponse" in json.dumps(paths["/v1/similar/{movie_id}"]["get"]["responses"]["200"])
+    # One envelope (Answer) for similar and recommend; 415 documented where a body is taken.
+    assert "Answer" in json.dumps(paths["/v1/similar/{movie_id}"]["get"]["responses"]["200"])
+    assert "Answer" in json.dumps(paths["/v1/recommend"]["post"]["responses"]["200"])
+    assert {"415"} <= set(paths["/v1/recommend"]["post"]["responses"])
+    answer = schema["components"]["schemas"]["Answer"]
+    assert list(answer["properties"]) == ["kind", "query", "unknown", "results"]
 
 
 # ---------------------------------------------------------------------- hot reload
@@ -373,6 +440,13 @@ def test_reload_under_requests(versions, tmp_path):
             time.sleep(0.05)
         raise AssertionError(f"the service did not move to {artifact_id}; last headers {seen[-10:]}")
 
+    def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; log:\n{server.log_text()[-2000:]}")
+            time.sleep(0.05)
+
     threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
     try:
         for t in threads:
@@ -381,9 +455,12 @@ def test_reload_under_requests(versions, tmp_path):
         switch_symlink(link, versions["v2"])
         wait_for(versions["v2_id"])
         switch_symlink(link, broken)  # must be refused, and v2 kept in service
-        time.sleep(1.0)
+        # Wait for the event itself: each worker logs its refusal once.
+        refusals = lambda: sum("not switching to" in line and "v3-broken" in line  # noqa: E731
+                               for line in server.log_text().splitlines())
+        wait_until(lambda: refusals() >= 2, "both workers to refuse the broken version")
         n_before = len(seen)
-        time.sleep(0.5)
+        wait_until(lambda: len(seen) - n_before >= 40, "40 more answers")
         assert set(seen[n_before:]) == {versions["v2_id"]}
     finally:
         stop.set()
@@ -445,6 +522,11 @@ def test_bad_index_exits_with_one_line(tmp_path):
     assert r.returncode == 1
     assert r.stderr.startswith("recgraph: error: ") and "does not exist" in r.stderr
     assert "Traceback" not in r.stderr
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    r = subprocess.run([sys.executable, "-m", "recgraph.serve", "--index", str(tmp_path / "notes.txt"), "--port", "0"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+    assert "notes.txt is a file, so it is read as a pointer file, but its first line names" in r.stderr
 
 
 def test_imports_stay_light():

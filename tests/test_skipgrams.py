@@ -1,8 +1,9 @@
 """Skip-gram example generation against a slow, readable pure-Python reference.
 
 The reference follows ``keras.preprocessing.sequence.skipgrams`` (Keras 2) and the
-node2vec example's aggregation loop line by line, plus our one deviation (a pair that
-is positive anywhere is never kept as a negative).
+node2vec example's aggregation loop line by line, plus the optional deviation
+(``drop_positive_negatives=True``: a pair that is positive anywhere is never kept as a
+negative).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def reference_skipgrams(sequence, vocabulary_size, window_size, negative_samples
     return couples, labels
 
 
-def reference_examples(walks, vocabulary_size, window_size, negative_samples, seed=0):
-    """The example's ``generate_examples``, then negatives that are also positives dropped.
+def reference_examples(walks, vocabulary_size, window_size, negative_samples, seed=0, drop=True):
+    """The example's ``generate_examples``; with ``drop``, negatives that are also positives dropped.
 
     Returns (positive {(t, c): weight}, negative {(t, c): weight}, raw draws by label,
     negative targets per walk as Counters).
@@ -65,7 +66,7 @@ def reference_examples(walks, vocabulary_size, window_size, negative_samples, se
                 continue
             example_weights[(target, context, label)] += 1
     positive = {(t, c): w for (t, c, label), w in example_weights.items() if label == 1}
-    negative = {(t, c): w for (t, c, label), w in example_weights.items() if label == 0 and (t, c) not in positive}
+    negative = {(t, c): w for (t, c, label), w in example_weights.items() if label == 0 and not (drop and (t, c) in positive)}
     return positive, negative, raw, negative_targets
 
 
@@ -134,7 +135,7 @@ def test_negative_counts_and_ranges(walks, negative):
 
 
 def test_no_pair_is_both_positive_and_negative(walks):
-    ex = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2))
+    ex = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2), drop_positive_negatives=True)
     pos, neg = as_dicts(ex)
     assert not set(pos) & set(neg)
     keys = ex.targets.astype(np.int64) * VOCAB + ex.contexts
@@ -171,15 +172,17 @@ def test_negative_targets_follow_the_shuffled_cycle(walks, negative):
             assert ours == ref  # whole cycles: the multiset is fixed, shuffle or not
 
 
-def test_negative_aggregation_matches_reference_in_distribution():
+@pytest.mark.parametrize("drop", [False, True])
+def test_negative_aggregation_matches_reference_in_distribution(drop):
     """Negative weight per distinct pair: same totals as the reference over many walks."""
     rng = np.random.default_rng(4)
     walks = rng.integers(1, 400, size=(400, 10))  # ~1 pair in 5 positive: many negatives dropped, many kept
-    _, ref_neg, raw, _ = reference_examples(walks, 400, 10, 4, seed=4)
-    ex = skipgram_examples(walks, 400, 10, 4, np.random.default_rng(4))
+    _, ref_neg, raw, _ = reference_examples(walks, 400, 10, 4, seed=4, drop=drop)
+    ex = skipgram_examples(walks, 400, 10, 4, np.random.default_rng(4), drop_positive_negatives=drop)
     _, neg = as_dicts(ex)
     assert ex.n_negative_pairs == raw[0]
-    assert len(ref_neg) > 40_000 and ex.n_dropped_negative > 20_000
+    assert len(ref_neg) > 40_000
+    assert (ex.n_dropped_negative > 20_000) if drop else (ex.n_dropped_negative == 0)
     # Same expected number of kept negative draws and distinct pairs (seed to seed they
     # differ by under 0.5%).
     assert sum(neg.values()) == pytest.approx(sum(ref_neg.values()), rel=0.02)
@@ -218,3 +221,18 @@ def test_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ParameterError, match=match):
         skipgram_examples(**args)
+
+
+def test_example_aggregation_keeps_both_labels(walks):
+    """The default, the example's (target, context, label) keys, so a pair
+    drawn as a negative and seen in a walk stays under both labels; the positives and the
+    negative draws are the same as with the deviation."""
+    dropped = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2), drop_positive_negatives=True)
+    kept = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2))  # the example's, the default
+    pos_d, neg_d = as_dicts(dropped)
+    pos_k, neg_k = as_dicts(kept)
+    assert pos_k == pos_d
+    assert kept.n_dropped_negative == 0
+    assert set(pos_k) & set(neg_k)                                  # some pairs carry both labels
+    assert {k: v for k, v in neg_k.items() if k not in pos_k} == neg_d
+    assert kept.weights[kept.labels == 0].sum() + kept.n_self_negative == kept.n_negative_pairs

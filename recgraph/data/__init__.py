@@ -10,15 +10,31 @@ Reading is typed and multi-threaded (pyarrow); every bad input is one sentence n
 file, line (row) and value. See docs/data.md.
 """
 
-from .log import IMPLICIT_RATING, Ratings, duplicate_mask
-from .movielens import (DEFAULT_URL, MAX_RATING, MIN_RATING, MOVIE_COLUMNS, PUBLISHED_MD5, RATING_COLUMNS,
-                        cache_dir, file_md5, load_movielens, parse_movies, parse_ratings)
-from .options import LOG_FLAGS, add_log_arguments, check_rating_options, log_options
-from .sources import load, load_log, read_items
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_URL", "IMPLICIT_RATING", "LOG_FLAGS", "MAX_RATING", "MIN_RATING", "MOVIE_COLUMNS",
-    "PUBLISHED_MD5", "RATING_COLUMNS", "Ratings", "add_log_arguments", "cache_dir",
-    "check_rating_options", "duplicate_mask", "file_md5", "load", "load_log", "load_movielens",
-    "log_options", "parse_movies", "parse_ratings", "read_items",
-]
+import importlib
+
+# Names are imported when first used (PEP 562), so the command line can take the log flags
+# (recgraph.data.options) without importing pandas for ``recgraph similar`` or ``--help``.
+_EXPORTS = {
+    **dict.fromkeys(("IMPLICIT_RATING", "Ratings", "duplicate_mask"), "log"),
+    **dict.fromkeys(("DEFAULT_URL", "MAX_RATING", "MIN_RATING", "MOVIE_COLUMNS", "PUBLISHED_MD5", "RATING_COLUMNS",
+                     "cache_dir", "file_md5", "load_movielens", "parse_movies", "parse_ratings"), "movielens"),
+    **dict.fromkeys(("LOG_FLAGS", "add_log_arguments", "check_rating_options", "log_options"), "options"),
+    **dict.fromkeys(("load", "load_log", "read_items"), "sources"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

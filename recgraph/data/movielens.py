@@ -30,6 +30,7 @@ import pandas as pd
 from ..artifact_format import file_digest
 from ..errors import DataError
 from .csvfile import CsvFile
+from .files import read_items
 from .log import Ratings, make_ratings
 from .tables import DEFAULT_COLUMNS, LogColumns, read_items_csv, read_log_csv
 
@@ -108,7 +109,6 @@ def read_movielens(path: Path, text: str, columns: dict | None = None, items=Non
     log, names = read_log_csv(ratings_csv, names_wanted, require_rating=True)
     check_movielens_range(log.rating, ratings_csv.label)
     if items is not None:
-        from .sources import read_items
 
         movies = read_items(items, names["item_col"])
     else:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 
+from typing import TYPE_CHECKING
+
 from ..errors import ParameterError
-from .log import IMPLICIT_RATING, Ratings
+
+if TYPE_CHECKING:  # the log (and pandas) only when a log is checked, not when flags are added
+    from .log import Ratings
 
 #: (flag, type, help) of each loader option; every default is None (= load_log's default).
 LOG_FLAGS: tuple[tuple[str, type, str], ...] = (
@@ -50,6 +54,8 @@ def check_rating_options(log: Ratings, given: dict) -> None:
     so a preset's thresholds (at most 5) keep every row; a threshold typed by hand would
     silently mean nothing, so it is one sentence instead.
     """
+    from .log import IMPLICIT_RATING
+
     if not log.implicit:
         return
     typed = [name for name, value in given.items() if value is not None]

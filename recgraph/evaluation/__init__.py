@@ -8,10 +8,9 @@ Modules, one job each::
     metrics       top-K lists + held-out items -> HR, NDCG, Recall, coverage
     baselines     most-popular, item-kNN (cosine), EASE
     harness       train on the split, rank through the index, measure, tabulate
-    command       ``recgraph evaluate``
 
-Names below are imported on first use, so ``import recgraph.evaluation`` (and the
-command line) stays light.
+``recgraph evaluate`` is :mod:`recgraph.commands.evaluate`. Names below are imported on
+first use, so ``import recgraph.evaluation`` (and the command line) stays light.
 """
 
 from __future__ import annotations

@@ -135,22 +135,25 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str =
     removed afterwards. ``scoring``, ``trainer_overrides``, ``graph_overrides`` and
     ``walk_overrides`` win over the preset; ``one_view`` drops its extra graph views.
     """
+    from ..config import resolve_config
     from ..pipeline import train
-    from ..presets import pipeline_kwargs, preset_params
 
-    params = preset_params(preset, backend, trainer_overrides, graph_overrides, walk_overrides, scoring,
-                           one_view=one_view)
+    config = resolve_config(preset, backend, graph=graph_overrides, walks=walk_overrides, trainer=trainer_overrides,
+                            scoring=scoring, seed=seed, one_view=one_view)
     with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
         t = time.perf_counter()
         # The scoring goes into the artifact; the index applies it as it does for users.
-        result = train(split.train_ratings(ratings), Path(tmp) / "artifact", seed=seed, show_progress=show_progress,
-                       scoring=params.scoring, **pipeline_kwargs(params))
+        result = train(split.train_ratings(ratings), Path(tmp) / "artifact", config=config,
+                       show_progress=show_progress)
         train_s = time.perf_counter() - t
         row = evaluate_index(result.out_dir, data, None, ks, name=f"{backend}/{preset}")
     row["backend"] = backend
     row["preset"] = preset
-    row["params"] = {**params.to_dict(), "trainer": result.manifest["params"]["trainer"],
-                     "scoring": row["params"]["scoring"]}
+    params = result.manifest["params"]
+    row["params"] = {"preset": preset, "backend": backend, "graph": params["graph"],
+                     **({"views": params["views"]} if "views" in params else {}), "walks": params["walks"],
+                     "trainer": params["trainer"], "scoring": row["params"]["scoring"]}
+    row["config"] = result.manifest["config"]
     row["graph"] = result.manifest["graph"]
     row["timings_s"] = {"train": round(train_s, 4), **row["timings_s"],
                         "stages": result.manifest.get("timings_s", {})}
@@ -197,12 +200,14 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
                    validation: int = 0, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
                    trainer_overrides: dict | None = None, scoring: dict | None = None,
                    graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                   one_view: bool = False, show_progress: bool = False) -> dict:
+                   one_view: bool = False, show_progress: bool = False, log: dict | None = None) -> dict:
     """Evaluate backends (with one preset) and baselines on one protocol.
 
     Parameters
     ----------
-    data : a source for :func:`recgraph.data.load_movielens` or loaded Ratings.
+    data : a log for :func:`recgraph.data.load` (CSV/Parquet file or parts, DataFrame,
+        MovieLens directory/zip/URL) or loaded Ratings.
+    log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
     protocol : ``"leave-last-out"`` or ``"random"``.
     validation : measure on a validation split carved from the training part (for tuning);
         a number n > 1 carves it n times, each from the previous training part.
@@ -216,13 +221,13 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
     A JSON-ready dict: ``split``, ``rows`` (one per backend and baseline, each with
     ``metrics``), ``data`` and the settings.
     """
-    from ..data import Ratings, load_movielens
+    from ..pipeline import load_log_source
 
     ks = tuple(sorted({int(k) for k in ks}))
     if not ks or ks[0] < 1:
         raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
     depth = validation_depth(validation)
-    ratings = data if isinstance(data, Ratings) else load_movielens(data)
+    ratings = load_log_source(data, log)
     split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, depth)
     rows = []
     for backend in backends:
@@ -234,7 +239,7 @@ def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",),
         rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda)))
     return {
         "recgraph_version": __version__,
-        "data": {"source": ratings.source, "md5": ratings.md5},
+        "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
         "protocol": protocol,
         "validation": depth > 0,
         **({"validation_depth": depth} if depth > 1 else {}),

@@ -3,7 +3,7 @@
 Importing this package loads neither FastAPI nor uvicorn; :func:`create_app` does.
 
 >>> from recgraph.serve import create_app
->>> app = create_app("artifacts/current")   # a FastAPI app; run it with uvicorn
+>>> app = create_app("artifacts/ml-small")   # a FastAPI app; run it with uvicorn
 """
 
 from __future__ import annotations

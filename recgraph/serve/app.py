@@ -2,7 +2,12 @@
 
 Every response carries ``X-Recgraph-Artifact: <artifact_id>``, the version that answered it.
 Bad input never gives a 5xx: unknown movie -> 404, invalid parameter or body -> 422,
-too many ids in one call or too large a body -> 413.
+too many ids in one call or too large a body (whatever the transfer encoding) -> 413, a POST
+body not sent as ``application/json`` -> 415.
+
+Similar and recommend answers are :meth:`recgraph.index.Similar.to_dict` /
+:meth:`recgraph.index.Recommendations.to_dict`, the envelope the CLI's ``--json`` prints too
+(:class:`Answer` below is its schema).
 
 The hot path is ``GET /v1/similar/{movie_id}``: answers are cached per artifact version as
 finished bytes, and a pure-ASGI layer in front of FastAPI sends a cached answer without
@@ -16,7 +21,7 @@ import logging
 import os
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -55,6 +60,11 @@ MovieId = Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX, description="Mo
 TopK = Annotated[StrictInt, Field(ge=1, le=MAX_K, description=f"number of results, 1 to {MAX_K}")]
 
 
+class Movie(BaseModel):
+    movie_id: int
+    title: str
+
+
 class Hit(BaseModel):
     movie_id: int
     title: str
@@ -62,10 +72,15 @@ class Hit(BaseModel):
                                      "search); in recommend, plus the artifact's popularity prior")
 
 
-class SimilarResponse(BaseModel):
-    movie_id: int
-    title: str
-    results: list[Hit]
+class Answer(BaseModel):
+    """The one envelope of similar and recommend answers (also what ``recgraph similar|recommend --json`` prints)."""
+
+    kind: Literal["similar", "recommend"]
+    query: list[Movie] = Field(description="the query movies found in the index: similar's movie; recommend's "
+                                           "watched movies, in the order given")
+    unknown: list[int | str] = Field(description="movies of the request (watched or exclude) that are not in the "
+                                                 "index: left out of the query, never fatal unless strict")
+    results: list[Hit] = Field(description="best first")
 
 
 class SearchResponse(BaseModel):
@@ -80,11 +95,8 @@ class RecommendRequest(BaseModel):
     k: TopK = 10
     exclude: list[MovieId] = Field(default_factory=list,
                                    description=f"movie ids never to return (at most {MAX_WATCHED}, else 413)")
-
-
-class RecommendResponse(BaseModel):
-    results: list[Hit]
-    unknown: list[int] = Field(description="watched ids that are not in the index (ignored)")
+    strict: bool = Field(default=False, description="true: a watched or excluded id not in the index is a 404 "
+                                                    "instead of being listed in unknown")
 
 
 class BatchRequest(BaseModel):
@@ -93,7 +105,7 @@ class BatchRequest(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    results: list[SimilarResponse]
+    results: list[Answer] = Field(description="one similar answer per known id, in order")
     unknown: list[int] = Field(description="requested ids that are not in the index (left out of results)")
 
 
@@ -129,6 +141,8 @@ class ErrorBody(BaseModel):
 ERRORS_404 = {404: {"model": ErrorBody, "description": "movie not in the index (recommend: no watched movie in the "
                                                       "index and the artifact has no popular fallback)"}}
 ERRORS_413 = {413: {"model": ErrorBody, "description": "too many ids or too large a body"}}
+ERRORS_415 = {415: {"model": ErrorBody, "description": "the body was not sent as Content-Type: application/json"}}
+POST_ERRORS = {**ERRORS_404, **ERRORS_413, **ERRORS_415}
 
 
 # ---------------------------------------------------------------------- responses
@@ -161,12 +175,16 @@ class ServeLayer:
     """Pure-ASGI layer in front of the routes.
 
     Pins the current version for the request, sends cached GET answers directly, refuses
-    bodies over ``MAX_BODY_BYTES`` with 413, and adds the ``X-Recgraph-Artifact`` header.
+    a POST to ``json_paths`` whose Content-Type is not JSON with 415, reads request bodies
+    itself and refuses one over ``MAX_BODY_BYTES`` with 413 (by Content-Length when there
+    is one, else by counting: a chunked body has none), and adds the
+    ``X-Recgraph-Artifact`` header.
     """
 
-    def __init__(self, app: Callable, holder: IndexHolder):
+    def __init__(self, app: Callable, holder: IndexHolder, json_paths: frozenset[str] = frozenset()):
         self.app = app
         self.holder = holder
+        self.json_paths = json_paths
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -179,13 +197,20 @@ class ServeLayer:
                 await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
                 await send({"type": "http.response.body", "body": hit.body})
                 return
-        elif _content_length(scope) > MAX_BODY_BYTES:
-            body = _dumps({"detail": f"The request body is over {MAX_BODY_BYTES} bytes."})
-            await send({"type": "http.response.start", "status": 413, "headers": [
-                (b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode()),
-                snapshot.header, (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
-            return
+        else:
+            if scope["method"] == "POST" and scope["path"] in self.json_paths and not _is_json(scope):
+                given = _header(scope, b"content-type")
+                got = f"got {given!r}" if given is not None else "the request has no Content-Type"
+                await _send_error(send, snapshot, 415, "The request body must be JSON, sent with Content-Type: "
+                                                       f"application/json; {got}.")
+                return
+            if _content_length(scope) > MAX_BODY_BYTES:
+                await _send_error(send, snapshot, 413, f"The request body is over {MAX_BODY_BYTES} bytes.")
+                return
+            receive = await _read_body(receive)
+            if receive is None:
+                await _send_error(send, snapshot, 413, f"The request body is over {MAX_BODY_BYTES} bytes.")
+                return
         scope["recgraph.snapshot"] = snapshot
         name = snapshot.header[0]
 
@@ -200,14 +225,60 @@ class ServeLayer:
         await self.app(scope, receive, send_with_version)
 
 
-def _content_length(scope) -> int:
+def _header(scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
-        if key == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _content_length(scope) -> int:
+    try:
+        return int(_header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0
+
+
+def _is_json(scope) -> bool:
+    """Content-Type application/json, parameters (``; charset=utf-8``) allowed."""
+    value = _header(scope, b"content-type")
+    return value is not None and value.split(";", 1)[0].strip().lower() == "application/json"
+
+
+async def _read_body(receive):
+    """Read the whole request body (at most ``MAX_BODY_BYTES``); a ``receive`` that replays it,
+    or None when the body is larger. Counting the bytes is what caps a chunked body."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: let the app see it
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if message["type"] != "http.request":
+        pending = [message]
+    else:
+        pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def replay():
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay
+
+
+async def _send_error(send, snapshot: Snapshot, status: int, message: str) -> None:
+    body = _dumps({"detail": message})
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode()),
+        snapshot.header, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 # ---------------------------------------------------------------------- the app
@@ -239,7 +310,6 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
         lifespan=lifespan,
     )
     app.state.holder = holder
-    app.add_middleware(ServeLayer, holder=holder)
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz(request: Request) -> Response:
@@ -274,13 +344,13 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
             "graph": dict(manifest.get("graph", {})),
         })
 
-    @app.get("/v1/similar/{movie_id}", response_model=SimilarResponse, responses=ERRORS_404, tags=["query"])
+    @app.get("/v1/similar/{movie_id}", response_model=Answer, responses=ERRORS_404, tags=["query"])
     async def similar(request: Request, movie_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)],
                       k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """The ``k`` movies most similar to one movie (never the movie itself), best first."""
         return _similar_response(request, holder, movie_id, k)
 
-    @app.get("/v1/similar", response_model=SimilarResponse, responses=ERRORS_404, tags=["query"])
+    @app.get("/v1/similar", response_model=Answer, responses=ERRORS_404, tags=["query"])
     async def similar_by_title(request: Request,
                                title: Annotated[str, Query(
                                    min_length=1, max_length=MAX_QUERY_CHARS,
@@ -295,27 +365,24 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
                k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """Movies whose titles contain every word of ``q`` (case-insensitive), then close spellings."""
         snapshot = _snapshot(request, holder)
-        return _cached_json(request, snapshot, {"query": q, "results": snapshot.index.search(q, k)})
+        hits = [h.to_dict() for h in snapshot.index.search(q, k)]
+        return _cached_json(request, snapshot, {"query": q, "results": hits})
 
-    @app.post("/v1/recommend", response_model=RecommendResponse, responses={**ERRORS_404, **ERRORS_413}, tags=["query"])
+    @app.post("/v1/recommend", response_model=Answer, responses=POST_ERRORS, tags=["query"])
     def recommend(request: Request, body: RecommendRequest) -> Response:
         """Movies for someone who watched ``watched``; ids not in the index are reported in ``unknown``.
 
         Scored as the artifact's manifest ``scoring`` says (popularity prior, fallback). With
-        fallback ``"popular"``, a history with no movie in the index gets the most liked movies.
+        fallback ``"popular"``, a history with no movie in the index gets the most liked movies;
+        without it, that is a 404 (nothing to recommend from), as is any unknown id with ``strict``.
         """
         if len(body.watched) > MAX_WATCHED or len(body.exclude) > MAX_WATCHED:
             return _error(413, f"watched and exclude take at most {MAX_WATCHED} ids each.")
         index = _snapshot(request, holder).index
-        rows, unknown = index.resolve(body.watched, on_unknown="ignore")
-        if not rows and index.scoring.fallback != "popular":  # with the fallback: the most liked movies
-            return _error(404, f"None of the {len(body.watched)} watched movies is in the index, "
-                               "so there is nothing to recommend from.")
-        known = [int(index.movie_ids[r]) for r in rows]
-        return _json({"results": index.recommend(known, body.k, exclude=body.exclude, on_unknown="ignore"),
-                      "unknown": unknown})
+        answer = index.recommend(body.watched, body.k, exclude=body.exclude, strict=body.strict)
+        return _json(answer.to_dict())
 
-    @app.post("/v1/similar:batch", response_model=BatchResponse, responses={**ERRORS_404, **ERRORS_413}, tags=["query"])
+    @app.post("/v1/similar:batch", response_model=BatchResponse, responses=POST_ERRORS, tags=["query"])
     def similar_batch(request: Request, body: BatchRequest) -> Response:
         """``/v1/similar/{movie_id}`` for up to 100 ids in one call; unknown ids are reported, not fatal."""
         if len(body.movie_ids) > MAX_BATCH:
@@ -323,12 +390,10 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
         index = _snapshot(request, holder).index
         results, unknown = [], []
         for movie_id in body.movie_ids:
-            try:
-                row = index.row(movie_id)
-            except UnknownItemError:
+            if movie_id in index:
+                results.append(index.similar(movie_id, body.k).to_dict())
+            else:
                 unknown.append(movie_id)
-                continue
-            results.append(_similar_payload(index, row, body.k))
         if not results:
             return _error(404, f"None of the {len(body.movie_ids)} movie ids is in the index.")
         return _json({"results": results, "unknown": unknown})
@@ -348,6 +413,8 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     async def bad_parameter(request: Request, exc: ParameterError) -> Response:
         return _error(422, str(exc))
 
+    json_paths = frozenset(route.path for route in app.routes if "POST" in getattr(route, "methods", ()))
+    app.add_middleware(ServeLayer, holder=holder, json_paths=json_paths)
     return app
 
 
@@ -362,17 +429,11 @@ def create_app_from_env() -> FastAPI:
     return create_app(config["index"], config.get("reload_interval", 1.0), config.get("cache_size", 4096))
 
 
-def _similar_payload(index, row: int, k: int) -> dict:
-    """The body of a similar-movies answer for the movie on Annoy row ``row``."""
-    movie_id = int(index.movie_ids[row])
-    return {"movie_id": movie_id, "title": index.titles[row], "results": index.similar(movie_id, k)}
-
-
 def _similar_response(request, holder, movie, k: int) -> Response:
     """A similar-movies answer for a movie id or title; 404 (with title suggestions) when unknown."""
     snapshot = _snapshot(request, holder)
     try:
-        row = snapshot.index.row(movie)
+        answer = snapshot.index.similar(movie, k)
     except UnknownItemError as exc:
         return _error(404, str(exc), exc.suggestions if isinstance(movie, str) else None)
-    return _cached_json(request, snapshot, _similar_payload(snapshot.index, row, k))
+    return _cached_json(request, snapshot, answer.to_dict())

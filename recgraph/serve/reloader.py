@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import ArtifactError
-from ..index import MANIFEST_FILE, ItemIndex
+from ..artifact import MANIFEST_FILE
+from ..index import ItemIndex
 from .cache import ResponseCache
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ def resolve_artifact_dir(path: str | os.PathLike) -> Path:
         target = Path(first[0].strip()).expanduser()
         if not target.is_absolute():
             target = given.parent / target
+        if not target.is_dir():
+            raise ArtifactError(f"{given} is a file, so it is read as a pointer file, but its first line names "
+                                f"{target}, which is not a directory; pass an artifact directory or a pointer file "
+                                "naming one.")
         return Path(os.path.realpath(target))
     return Path(os.path.realpath(given))
 

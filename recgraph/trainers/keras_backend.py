@@ -1,10 +1,9 @@
 """The Keras "node2vec on MovieLens" example's skip-gram model, on Keras 3 (JAX by default).
 
-The model, loss, optimizer, batch size, epochs and example weighting are the
-example's (see ``docs/keras_backend.md``). What differs:
+The model, loss, optimizer, batch size, epochs, examples and their weighting are the
+example's (see ``docs/keras_backend.md``; ``drop_positive_negatives=True`` brings back an
+earlier deviation, measured less robust). What differs:
 
-- one deliberate deviation: a pair seen as a positive anywhere is never kept as a
-  negative (the example keeps both labels for it);
 - training examples are built by whole-array numpy (:mod:`.skipgrams`), not a Python
   loop over walks and pairs;
 - numpy arrays go straight to ``Model.fit`` (no ``tf.data``), reshuffled each epoch by
@@ -106,6 +105,10 @@ class KerasTrainer(Trainer):
     epochs : passes over the examples.
     batch_size : examples per gradient step.
     learning_rate : Adam's learning rate.
+    drop_positive_negatives : False (default): the example's aggregation, which keeps a
+        pair drawn as a negative and seen in a walk under both labels. True: such negative
+        draws are dropped (an earlier recgraph deviation; measured less robust,
+        ``docs/keras_backend.md``).
     seed : seeds example generation, the per-epoch shuffles and Keras
         (``keras.utils.set_random_seed``, which also seeds Python's and numpy's
         global generators). On JAX/CPU the same seed gives the same embeddings.
@@ -122,6 +125,7 @@ class KerasTrainer(Trainer):
         epochs: int = 10,
         batch_size: int = 1024,
         learning_rate: float = 0.001,
+        drop_positive_negatives: bool = False,
         seed: int | None = None,
         show_progress: bool = True,
     ):
@@ -131,12 +135,15 @@ class KerasTrainer(Trainer):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.drop_positive_negatives = drop_positive_negatives
         self.seed = seed
         self.show_progress = show_progress
 
     def validate(self) -> dict:
         if self.seed is not None:
             check_int("seed", self.seed, low=0)
+        if not isinstance(self.drop_positive_negatives, bool):
+            raise ParameterError(f"drop_positive_negatives must be True or False; got {self.drop_positive_negatives!r}.")
         return {
             "dim": check_int("dim", self.dim),
             "window": check_int("window", self.window),
@@ -156,7 +163,8 @@ class KerasTrainer(Trainer):
         # Token = node + 1; padding (-1) becomes the reserved token 0, which is skipped.
         tokens = walks.astype(np.int32) + 1
         vocab_size = num_nodes + 1
-        examples = skipgram_examples(tokens, vocab_size, window, negative, np.random.default_rng(examples_seq))
+        examples = skipgram_examples(tokens, vocab_size, window, negative, np.random.default_rng(examples_seq),
+                                     drop_positive_negatives=self.drop_positive_negatives)
         examples_s = time.perf_counter() - t
         steps = examples.n_examples // batch_size
         if steps == 0:
@@ -180,7 +188,7 @@ class KerasTrainer(Trainer):
         shuffle_rng = np.random.default_rng(shuffle_seq)
         progress = _EpochProgress(keras, epochs, steps, enabled=bool(self.show_progress))
         losses: list[float] = []
-        train_s = 0.0
+        epoch_s: list[float] = []
         for epoch in range(epochs):
             # The example shuffles through a 2-batch buffer; we shuffle everything,
             # then drop the last partial batch as its batch(drop_remainder=True) does.
@@ -191,12 +199,14 @@ class KerasTrainer(Trainer):
             t = time.perf_counter()
             history = model.fit(x, y, sample_weight=w, batch_size=batch_size, epochs=1, shuffle=False,
                                 verbose=0, callbacks=progress.callbacks)
-            train_s += time.perf_counter() - t
+            epoch_s.append(round(time.perf_counter() - t, 4))
             losses.append(float(history.history["loss"][-1]))
             progress.finish(losses[-1])
         logger.info("keras (%s): loss %.4f -> %.4f over %d epochs", keras.backend.backend(), losses[0],
                     losses[-1], epochs)
 
+        train_s = sum(epoch_s)
+        later = epoch_s[1:] or epoch_s  # the first epoch includes XLA compilation
         table = keras.ops.convert_to_numpy(model.get_layer("item_embeddings").embeddings.value)
         history = {
             "loss": losses,
@@ -204,6 +214,9 @@ class KerasTrainer(Trainer):
             "steps_per_epoch": steps,
             "keras_backend": keras.backend.backend(),
             **examples.counts(),
+            "epoch_s": epoch_s,
+            # Examples trained per second, over the epochs after the first (no compilation).
+            "examples_per_s": round(steps * batch_size * len(later) / max(sum(later), 1e-9)),
             # "train" is Model.fit alone (its first call includes XLA compilation);
             # "keras_setup" is importing Keras and building the model.
             "timings_s": {"examples": round(examples_s, 4), "keras_setup": round(setup_s, 4),

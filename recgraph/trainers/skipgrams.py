@@ -10,9 +10,10 @@ aggregates the pairs in a Python dict. Per walk of tokens (0 = padding, skipped)
   label 0.
 
 Then every pair is ordered as ``(min, max)``, self-pairs are dropped and duplicates
-are merged into a count, used as the sample weight. One deviation from the example,
-on purpose: a pair seen as a positive anywhere is never kept as a negative (the
-example keeps ``(a, b, 0)`` beside ``(a, b, 1)``, teaching both labels at once).
+are merged into a count per ``(pair, label)``, used as the sample weight: a pair drawn
+as a negative and also seen in a walk keeps both rows, as in the example, so the model
+learns ``P(label 1) = positive count / (positive + negative count)`` for it. Optionally
+(``drop_positive_negatives=True``) such negative draws are dropped instead.
 
 Everything is whole-array numpy: one loop over window offsets, no loop per walk or
 per pair; duplicates are merged by ``np.unique`` on packed integer keys
@@ -94,6 +95,7 @@ def skipgram_examples(
     window: int,
     negative: float,
     rng: np.random.Generator,
+    drop_positive_negatives: bool = False,
 ) -> SkipgramExamples:
     """Positive and negative skip-gram examples of every walk, aggregated.
 
@@ -105,6 +107,10 @@ def skipgram_examples(
     window : maximum distance between target and context within a walk.
     negative : negative pairs per positive pair (``int(n_positive * negative)`` per walk).
     rng : the generator for negative pairs.
+    drop_positive_negatives : False (default): the example's aggregation, keyed on
+        ``(target, context, label)``, which keeps a pair drawn as a negative and seen in a
+        walk under both labels. True: such negative draws are dropped (an earlier
+        recgraph deviation, less robust: ``docs/keras_backend.md``).
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
@@ -140,7 +146,8 @@ def skipgram_examples(
     neg_keys = _pack(neg_targets, neg_contexts, vocab_size)
     del neg_contexts
 
-    pos_uniq, pos_count, neg_uniq, neg_count, n_dropped, n_self = _aggregate(pos_keys, neg_keys, vocab_size)
+    pos_uniq, pos_count, neg_uniq, neg_count, n_dropped, n_self = _aggregate(pos_keys, neg_keys, vocab_size,
+                                                                              drop_positive_negatives)
     pos_count *= 2
 
     keys = np.concatenate([pos_uniq, neg_uniq])
@@ -191,12 +198,13 @@ def _is_self(keys: np.ndarray, vocab_size: int) -> np.ndarray:
     return keys % (vocab_size + 1) == 0
 
 
-def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int):
+def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop_positive_negatives: bool = False):
     """Distinct positive and negative keys (ascending, self-pairs dropped) with their counts.
 
     Returns ``(pos_keys, pos_counts, neg_keys, neg_counts, n_dropped, n_self_negative)``:
-    negatives that are also positive are dropped, ``n_dropped`` counts the draws that
-    removed and ``n_self_negative`` the negative self-pair draws.
+    with ``drop_positive_negatives``, negatives that are also positive are dropped and
+    ``n_dropped`` counts the draws that removed (else 0); ``n_self_negative`` counts the
+    negative self-pair draws.
     """
     pos_uniq, pos_count = np.unique(pos_keys, return_counts=True)
     neg_uniq, neg_count = np.unique(neg_keys, return_counts=True)
@@ -205,7 +213,9 @@ def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int):
     keep = ~_is_self(neg_uniq, vocab_size)
     n_self = int(neg_count[~keep].sum())
     neg_uniq, neg_count = neg_uniq[keep], neg_count[keep]
-    # The deviation from the example: a pair that is positive anywhere is never a negative.
+    if not drop_positive_negatives:  # the example's: (a, b, 0) kept beside (a, b, 1)
+        return pos_uniq, pos_count, neg_uniq, neg_count, 0, n_self
+    # The optional deviation: a pair that is positive anywhere is never a negative.
     seen = np.isin(neg_uniq, pos_uniq, assume_unique=True)
     n_dropped = int(neg_count[seen].sum())
     return pos_uniq, pos_count, neg_uniq[~seen], neg_count[~seen], n_dropped, n_self

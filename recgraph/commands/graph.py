@@ -1,0 +1,48 @@
+"""``recgraph graph``: build the item graph (every view of a preset) and write a graph directory."""
+
+from __future__ import annotations
+
+import argparse
+
+from .flags import DATA_HELP, add_config_flag, add_graph_flags, add_log_flags, load_checked
+
+
+def add_parser(sub) -> None:
+    """Register ``recgraph graph`` on an argparse subparsers object."""
+    from ..presets import available_presets
+
+    p = sub.add_parser("graph", help="build the item graph and write a graph directory (Parquet edges + items)",
+                       description="Build the PMI item graph (a preset's every view) from the ratings and write "
+                                   "a graph directory; 'recgraph train --graph DIR' walks, trains and indexes from "
+                                   "it. The format is in docs/artifact.md.")
+    p.add_argument("--data", default=None, help=DATA_HELP)
+    add_log_flags(p)
+    p.add_argument("--out", required=True, metavar="GRAPH_DIR", help="graph directory to write (replaced atomically)")
+    p.add_argument("--preset", default=None, choices=available_presets(),
+                   help="take the graph views of this preset; flags given explicitly override its primary view")
+    add_config_flag(p)
+    add_graph_flags(p, "graph (with a preset's extra graph views: the primary graph)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``recgraph graph`` from parsed arguments."""
+    from ..corpus import view_label
+    from ..pipeline import build_graph_dir
+    from ..graph_store import check_graph_output
+    from .train import rating_thresholds, resolve
+
+    config, source, options = resolve(args)
+    check_graph_output(args.out)  # a bad --out fails before the log is read
+    ratings = load_checked(source, options, rating_thresholds(args))
+    manifest = build_graph_dir(ratings, args.out, config, log=options)
+    if args.quiet:
+        return 0
+    for i, view in enumerate(manifest["views"]):
+        stats = view["stats"]
+        print(f"view {i} ({view_label(view['params'])}): {stats['nodes']:,} nodes, {stats['edges']:,} edges, "
+              f"average degree {stats['avg_degree']}")
+    print("timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in manifest["timings_s"].items()))
+    for name in ("manifest.json", manifest["items"], *(v["edges"] for v in manifest["views"])):
+        print(f"wrote {args.out.rstrip('/')}/{name}")
+    return 0

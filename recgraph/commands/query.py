@@ -1,0 +1,75 @@
+"""``recgraph similar`` and ``recgraph recommend``: query an artifact from the command line.
+
+``--json`` prints the envelope of :meth:`recgraph.index.Similar.to_dict` /
+:meth:`recgraph.index.Recommendations.to_dict`, the same JSON the HTTP service answers.
+Movies of a recommend request that are not in the index are reported (``unknown``, and one
+line each on stderr in the table), not fatal, unless ``--strict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _add_query_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", required=True, help="artifact directory written by 'recgraph train'")
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON envelope (the HTTP service's answer) instead of a table")
+
+
+def add_similar_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("similar", help="movies similar to one movie", description="Movies similar to one movie.")
+    p.add_argument("movie", help="movie id or exact title, e.g. 'Toy Story (1995)'")
+    _add_query_args(p)
+    return p
+
+
+def add_recommend_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("recommend", help="recommendations from a watch history",
+                       description="Recommend movies for someone who watched the given ones. Movies not in the "
+                                   "index are reported and left out, unless --strict.")
+    p.add_argument("--watched", nargs="+", required=True,
+                   help="movie ids or titles, oldest first (an artifact with recency scoring weighs the last ones more)")
+    p.add_argument("--exclude", nargs="*", default=[], help="movie ids or titles never to return")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on a watched or excluded movie that is not in the index instead of reporting it")
+    _add_query_args(p)
+    return p
+
+
+def run_similar(args: argparse.Namespace) -> int:
+    from ..index import ItemIndex
+
+    index = ItemIndex.load(args.index)
+    _print(index.similar(movie_ref(args.movie), k=args.k), args.json)
+    return 0
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from ..index import ItemIndex
+
+    index = ItemIndex.load(args.index)
+    answer = index.recommend([movie_ref(m) for m in args.watched], k=args.k,
+                             exclude=[movie_ref(m) for m in args.exclude], strict=args.strict)
+    if not args.json:
+        for movie in answer.unknown:
+            print(f"recgraph: note: left out: {index.explain(movie)}", file=sys.stderr)
+    _print(answer, args.json)
+    return 0
+
+
+def _print(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    for rank, hit in enumerate(answer.hits, 1):
+        print(f"{rank:>3}  {hit.score:.3f}  {hit.movie_id:>7}  {hit.title}")
+
+
+def movie_ref(text: str):
+    """A movie id when the text is ASCII digits, else a title."""
+    stripped = text.strip()
+    return int(stripped) if stripped.isascii() and stripped.isdigit() else text

@@ -1,0 +1,279 @@
+"""The graph directory: the item graph as a stage's output, in files any engine can write.
+
+``recgraph graph`` writes it, ``recgraph train --graph DIR`` walks, trains and indexes
+from it, and the Spark engine writes the same layout (``docs/artifact.md``)::
+
+    manifest.json      kind "recgraph-graph", format_version, engine, data, views, files
+    items.parquet      item_id int64, title string, genres string, likes int64 (every movie of the log)
+    edges.parquet      view 0: src int64, dst int64, weight float64 (movie ids, src < dst, sorted)
+    edges-1.parquet    view 1 of a multi-view preset, and so on
+
+Any ``*.parquet`` may be one file or a directory of part files. The directory is written
+atomically (built beside the target, then renamed) and never replaces a directory that
+recgraph did not write as a graph directory.
+
+>>> write_graph_dir("runs/graph", graphs, views, items, data={"source": "ml.zip", "md5": None})
+>>> stored = read_graph_dir("runs/graph")
+>>> stored.graphs[0].stats(), stored.views[0]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_dir
+from .catalog import ItemCatalog
+from .config import GraphParams
+from .errors import ArtifactError, MissingDependencyError, ParameterError
+from .graph import ItemGraph
+
+logger = logging.getLogger(__name__)
+
+GRAPH_KIND = "recgraph-graph"
+GRAPH_FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+ITEMS_FILE = "items.parquet"
+ITEM_COLUMNS = ("item_id", "title", "genres", "likes")
+EDGE_COLUMNS = ("src", "dst", "weight")
+ENGINES = ("numpy", "spark")
+#: Top-level names a graph directory may hold.
+_ENTRY = re.compile(r"^(manifest\.json|items\.parquet|edges(-[1-9][0-9]*)?\.parquet)$")
+
+
+def edges_file(view: int) -> str:
+    """``edges.parquet`` for view 0, ``edges-<view>.parquet`` for the others."""
+    return "edges.parquet" if view == 0 else f"edges-{view}.parquet"
+
+
+@dataclass(frozen=True, eq=False)
+class GraphDir:
+    """A graph directory read back: one graph per view, the views' parameters, the movies."""
+
+    path: Path
+    manifest: dict
+    graphs: tuple[ItemGraph, ...]
+    views: tuple[GraphParams, ...]
+    items: ItemCatalog
+
+    @property
+    def data(self) -> dict:
+        """The log it was built from (``source``, ``md5``, ``rows``, ...)."""
+        return dict(self.manifest.get("data", {}))
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise MissingDependencyError("Graph directories need pyarrow, which is not installed; "
+                                     "install it with pip install 'pyarrow>=14'.") from None
+    return pa, pq
+
+
+def edge_arrays(graph: ItemGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(src, dst, weight)`` of each undirected edge once, as movie ids with src < dst,
+    sorted by (src, dst)."""
+    rows = np.repeat(np.arange(graph.num_nodes, dtype=np.int64), graph.degrees())
+    upper = rows < graph.indices  # CSR rows are in id order and sorted within, so this is sorted
+    return graph.item_ids[rows[upper]], graph.item_ids[graph.indices[upper]], graph.weights[upper]
+
+
+def graph_from_edges(src, dst, weight, params: dict | None = None) -> ItemGraph:
+    """The :class:`ItemGraph` of an edge list in movie ids (nodes: every movie with an edge,
+    by id), exactly the graph :func:`recgraph.graph.build_item_graph` returns for those edges."""
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    if np.any(src >= dst):
+        raise ParameterError("Every edge must have src < dst (one row per undirected edge).")
+    nodes = np.unique(np.concatenate([src, dst]))
+    graph = ItemGraph.from_edges(np.searchsorted(nodes, src), np.searchsorted(nodes, dst),
+                                 np.asarray(weight, dtype=np.float64), num_nodes=len(nodes), item_ids=nodes)
+    if graph.num_edges != len(src):
+        raise ParameterError("The edge list holds the same pair twice.")
+    object.__setattr__(graph, "params", dict(params or {}))
+    return graph
+
+
+def check_graph_output(out_dir: str | os.PathLike) -> Path:
+    """Refuse a target that is a link, a file, or a non-empty directory that is not a graph directory."""
+    out = Path(out_dir).expanduser()
+    if out.is_symlink():
+        raise ArtifactError(f"Output {out} is a symbolic link; write the graph to a new directory.")
+    if out.exists():
+        if not out.is_dir():
+            raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
+        entries = sorted(p.name for p in out.iterdir())
+        if entries:
+            refuse = (f"Output directory {out} is not empty and is not a graph directory recgraph wrote; refusing "
+                      "to replace it (choose a new or empty directory)")
+            if _read_manifest(out, strict=False) is None:
+                raise ArtifactError(f"{refuse}.")
+            foreign = [name for name in entries if not _ENTRY.match(name)]
+            if foreign:
+                raise ArtifactError(f"{refuse}: it also holds {', '.join(foreign[:5])}.")
+    return out
+
+
+def write_graph_dir(out_dir: str | os.PathLike, graphs, views, items: ItemCatalog, data: dict,
+                    timings: dict | None = None, engine: str = "numpy") -> dict:
+    """Write one graph per view (``views[i]`` built ``graphs[i]``) and the movies to ``out_dir``.
+
+    Parameters
+    ----------
+    graphs, views : one :class:`ItemGraph` and one :class:`GraphParams` per view, primary first.
+    items : every movie of the log (titles, genres, likes).
+    data : the log's record: ``source``, ``md5`` and, when known, ``implicit``,
+        ``has_titles``, ``columns``, ``rows``, ``users``, ``items``.
+
+    Returns
+    -------
+    The manifest as written.
+    """
+    pa, pq = _pyarrow()
+    graphs, views = tuple(graphs), tuple(views)
+    if not graphs or len(graphs) != len(views):
+        raise ParameterError(f"write_graph_dir needs one GraphParams per graph; got {len(graphs)} graphs, "
+                             f"{len(views)} views.")
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
+    out = check_graph_output(out_dir)
+    with atomic_dir(out) as tmp:
+        pq.write_table(pa.table({"item_id": pa.array(items.movie_ids, pa.int64()),
+                                 "title": pa.array(list(items.titles), pa.string()),
+                                 "genres": pa.array(list(items.genres), pa.string()),
+                                 "likes": pa.array(items.likes, pa.int64())}), tmp / ITEMS_FILE)
+        records = []
+        for i, (graph, params) in enumerate(zip(graphs, views)):
+            src, dst, weight = edge_arrays(graph)
+            pq.write_table(pa.table({"src": pa.array(src, pa.int64()), "dst": pa.array(dst, pa.int64()),
+                                     "weight": pa.array(weight, pa.float64())}), tmp / edges_file(i))
+            records.append({"params": asdict(params), "stats": graph.stats(), "edges": edges_file(i)})
+        manifest = {
+            "kind": GRAPH_KIND,
+            "format_version": GRAPH_FORMAT_VERSION,
+            "engine": engine,
+            "recgraph_version": __version__,
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "data": dict(data),
+            "views": records,
+            "items": ITEMS_FILE,
+            "timings_s": dict(timings or {}),
+            "files": file_records(tmp),
+        }
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    logger.info("wrote graph directory %s (%d views)", out, len(graphs))
+    return manifest
+
+
+def file_records(root: Path) -> dict:
+    """``{relative path: {"size", "sha256"}}`` of every file under ``root`` but the manifest."""
+    out = {}
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel != MANIFEST_FILE:
+            out[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_manifest(path: Path, strict: bool = True) -> dict | None:
+    where = path / MANIFEST_FILE
+    try:
+        manifest = json.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if not strict:
+            return None
+        raise ArtifactError(f"{path} is not a graph directory: it has no {MANIFEST_FILE} "
+                            "(write one with 'recgraph graph').") from None
+    except (OSError, ValueError) as exc:
+        if not strict:
+            return None
+        raise ArtifactError(f"{where} is not readable JSON: {exc}.") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != GRAPH_KIND or "views" not in manifest:
+        if not strict:
+            return None
+        raise ArtifactError(f"{path} is not a graph directory: its {MANIFEST_FILE} is not of kind {GRAPH_KIND!r} "
+                            "(an artifact goes to --index, a graph directory to --graph).")
+    return manifest
+
+
+def read_graph_dir(path: str | os.PathLike, verify: bool = True) -> GraphDir:
+    """Read a graph directory (written by ``recgraph graph`` or the Spark engine).
+
+    ``verify`` checks every file's size and SHA-256 against the manifest first.
+    """
+    _, pq = _pyarrow()
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise ArtifactError(f"Graph directory {root} does not exist (write one with 'recgraph graph').")
+    manifest = _read_manifest(root)
+    version = manifest.get("format_version")
+    if version != GRAPH_FORMAT_VERSION:
+        raise ArtifactError(f"{root} has graph format_version {version!r}; this recgraph reads "
+                            f"version {GRAPH_FORMAT_VERSION}.")
+    if verify:
+        for rel, record in (manifest.get("files") or {}).items():
+            file = root / rel
+            if not file.is_file():
+                raise ArtifactError(f"{root} is incomplete: {rel} is missing.")
+            if file.stat().st_size != record.get("size") or _sha256(file) != record.get("sha256"):
+                raise ArtifactError(f"{root}/{rel} does not match the manifest's checksum; rebuild the graph.")
+    items_table = _read_table(pq, root, manifest.get("items", ITEMS_FILE), ITEM_COLUMNS)
+    ids = items_table["item_id"].to_numpy().astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    titles = items_table["title"].to_pylist()
+    genres = items_table["genres"].to_pylist()
+    items = ItemCatalog(ids[order], tuple(titles[i] or "" for i in order.tolist()),
+                        tuple(genres[i] or "" for i in order.tolist()),
+                        items_table["likes"].to_numpy().astype(np.int64)[order])
+    known = {f.name for f in fields(GraphParams)}
+    graphs, views = [], []
+    if not manifest["views"]:
+        raise ArtifactError(f"{root}/{MANIFEST_FILE} lists no graph view.")
+    for i, view in enumerate(manifest["views"]):
+        params = GraphParams(**{k: v for k, v in view.get("params", {}).items() if k in known})
+        table = _read_table(pq, root, view.get("edges", edges_file(i)), EDGE_COLUMNS)
+        try:
+            graph = graph_from_edges(table["src"].to_numpy().astype(np.int64),
+                                     table["dst"].to_numpy().astype(np.int64),
+                                     table["weight"].to_numpy().astype(np.float64), params.to_dict())
+        except ParameterError as exc:
+            raise ArtifactError(f"{root}/{view.get('edges', edges_file(i))}: {exc}") from None
+        missing = np.setdiff1d(graph.item_ids, items.movie_ids)
+        if missing.size:
+            raise ArtifactError(f"{root}: movie {int(missing[0])} has edges but is not in {ITEMS_FILE}.")
+        graphs.append(graph)
+        views.append(params)
+    return GraphDir(root, manifest, tuple(graphs), tuple(views), items)
+
+
+def _read_table(pq, root: Path, name: str, columns: tuple[str, ...]):
+    where = root / name
+    if not where.exists():
+        raise ArtifactError(f"{root} is incomplete: {name} is missing.")
+    try:
+        table = pq.read_table(where)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise ArtifactError(f"{where} is not a readable Parquet file or directory: {exc}.") from None
+    absent = [c for c in columns if c not in table.column_names]
+    if absent:
+        raise ArtifactError(f"{where} lacks column(s) {', '.join(absent)}; it needs {', '.join(columns)}.")
+    return table.select(list(columns)).combine_chunks()

@@ -1,0 +1,207 @@
+"""The artifact's writer and reader (recgraph.artifact): files, checksums, atomic writes, output checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recgraph.artifact import (
+    ARTIFACT_FILES,
+    CATALOGUE_FILE,
+    check_output_dir,
+    check_output_file,
+    read_artifact,
+    write_artifact,
+)
+from recgraph.errors import ArtifactError, ParameterError
+
+EMBEDDINGS = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [-1, 0, 0], [0, 0.2, 1]], dtype=np.float32)
+IDS = np.array([11, 12, 13, 14, 15])
+TITLES = ["Alpha (2000)", "Alpha Two (2001)", "Beta (1999)", "Gamma (1990)", "beta (2005)"]
+
+
+def tiny_artifact(path, **kwargs):
+    return write_artifact(path, EMBEDDINGS, IDS, TITLES, ["A", "A", "B", "C", "B"], {"backend": "test"},
+                          n_trees=5, seed=1, **kwargs)
+
+
+def test_round_trip(tmp_path):
+    manifest = tiny_artifact(tmp_path / "a", catalogue=[(11, "Alpha (2000)"), (99, "Omega, The (1970)"), (11, "dup")])
+    files = read_artifact(tmp_path / "a")
+    assert files.manifest == manifest and manifest["n_items"] == 5 and manifest["dim"] == 3
+    assert files.movie_ids.tolist() == IDS.tolist() and files.titles == TITLES
+    assert files.embeddings.dtype == np.float32 and np.array_equal(files.embeddings, EMBEDDINGS)
+    assert files.annoy.get_n_items() == 5 and files.likes is None and files.popular is None
+    # Sorted by id, one row per movie (the first title wins), quoted as CSV needs.
+    assert files.catalogue == [(11, "Alpha (2000)"), (99, "Omega, The (1970)")]
+    assert (tmp_path / "a" / CATALOGUE_FILE).read_text().splitlines() == [
+        "movie_id,title", "11,Alpha (2000)", '99,"Omega, The (1970)"']
+    assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "catalogue.csv"}
+    assert manifest["artifact_id"] == manifest["files"]["index.ann"]["sha256"][:12]
+
+
+def test_catalogue_from_a_table(tmp_path):
+    pd = pytest.importorskip("pandas")
+    movies = pd.DataFrame({"movieId": [3, 1], "title": ["Three (2003)", "One (2001)"], "genres": ["", ""]})
+    tiny_artifact(tmp_path / "a", catalogue=movies)
+    assert read_artifact(tmp_path / "a").catalogue == [(1, "One (2001)"), (3, "Three (2003)")]
+    with pytest.raises(ParameterError, match="movieId and title"):
+        tiny_artifact(tmp_path / "b", catalogue=movies[["movieId"]])
+
+
+def test_one_thread_gives_the_same_file(tmp_path):
+    """n_jobs=1 makes index.ann (and so artifact_id) bit-identical; more threads only the trees."""
+    a = tiny_artifact(tmp_path / "a", n_jobs=1)
+    b = tiny_artifact(tmp_path / "b", n_jobs=1)
+    assert a["artifact_id"] == b["artifact_id"]
+    with pytest.raises(ParameterError, match="n_jobs must be -1"):
+        tiny_artifact(tmp_path / "c", n_jobs=0)
+
+
+def test_mismatch_is_refused(tmp_path):
+    tiny_artifact(tmp_path / "a", catalogue=[(11, "Alpha (2000)")])
+    ann = tmp_path / "a" / "index.ann"
+    data = bytearray(ann.read_bytes())
+    data[100] ^= 0xFF
+    ann.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="does not match the SHA-256"):
+        read_artifact(tmp_path / "a")
+    ann.write_bytes(bytes(data[:-8]))
+    with pytest.raises(ArtifactError, match="truncated"):
+        read_artifact(tmp_path / "a")
+    (tmp_path / "a" / "index.ann").unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        read_artifact(tmp_path / "a")
+    with pytest.raises(ArtifactError, match="does not exist"):
+        read_artifact(tmp_path / "nowhere")
+
+
+def test_catalogue_is_verified_and_required_once_recorded(tmp_path):
+    tiny_artifact(tmp_path / "a", catalogue=[(11, "Alpha (2000)")])
+    with open(tmp_path / "a" / CATALOGUE_FILE, "a") as fh:
+        fh.write("12,Sneaked In (2020)\n")
+    with pytest.raises(ArtifactError, match="catalogue.csv"):
+        read_artifact(tmp_path / "a")
+    (tmp_path / "a" / CATALOGUE_FILE).unlink()
+    with pytest.raises(ArtifactError, match="catalogue.csv is missing"):
+        read_artifact(tmp_path / "a")
+
+
+def test_other_artifacts_index_file_is_refused(tmp_path):
+    tiny_artifact(tmp_path / "a")
+    emb = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    write_artifact(tmp_path / "b", emb, np.arange(5), list("abcde"), [""] * 5, {}, n_trees=3, seed=2)
+    (tmp_path / "a" / "index.ann").write_bytes((tmp_path / "b" / "index.ann").read_bytes())
+    with pytest.raises(ArtifactError):
+        read_artifact(tmp_path / "a")
+
+
+def test_atomic_replace_and_refusal(tmp_path):
+    tiny_artifact(tmp_path / "a")
+    first = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    # A failing write (NaN embeddings) leaves the old artifact untouched.
+    with pytest.raises(ArtifactError, match="NaN"):
+        write_artifact(tmp_path / "a", np.full((2, 3), np.nan, dtype=np.float32), np.arange(2), ["x", "y"],
+                       ["", ""], {})
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text()) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    # A non-artifact directory is never replaced.
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(ArtifactError, match="is not something recgraph wrote"):
+        tiny_artifact(other)
+    assert (other / "cat.jpg").read_bytes() == b"meow"
+    # Replacing an artifact works and leaves no temporary directory behind.
+    tiny_artifact(tmp_path / "a", catalogue=[(11, "Alpha (2000)")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "photos"]
+    assert {p.name for p in (tmp_path / "a").iterdir()} <= ARTIFACT_FILES
+
+
+@pytest.mark.parametrize("payload, match", [
+    ("[1]", "not a recgraph manifest"),
+    ('{"format_version": 1, "files": []}', "not a recgraph manifest"),
+    ('{"format_version": 2, "files": {}}', "format_version 2; this recgraph reads version 1"),
+    ('{"format_version": 1, "files": {}, "dim": "abc", "n_items": 5}', "dim and n_items must be positive integers"),
+])
+def test_malformed_manifest(tmp_path, payload, match):
+    tiny_artifact(tmp_path / "a")
+    (tmp_path / "a" / "manifest.json").write_text(payload)
+    with pytest.raises(ArtifactError, match=match):
+        read_artifact(tmp_path / "a", verify=False)
+
+
+def test_items_csv_header_is_checked(tmp_path):
+    tiny_artifact(tmp_path / "a")
+    items = tmp_path / "a" / "items.csv"
+    with open(items, newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[0][1] = "movie"
+    with open(items, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(ArtifactError, match="must start with the header index,movie_id,title,genres"):
+        read_artifact(tmp_path / "a", verify=False)
+
+
+def test_output_dir_guards(tmp_path):
+    # A web app's manifest.json does not make a directory ours.
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "manifest.json").write_text('{"name": "my pwa"}')
+    (web / "index.html").write_text("<html>")
+    with pytest.raises(ArtifactError, match="not something recgraph wrote"):
+        tiny_artifact(web)
+    assert (web / "index.html").read_text() == "<html>"
+    # A file the user put into an artifact is not deleted by a re-run.
+    tiny_artifact(tmp_path / "art")
+    (tmp_path / "art" / "notes.txt").write_text("mine")
+    with pytest.raises(ArtifactError, match="also holds notes.txt"):
+        tiny_artifact(tmp_path / "art")
+    assert (tmp_path / "art" / "notes.txt").read_text() == "mine"
+    # A symlinked output is refused (the roll-out recipe switches links, it never writes through them).
+    (tmp_path / "current").symlink_to(tmp_path / "art")
+    with pytest.raises(ArtifactError, match="symbolic link"):
+        tiny_artifact(tmp_path / "current")
+    assert (tmp_path / "current").is_symlink()
+
+
+def test_a_file_in_the_output_path_is_named_as_a_file(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(ArtifactError, match=r"Output .*notes.txt is a file, not a directory"):
+        check_output_dir(notes)
+    for out in (notes / "sub", notes / "sub" / "deeper"):
+        with pytest.raises(ArtifactError, match=rf"cannot be created: {notes} is a file, not a directory"):
+            check_output_dir(out)
+    assert notes.read_text() == "mine"
+    assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_output_file_checks(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(ArtifactError, match=rf"--json {notes / 'r.json'} cannot be created: {notes} is a file"):
+        check_output_file(notes / "r.json")
+    with pytest.raises(ArtifactError, match="is a directory, not a file"):
+        check_output_file(tmp_path, flag="--report")
+    assert check_output_file(tmp_path / "new" / "r.json") == tmp_path / "new" / "r.json"
+    assert check_output_file(notes) == notes  # an existing file is replaced atomically by its writer
+
+
+def test_an_index_that_is_a_file_is_named_as_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ArtifactError, match=r"notes.txt is a file, not an artifact directory"):
+        read_artifact(tmp_path / "notes.txt")
+
+
+def test_import_artifact_stays_light():
+    code = ("import sys, recgraph.artifact; "
+            "print(sorted(m for m in ('gensim','keras','jax','pandas','pyspark','numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
