@@ -308,3 +308,25 @@ def test_flag_table_wires_into_argparse():
     args = parser.parse_args(["--user-col", "uid", "--rating-col", "", "--items", "items.csv"])
     assert log_options(args) == {"user_col": "uid", "rating_col": "", "items": "items.csv"}
     assert log_options(parser.parse_args([])) == {}
+
+
+@pytest.mark.slow
+def test_implicit_parquet_parts_train_end_to_end(ml_small, tmp_path):
+    from recgraph.pipeline import train
+
+    liked = ml_small.ratings[ml_small.ratings["rating"] >= 4.0]
+    clicks = liked.rename(columns={"userId": "visitor", "movieId": "product", "timestamp": "ts"})
+    clicks = clicks.drop(columns="rating")
+    parts = tmp_path / "clicks"
+    parts.mkdir()
+    half = len(clicks) // 2
+    clicks.iloc[:half].to_parquet(parts / "part-0.parquet", index=False)
+    clicks.iloc[half:].to_parquet(parts / "part-1.parquet", index=False)
+    log = load_log(parts, user_col="visitor", item_col="product", time_col="ts")
+    assert log.implicit and not log.has_titles and len(log.ratings) == len(liked)
+    out = tmp_path / "artifact"
+    train(log, out, backend="gensim", seed=1, trainer_params={"workers": 1}, show_progress=False)
+    items = pd.read_csv(out / "items.csv")
+    assert len(items) > 100
+    assert items["title"].str.fullmatch(r"item \d+").all()
+    assert set(items["movie_id"]) <= set(liked["movieId"])

@@ -25,10 +25,10 @@ def read_items(items: str | os.PathLike | pd.DataFrame, item_col: str = "movieId
         if "title" not in found:
             raise DataError(f"The items DataFrame lacks column(s) title; found {', '.join(found)}.")
         from .columns import to_int64
-        from .tables import _arrow_of
+        from .tables import arrow_column
 
         where = lambda row: f"items DataFrame row {row} (0-based position)"  # noqa: E731
-        ids = to_int64(_arrow_of(items[id_name]), id_name, where)
+        ids = to_int64(arrow_column(items[id_name]), id_name, where)
         genres = items["genres"].fillna("") if "genres" in found else None
         return items_frame(ids, items["title"].fillna(""), genres, where, id_name)
     path = Path(os.fspath(items)).expanduser()

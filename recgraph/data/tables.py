@@ -131,11 +131,12 @@ def read_log_frame(frame: pd.DataFrame, names_wanted: dict) -> tuple[LogColumns,
     names = resolve_columns([str(c) for c in frame.columns], label, **names_wanted)
     if frame.empty:
         raise DataError(f"{label} has no rows.")
-    columns = {name: _arrow_of(frame[name]) for name in names.values() if name}
+    columns = {name: arrow_column(frame[name]) for name in names.values() if name}
     return convert_log(columns, names, lambda row: f"DataFrame row {row} (0-based position)"), names
 
 
-def _arrow_of(series: pd.Series) -> pa.Array:
+def arrow_column(series: pd.Series) -> pa.Array:
+    """A DataFrame column as Arrow data (mixed Python objects as text, judged by the converters)."""
     try:
         return pa.array(series, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError):  # mixed objects: judge them as text
