@@ -100,11 +100,11 @@ class TimedAnnoy:
 
 
 def scale(args) -> None:
-    from recgraph.data import load_movielens
+    from recgraph.data import load as load_movielens
     from recgraph.evaluation.harness import baseline_params, evaluate_baseline, prepare, rank_with_index
     from recgraph.index import ItemIndex
     from recgraph.pipeline import train
-    from recgraph.presets import pipeline_kwargs, preset_params
+    from recgraph.config import preset_config, resolve_config
 
     def stage(name, seconds, note=""):
         print(f"| {name} | {seconds:.1f} | {peak_gb():.1f} | {note} |", flush=True)
@@ -131,12 +131,11 @@ def scale(args) -> None:
         return
     # --epochs / --num-walks: a cheaper artifact when only the ranking's cost is measured (it
     # depends on the index's size and the scoring, not on how well the vectors were trained).
-    params = preset_params(args.preset, "gensim", {"epochs": args.epochs} if args.epochs else None,
-                           walk_overrides={"num_walks": args.num_walks} if args.num_walks else None)
+    config = resolve_config(args.preset, "gensim", trainer={"epochs": args.epochs} if args.epochs else None,
+                            walks={"num_walks": args.num_walks} if args.num_walks else None, seed=args.seed)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         t = time.perf_counter()
-        result = train(split.train_ratings(ratings), Path(tmp) / "a", seed=args.seed, show_progress=False,
-                       scoring=params.scoring, **pipeline_kwargs(params))
+        result = train(split.train_ratings(ratings), Path(tmp) / "a", show_progress=False, config=config)
         stage("train (pipeline, not evaluation)", time.perf_counter() - t,
               ", ".join(f"{k} {v:.1f}" for k, v in result.manifest.get("timings_s", {}).items()
                         if isinstance(v, (int, float))))
@@ -146,7 +145,7 @@ def scale(args) -> None:
         users = data.eval_users
         # The artifact's own scoring, then tuned's (popularity prior over 200 candidates,
         # recency, fallback) on the same vectors: what the query side costs with each.
-        for name, scoring in ((args.preset, None), ("tuned", preset_params("tuned", "gensim").scoring)):
+        for name, scoring in ((args.preset, None), ("tuned", preset_config("tuned", "gensim").scoring)):
             index._annoy = annoy = TimedAnnoy(getattr(index._annoy, "_annoy", index._annoy))
             per_user = []
             t = time.perf_counter()
@@ -179,7 +178,7 @@ def main() -> None:
         scale(args)
         return
 
-    from recgraph.data import load_movielens
+    from recgraph.data import load as load_movielens
     from recgraph.evaluation.baselines import make_baseline
     from recgraph.evaluation.harness import baseline_params, popularity_of, prepare, rank_with_index
     from recgraph.evaluation.metrics import hit_rate, ndcg, recall, summarize, top_k

@@ -81,9 +81,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from recgraph.data import load_movielens
-    from recgraph.presets import preset_params
+    from recgraph.config import preset_config
 
-    views = json.loads(args.views) if args.views else preset_params(args.preset).views
+    views = json.loads(args.views) if args.views else [v.to_dict() for v in preset_config(args.preset).views]
     small = load_movielens(str(ML_SMALL))
     fractions = [float(f) for f in args.fractions.split(",") if f]
     print(f"preset {args.preset}: views {views}")

@@ -158,6 +158,9 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         baseline_rows = {}
         for name in baselines:
             row = evaluate_baseline(matrices, name, **baseline_params(name, threshold, ease_lambda))
+            if row.get("skipped"):  # e.g. EASE past its memory limit: one sentence, no numbers
+                baseline_rows[name] = {"params": row["params"], "skipped": row["skipped"]}
+                continue
             m = row["metrics"]
             baseline_rows[name] = {"params": row["params"], "fit_s": row["timings_s"]["fit"], "hr@10": m["hr@10"],
                                    "ndcg@10": m["ndcg@10"], "recall@20": m["recall@20"],
@@ -200,7 +203,7 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
 
 def _rows(report: dict) -> list[tuple[str, dict]]:
     rows = [(name, e) for name, e in report["backends"].items() if e.get("available")]
-    return rows + [(name, e) for name, e in report["baselines"].items()]
+    return rows + [(name, e) for name, e in report["baselines"].items() if not e.get("skipped")]
 
 
 def report_markdown(report: dict) -> str:
@@ -231,6 +234,9 @@ def report_markdown(report: dict) -> str:
     for name, e in report["backends"].items():
         if not e.get("available"):
             lines += ["", f"**{name}: not run.** {e['error']}"]
+    for name, e in report["baselines"].items():
+        if e.get("skipped"):
+            lines += ["", f"**{name} (baseline): not run.** {e['skipped']}"]
     lines += ["", "## Agreement", ""]
     pairs = report["agreement"]["pairs"]
     if pairs:

@@ -47,14 +47,11 @@ class Split:
 
     def train_ratings(self, ratings):
         """The training part as :class:`recgraph.data.Ratings` (same movies, source marked)."""
-        from ..data import Ratings
+        import dataclasses
 
-        return Ratings(
-            ratings=self.train.reset_index(drop=True),
-            movies=ratings.movies,
-            source=f"{ratings.source} [{self.protocol} train]",
-            md5=ratings.md5,
-        )
+        # replace(): the log's other fields (implicit, has_titles, columns) carry over.
+        return dataclasses.replace(ratings, ratings=self.train.reset_index(drop=True),
+                                   source=f"{ratings.source} [{self.protocol} train]")
 
     def summary(self) -> dict:
         return {
