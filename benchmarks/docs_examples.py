@@ -10,8 +10,9 @@ HTTP service answers the same envelope as ``--json`` (tests/test_serve.py pins t
     # only compare docs/serving.md with what the artifact answers now (exit 1 on drift):
     python benchmarks/docs_examples.py --check
 
-gensim's default of several worker threads is not bit-for-bit reproducible, so rerun
-``--train --write`` after changing training defaults rather than editing the numbers.
+The default main job is bit-for-bit reproducible for its seed (one gensim thread on a corpus
+this small), so ``--train --check`` notices drift; after changing training defaults rerun
+``--train --write`` rather than editing the numbers.
 """
 
 from __future__ import annotations
