@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -35,6 +34,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import __version__
+from .atomic import replace_dir, staging_dir  # noqa: F401  (re-exported: the artifact's own staging)
 from .errors import ArtifactError, ParameterError
 from .scoring import POPULAR_SIZE, ScoringOptions
 from .validation import check_int
@@ -296,35 +296,6 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: Iterable) -> None:
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def staging_dir(out: Path) -> Path:
-    """A temporary directory beside ``out`` (same filesystem, so the final rename is atomic).
-
-    ``mkdtemp`` makes it private (0700); give it the permissions a plain ``mkdir`` would,
-    since other services read the artifact.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    return tmp
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an existing ``target`` is swapped out, then removed."""
-    if not target.exists():
-        os.rename(new, target)
-        return
-    old = target.with_name(f".{target.name}.old.{os.getpid()}")
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)  # put the previous artifact back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- reader

@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -46,6 +45,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
 from . import __version__
+from .config import GraphParams, _section
 from .errors import DataError, EmptyGraphError, MissingDependencyError, ParameterError, RecgraphError
 
 logger = logging.getLogger(__name__)
@@ -85,46 +85,12 @@ def edges_file(view_index: int) -> str:
 # Parameters
 
 
-@dataclass(frozen=True)
-class ViewParams:
-    """One graph view (SPEC's GraphParams fields); validated, JSON-ready via ``asdict``."""
-
-    min_rating: float = 5.0
-    min_weight: float = 10.0
-    min_item_users: int = 0
-    max_degree: int | None = None
-    max_user_items: int | None = None
-
-    @classmethod
-    def from_any(cls, view) -> "ViewParams":
-        """From a dict, a GraphParams-like object or a ViewParams; unknown keys are refused."""
-        if isinstance(view, cls):
-            return view
-        raw = dict(view) if isinstance(view, Mapping) else dict(vars(view))
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ParameterError(f"Unknown graph parameter(s) {', '.join(unknown)}; valid: "
-                                 f"{', '.join(cls.__dataclass_fields__)}.")
-        out = {}
-        for name in ("min_rating", "min_weight"):
-            if name in raw:
-                value = raw[name]
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    raise ParameterError(f"{name} must be a finite number; got {value!r}.")
-                out[name] = float(value)
-        for name, low, optional in (("min_item_users", 0, False), ("max_degree", 1, True),
-                                    ("max_user_items", 2, True)):
-            if name not in raw:
-                continue
-            value = raw[name]
-            if value is None and optional:
-                out[name] = None
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                none = " or None (off)" if optional else ""
-                raise ParameterError(f"{name} must be an integer >= {low}{none}; got {value!r}.")
-            out[name] = int(value)
-        return cls(**out)
+def view_params(view) -> GraphParams:
+    """One graph view as :class:`recgraph.config.GraphParams` (the one place graph parameters are
+    checked), from a GraphParams or a table of its fields; an unknown field is one sentence."""
+    if isinstance(view, GraphParams):
+        return view
+    return _section(GraphParams, "graph", dict(view) if isinstance(view, Mapping) else dict(vars(view)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -675,7 +641,7 @@ def read_items(spark, src: LogSource, item_col: str):
 # The graph (SPEC's definition, steps 1-6)
 
 
-def liked_rows(log, view: ViewParams, has_time: bool):
+def liked_rows(log, view: GraphParams, has_time: bool):
     """Steps 1-2: rows rated >= min_rating, each user's cap applied (latest first, ties by item id)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -688,7 +654,7 @@ def liked_rows(log, view: ViewParams, has_time: bool):
     return liked.select("user", "item")
 
 
-def graph_edges(spark, log, view: ViewParams, has_time: bool):
+def graph_edges(spark, log, view: GraphParams, has_time: bool):
     """Steps 1-6 for one view: a DataFrame (src, dst, weight), src < dst, not yet sorted.
 
     Returns ``(edges, counts)`` where counts holds ``liked`` (rows left) and ``items`` (n_x > 0).
@@ -817,8 +783,8 @@ def build_graph_spark(source, out_dir, views: Sequence, *, user_col: str = "user
     dict
         The manifest written to ``out_dir/manifest.json``.
     """
-    view_params = [ViewParams.from_any(v) for v in views]
-    if not view_params:
+    checked_views = [view_params(v) for v in views]
+    if not checked_views:
         raise ParameterError("views is empty; give at least one graph view's parameters.")
     for name, value in (("user_col", user_col), ("item_col", item_col)):
         if not isinstance(value, str) or not value:
@@ -835,7 +801,7 @@ def build_graph_spark(source, out_dir, views: Sequence, *, user_col: str = "user
         errors = _spark_errors()
         try:
             src = resolve_source(spark, os.fspath(source), items)
-            return _build(spark, src, out, view_params, user_col, item_col, rating_col, time_col, shuffle_partitions)
+            return _build(spark, src, out, checked_views, user_col, item_col, rating_col, time_col, shuffle_partitions)
         except errors as exc:
             raise _spark_failure(exc, "building the graph", os.fspath(source)) from None
     finally:
@@ -867,7 +833,7 @@ def _auto_partitions(spark, src: LogSource) -> int:
     return max(2 * cores, min(4000, -(-size // AUTO_BYTES_PER_PARTITION[src.ratings_format])))
 
 
-def _build(spark, src: LogSource, out: str, views: list[ViewParams], user_col, item_col, rating_col, time_col,
+def _build(spark, src: LogSource, out: str, views: list[GraphParams], user_col, item_col, rating_col, time_col,
            shuffle_partitions) -> dict:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F

@@ -45,7 +45,7 @@ def spark():
 
 def reference_edges(log: pd.DataFrame, view: dict) -> pd.DataFrame:
     """(src, dst, weight) of one view from a log with userId, movieId, rating[, timestamp]."""
-    v = vars(se.ViewParams.from_any(view))
+    v = vars(se.view_params(view))
     frame = log.copy()
     has_time = "timestamp" in frame.columns
     # Loader: one row per (user, item), the latest timestamp, ties the highest rating.
@@ -98,7 +98,7 @@ def spark_edges(spark, path, view: dict, packed: bool = True, **columns) -> pd.D
     raw, _implicit, has_time, _used, _label = se.read_log(spark, src, **cols)
     cached = [] if packed else None
     log = se.dedupe(raw, has_time, 2, cached)
-    edges, counts = se.graph_edges(spark, log, se.ViewParams.from_any(view), has_time)
+    edges, counts = se.graph_edges(spark, log, se.view_params(view), has_time)
     rows = edges.collect()
     counts["freq"].unpersist()
     for frame in cached or ():
@@ -259,7 +259,7 @@ def preset_views() -> list[dict]:
     views = []
     for name in ("seed", "tuned"):
         for view in (v.to_dict() for v in preset_config(name).views):
-            full = vars(se.ViewParams.from_any(view))
+            full = vars(se.view_params(view))
             if full not in views:
                 views.append(full)
     return views
@@ -364,8 +364,8 @@ def test_bad_inputs_get_one_sentence(spark, tmp_path):
     assert "\n" not in str(info.value) and "at org.apache" not in str(info.value)
     with pytest.raises(ParameterError, match="max_degree must be an integer >= 1"):
         se.build_graph_spark(path, tmp_path / "g", [{"max_degree": 0}], spark=spark)
-    with pytest.raises(ParameterError, match="Unknown graph parameter"):
-        se.ViewParams.from_any({"min_ratng": 4})
+    with pytest.raises(ParameterError, match="Unknown graph field"):
+        se.view_params({"min_ratng": 4})
     assert not (tmp_path / "g").exists()
 
 

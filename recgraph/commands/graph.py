@@ -62,6 +62,7 @@ def _run_spark(args: argparse.Namespace, config, source, options: dict) -> dict:
     """Build on Spark with the same views and log options as the numpy engine would use."""
     from ..errors import ParameterError
     from ..spark_engine import build_graph_spark, parse_spark_conf
+    from .train import rating_thresholds
 
     if source is None:
         raise ParameterError("--engine spark needs --data: a CSV or Parquet log, a directory of parts, or a "

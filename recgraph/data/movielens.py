@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifact_format import file_digest
+from ..artifact import file_digest
 from ..errors import DataError
 from .csvfile import CsvFile
 from .files import read_items

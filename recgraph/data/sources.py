@@ -18,7 +18,7 @@ from ..errors import DataError
 from .files import CSV_SUFFIXES, PARQUET_SUFFIXES, csv_file as _csv, file_kind as _file_kind, read_items
 from .log import Ratings, make_ratings
 from .movielens import DEFAULT_URL, download, read_movielens
-from .tables import DEFAULT_COLUMNS, LogColumns, read_log_csv, read_log_frame, read_log_parquet
+from .tables import LogColumns, read_log_csv, read_log_frame, read_log_parquet
 
 logger = logging.getLogger(__name__)
 
