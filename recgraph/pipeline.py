@@ -15,6 +15,7 @@ starts from its output.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -113,7 +114,11 @@ def data_summary(ratings: Ratings, log: Mapping | None = None) -> dict:
 def load_log_source(data, log: Mapping | None = None) -> Ratings:
     """The log ``data`` names (:func:`recgraph.data.load`; loaded :class:`Ratings` pass through),
     read with ``log``'s :func:`recgraph.data.load_log` options (column names, items table)."""
-    return load(data, **dict(log or {}))
+    if isinstance(data, Ratings):
+        return data
+    t = time.perf_counter()
+    ratings = load(data, **dict(log or {}))
+    return dataclasses.replace(ratings, load_s=round(time.perf_counter() - t, 4))
 
 
 def _config(config: RunConfig | None, legacy: dict) -> RunConfig:
@@ -157,6 +162,8 @@ def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str
     else:
         ratings = load_log_source(data, log)
         t = _lap(timings, "load", t)
+        if ratings.load_s is not None:  # read before the run started (e.g. by the command, to check it)
+            timings["load"] = max(timings["load"], ratings.load_s)
         if on_loaded:
             on_loaded()
         graphs = build_graphs(ratings, config.views)

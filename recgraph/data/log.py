@@ -56,6 +56,8 @@ class Ratings:
     implicit : the log had no rating column; every row is a positive with rating 5.0.
     has_titles : False when no items table was given; titles are then ``"item <id>"``.
     columns : the file's column names, as ``load_log`` keyword arguments (None: absent).
+    load_s : seconds the read took (None: not measured); a run that is handed loaded
+        Ratings reports it as its ``load`` stage.
     """
 
     ratings: pd.DataFrame
@@ -65,6 +67,7 @@ class Ratings:
     implicit: bool = False
     has_titles: bool = True
     columns: dict = field(default_factory=dict)
+    load_s: float | None = field(default=None, compare=False)
 
     def titles(self) -> dict[int, str]:
         """Map movie id to title."""
