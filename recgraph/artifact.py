@@ -81,12 +81,16 @@ def check_output_dir(
     out_dir: str | os.PathLike,
     marker: str = MANIFEST_FILE,
     marker_keys: tuple[str, ...] = ("format_version", "files"),
-    allowed: frozenset[str] = ARTIFACT_FILES,
+    allowed: frozenset[str] | Callable[[str], object] = ARTIFACT_FILES,
+    is_ours: Callable[[Path], bool] | None = None,
+    what: str = "something recgraph wrote",
 ) -> Path:
     """Refuse, before any work, an output directory we could not write or would destroy.
 
     It must be absent, empty, or something recgraph wrote: ``marker`` is a JSON object
-    with ``marker_keys`` and every entry is one of ``allowed``. Every folder above it that
+    with ``marker_keys`` (or ``is_ours(directory)`` holds) and every entry is one of
+    ``allowed`` (a set of names, or a test of a name); ``what`` names such a directory in
+    the refusal. Every folder above it that
     exists must be a directory (``--out notes.txt/run`` names ``notes.txt`` as a file) and
     the nearest one writable. A symbolic link is refused too: replacing it would turn the
     link into a directory (the roll-out recipe in docs/serving.md writes each version to
@@ -103,11 +107,13 @@ def check_output_dir(
             raise ArtifactError(f"Output {out} is a file, not a directory; choose another --out.")
         entries = sorted(p.name for p in out.iterdir())
         if entries:
-            refuse = (f"Output directory {out} is not empty and is not something recgraph wrote; refusing to "
+            refuse = (f"Output directory {out} is not empty and is not {what}; refusing to "
                       "replace it (choose a new or empty directory)")
-            if not _is_marker(out / marker, marker_keys):
+            ours = is_ours(out) if is_ours is not None else _is_marker(out / marker, marker_keys)
+            if not ours:
                 raise ArtifactError(f"{refuse}.")
-            foreign = [name for name in entries if name not in allowed]
+            known = allowed if callable(allowed) else allowed.__contains__
+            foreign = [name for name in entries if not known(name)]
             if foreign:
                 raise ArtifactError(f"{refuse}: it also holds {', '.join(foreign[:5])}.")
     parent = _nearest_existing_parent(out)

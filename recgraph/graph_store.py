@@ -20,7 +20,6 @@ recgraph did not write as a graph directory.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .artifact import check_output_dir, file_digest
 from .atomic import atomic_dir
 from .catalog import ItemCatalog
 from .config import GraphParams
@@ -106,23 +106,10 @@ def graph_from_edges(src, dst, weight, params: dict | None = None) -> ItemGraph:
 
 
 def check_graph_output(out_dir: str | os.PathLike) -> Path:
-    """Refuse a target that is a link, a file, or a non-empty directory that is not a graph directory."""
-    out = Path(out_dir).expanduser()
-    if out.is_symlink():
-        raise ArtifactError(f"Output {out} is a symbolic link; write the graph to a new directory.")
-    if out.exists():
-        if not out.is_dir():
-            raise ArtifactError(f"Output {out} exists and is not a directory; choose another --out.")
-        entries = sorted(p.name for p in out.iterdir())
-        if entries:
-            refuse = (f"Output directory {out} is not empty and is not a graph directory recgraph wrote; refusing "
-                      "to replace it (choose a new or empty directory)")
-            if _read_manifest(out, strict=False) is None:
-                raise ArtifactError(f"{refuse}.")
-            foreign = [name for name in entries if not _ENTRY.match(name)]
-            if foreign:
-                raise ArtifactError(f"{refuse}: it also holds {', '.join(foreign[:5])}.")
-    return out
+    """Refuse a target that is a link, a file (or under one), unwritable, or a non-empty directory
+    that is not a graph directory (:func:`recgraph.artifact.check_output_dir`'s rules)."""
+    return check_output_dir(out_dir, allowed=_ENTRY.match, is_ours=lambda d: _read_manifest(d, strict=False) is not None,
+                            what="a graph directory recgraph wrote")
 
 
 def write_graph_dir(out_dir: str | os.PathLike, graphs, views, items: ItemCatalog, data: dict,
@@ -182,16 +169,8 @@ def file_records(root: Path) -> dict:
     for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if rel != MANIFEST_FILE:
-            out[rel] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            out[rel] = {"size": path.stat().st_size, "sha256": file_digest(path)}
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_manifest(path: Path, strict: bool = True) -> dict | None:
@@ -234,7 +213,7 @@ def read_graph_dir(path: str | os.PathLike, verify: bool = True) -> GraphDir:
             file = root / rel
             if not file.is_file():
                 raise ArtifactError(f"{root} is incomplete: {rel} is missing.")
-            if file.stat().st_size != record.get("size") or _sha256(file) != record.get("sha256"):
+            if file.stat().st_size != record.get("size") or file_digest(file) != record.get("sha256"):
                 raise ArtifactError(f"{root}/{rel} does not match the manifest's checksum; rebuild the graph.")
     items_table = _read_table(pq, root, manifest.get("items", ITEMS_FILE), ITEM_COLUMNS)
     ids = items_table["item_id"].to_numpy().astype(np.int64)

@@ -168,3 +168,14 @@ def test_graph_then_train_graph_is_train_data_on_ml_small(ml_small_path, tmp_pat
     from recgraph.graph import build_item_graph
 
     same_graph(read_graph_dir(tmp_path / "g").graphs[0], build_item_graph(load_movielens(ml_small_path)))
+
+
+def test_graph_output_under_a_file_is_named_before_any_work(tmp_path):
+    from recgraph.errors import ArtifactError
+    from recgraph.graph_store import check_graph_output
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    with pytest.raises(ArtifactError, match=rf"cannot be created: {notes} is a file, not a directory"):
+        check_graph_output(notes / "graph")
+    assert notes.read_text() == "mine\n"
