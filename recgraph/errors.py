@@ -37,3 +37,7 @@ class UnknownItemError(RecgraphError, KeyError):
 
 class MissingDependencyError(RecgraphError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
+
+
+class NotFittedError(RecgraphError, AttributeError):
+    """A model was asked for answers before it was fitted or loaded."""

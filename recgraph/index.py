@@ -30,7 +30,7 @@ import numpy as np
 
 from .artifact import MANIFEST_FILE, ArtifactFiles, read_artifact  # noqa: F401  (MANIFEST_FILE: re-export)
 from .errors import ArtifactError, ParameterError, UnknownItemError
-from .scoring import Popularity, ScoringOptions, candidate_pool, popular_fill, query_vector, rerank
+from .scoring import IdMap, Popularity, Scorer, ScoringOptions, as_history_matrix, recommend_ids
 
 MovieRef = Union[int, str]
 _ID_PATTERN = re.compile(r"^\s*\d+\s*$", re.ASCII)
@@ -174,22 +174,16 @@ class ItemIndex:
         self._catalogue_of_lower: dict[str, list[int]] = {}
         for movie, title in self.catalogue.items():
             self._catalogue_of_lower.setdefault(title.lower(), []).append(movie)
-        norms = np.linalg.norm(self.embeddings, axis=1, keepdims=True)
-        self._unit = self.embeddings / np.where(norms > 0, norms, 1.0)
         self.likes = files.likes
         self.popular = list(files.popular or [])
         self._likes = None if self.likes is None else Popularity(self.movie_ids, self.likes)
-        if self.popular:
-            self._popular = Popularity(np.array([p[0] for p in self.popular], dtype=np.int64),
-                                       np.array([p[2] for p in self.popular], dtype=np.float64))
-            self._popular_titles = {p[0]: p[1] for p in self.popular}
-        else:
-            self._popular, self._popular_titles = self._likes, {}
         self._stems: list[str] | None = None
+        self._ids = IdMap(self.movie_ids)
         try:
-            self.scoring = self._scoring_options(_manifest_scoring(self.manifest))
+            self.scorer = Scorer(self.embeddings, self.likes, _manifest_scoring(self.manifest))
         except ParameterError as exc:
             raise ArtifactError(f"{self.path / MANIFEST_FILE}: {exc}") from None
+        self.scoring = self.scorer.options
 
     @classmethod
     def load(cls, path: str | os.PathLike, verify: bool = True) -> "ItemIndex":
@@ -354,31 +348,27 @@ class ItemIndex:
         """
         k = _check_k(k)
         row = self.row(movie)
-        rows, scores = self._nearest(self._unit[row], k, exclude={row})
-        return Similar(self.movie(row), self._hits(rows, scores))
+        cols, scores = self.scorer.similar([row], k)
+        return Similar(self.movie(row), self._hits(cols[0], scores[0]))
 
     def recommend(self, watched: Iterable[MovieRef], k: int = 10, exclude: Iterable[MovieRef] = (),
                   on_unknown: str | None = None, scoring: ScoringOptions | dict | None = None, *,
                   strict: bool = False) -> Recommendations:
         """Movies for someone who watched ``watched`` (oldest first), best first.
 
-        The query is the mean of the watched movies' unit vectors (with ``recent_weight`` > 0,
-        its last ``recent_count`` movies also get a direction of their own; see
-        :func:`recgraph.scoring.query_vector`); its nearest neighbours by cosine are then
-        scored with ``scoring`` (default: the artifact's, :attr:`scoring`):
-
-        - ``popularity_weight > 0``: the best ``candidates`` are re-scored
-          ``cosine + popularity_weight * log1p(likes)`` and sorted again;
-        - ``fallback == "popular"``: a list shorter than ``k`` (also an empty one, when no
-          watched movie is in the index) is topped up with the most liked movies not in
-          ``watched`` or ``exclude``, scored ``popularity_weight * log1p(likes)``.
+        Every movie of the index is scored exactly (:class:`recgraph.scoring.Scorer`, the one
+        scoring function of the fitted model, the CLI, the HTTP service and the evaluation):
+        cosine to the mean of the watched movies' unit vectors (with ``recent_weight`` > 0,
+        its last ``recent_count`` movies also get a direction of their own), plus
+        ``popularity_weight * log1p(likes)``, with ``scoring`` (default: the artifact's,
+        :attr:`scoring`). When no watched movie is in the index, fallback ``"popular"``
+        returns the most liked movies and fallback ``"none"`` raises UnknownItemError: there
+        is nothing to recommend from.
 
         Movies in ``watched`` and ``exclude`` are never returned. Movies of either that are
         not in the index are left out of the query and listed in the answer's ``unknown``;
         with ``strict=True`` the first one raises UnknownItemError instead
-        (``on_unknown="raise"``/``"ignore"`` is the older spelling of ``strict``). When no
-        watched movie is in the index, fallback ``"popular"`` returns the most liked movies
-        and fallback ``"none"`` raises UnknownItemError: there is nothing to recommend from.
+        (``on_unknown="raise"``/``"ignore"`` is the older spelling of ``strict``).
         """
         strict = _strictness(strict, on_unknown)
         k = _check_k(k)
@@ -388,23 +378,21 @@ class ItemIndex:
         skip, unknown_skip = self.resolve(exclude, strict=strict)
         if not rows and opts.fallback != "popular":
             raise self._nothing_to_recommend(watched, unknown)
-        hit_rows = np.empty(0, dtype=np.int64)
-        hit_ids = np.empty(0, dtype=np.int64)
-        scores = np.empty(0)
-        if rows:
-            query = query_vector(self._unit[rows], opts)
-            hit_rows, scores = self._nearest(query, min(candidate_pool(opts, k), len(self)),
-                                             exclude=set(rows) | set(skip))
-            order, scores = rerank(self.movie_ids[hit_rows], scores, opts, self._likes)
-            hit_rows, scores = hit_rows[order][:k], scores[:k]
-            hit_ids = self.movie_ids[hit_rows]
-        hits = self._hits(hit_rows, scores)
-        if len(hits) < k and opts.fallback == "popular":
-            seen = set(_ids_of(watched)) | set(_ids_of(exclude)) | set(self.movie_ids[rows + skip].tolist())
-            ids, prior = popular_fill(k - len(hits), seen | set(hit_ids.tolist()), opts, self._popular)
-            hits += tuple(Hit(m, self._title_of(m), s) for m, s in zip(ids.tolist(), prior.tolist()))
+        history, _ = as_history_matrix([rows], len(self))
+        excluded, _ = as_history_matrix([skip], len(self))
+        cols, scores = self.scorer.top(history, k, excluded, opts)
         query_movies = tuple(self.movie(r) for r in rows)
-        return Recommendations(hits, query_movies, tuple(_dedupe(unknown + unknown_skip)))
+        return Recommendations(self._hits(cols[0], scores[0]), query_movies, tuple(_dedupe(unknown + unknown_skip)))
+
+    def recommend_many(self, histories, k: int = 10, exclude=None,
+                       scoring: ScoringOptions | dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` movie ids and scores for many users at once, as
+        :meth:`recgraph.model.Recommender.recommend` answers: ``histories`` is a sequence of
+        movie-id sequences (oldest first) or a sparse matrix over this index's rows; returns
+        arrays [users, k], short rows padded with id -1 and score ``-inf``."""
+        k = _check_k(k)
+        opts = self.scoring if scoring is None else self._scoring_options(scoring)
+        return recommend_ids(self.scorer, self._ids, histories, k, exclude, opts)
 
     def resolve(self, movies: Iterable[MovieRef], on_unknown: str | None = None, *,
                 strict: bool = False) -> tuple[list[int], list[MovieRef]]:
@@ -433,39 +421,20 @@ class ItemIndex:
                                 "recommend from.")
 
     def _scoring_options(self, scoring) -> ScoringOptions:
-        opts = ScoringOptions.from_value(scoring)
-        if opts.needs_likes and self._likes is None:
-            raise ParameterError("This artifact records no likes (items.csv has no likes column), so it supports "
-                                 "plain cosine only: popularity_weight 0 and fallback 'none'.")
-        return opts
-
-    def _title_of(self, movie: int) -> str:
-        row = self._row_of_id.get(movie)
-        if row is not None:
-            return self.titles[row]
-        return self._popular_titles.get(movie) or self.catalogue.get(movie) or f"movie {movie}"
+        try:
+            return self.scorer.check_options(scoring)
+        except ParameterError:
+            if ScoringOptions.from_value(scoring).needs_likes and self._likes is None:
+                raise ParameterError("This artifact records no likes (items.csv has no likes column), so it "
+                                     "supports plain cosine only: popularity_weight 0 and fallback 'none'.") from None
+            raise
 
     def _hits(self, rows: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
+        """Hits of the valid rows (a row of -1 pads a short list)."""
+        keep = rows >= 0
+        rows, scores = rows[keep], scores[keep]
         ids = self.movie_ids[rows].tolist()
         return tuple(Hit(m, self.titles[r], s) for m, r, s in zip(ids, rows.tolist(), scores.tolist()))
-
-    def _nearest(self, query: np.ndarray, k: int, exclude: set[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the ``k`` nearest items not in ``exclude`` and their cosines (6 decimals)."""
-        n = len(self)
-        want = min(n, k + len(exclude))
-        while True:
-            found, distances = self._annoy.get_nns_by_vector(query.tolist(), want, include_distances=True)
-            picked = [(r, d) for r, d in zip(found, distances) if r not in exclude]
-            if len(picked) >= k or want >= n:
-                break
-            want = min(n, want * 2)
-        rows = np.array([r for r, _ in picked[:k]], dtype=np.int64)
-        qnorm = float(np.linalg.norm(query))
-        if qnorm > 0:  # exact cosines from the vectors
-            scores = (self._unit[rows] @ query).astype(np.float64) / qnorm
-        else:  # Annoy's angular distance is sqrt(2 - 2 cos)
-            scores = 1.0 - np.array([d for _, d in picked[:k]], dtype=np.float64) ** 2 / 2.0
-        return rows, np.round(scores, 6)
 
 
 def _stem(title: str) -> str:

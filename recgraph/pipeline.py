@@ -25,7 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .artifact import check_output_dir, write_artifact
+from .artifact import check_output_dir
 from .catalog import ItemCatalog
 from .config import DEFAULT_BACKEND, GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
 from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
@@ -64,6 +64,15 @@ class TrainResult:
     timings_s: dict = field(default_factory=dict)
     corpus: WalkCorpus | None = None
     config: RunConfig | None = None
+    items: ItemCatalog | None = None
+
+    def model(self):
+        """The fitted :class:`~recgraph.model.Recommender` this run produced."""
+        from .model import Recommender
+
+        model = Recommender(preset=self.config.preset, config=self.config, seed=self.config.seed)
+        model._set_from_result(self)
+        return model
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,32 +303,22 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
     if "loss" in history:  # one value per epoch, at the top level (not twice)
         manifest["loss"] = history.pop("loss")
     manifest.update(extra_manifest or {})
+    result = TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
+                         clock.timings, corpus, config, inputs.items)
     if out_dir is not None:
-        item_ids = corpus.item_ids
-        titles, genres = inputs.items.metadata(item_ids)
-        extra = {}
-        png = _loss_png(manifest.get("loss"))
-        if png:
-            extra["loss.png"] = png
-
         def final_timings() -> dict:
             clock.lap("index", t)
             clock.total()
             return clock.timings
 
-        rows = inputs.items.rows(item_ids)
-        manifest = write_artifact(out_dir, embeddings, item_ids, titles, genres, manifest,
-                                  n_trees=config.index.n_trees, seed=index_seed, extra_files=extra,
-                                  likes=inputs.items.likes[rows], popular=inputs.items.popular_rows(),
-                                  scoring=config.scoring, final_timings=final_timings,
-                                  catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)))
+        # The artifact is the fitted model's own save: one writer, whoever trains.
+        result.manifest = result.model().save(out_dir, final_timings=final_timings)
     else:
         manifest["scoring"] = config.scoring.to_dict()
         clock.total()
     _advance(stages, "done")
     stages.close()
-    return TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
-                       clock.timings, corpus, config)
+    return result
 
 
 def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, config: RunConfig | None = None,
@@ -352,7 +351,7 @@ def loss_curves(loss) -> list[list[float]]:
     return loss if loss and isinstance(loss[0], list) else [loss]
 
 
-def _loss_png(loss) -> bytes | None:
+def loss_png(loss) -> bytes | None:
     """A loss-per-epoch plot, when matplotlib (the ``plot`` extra) is installed.
 
     ``loss`` is one list of floats, or one list per graph view (a line each)."""

@@ -1,4 +1,4 @@
-"""How recommendations are scored from an index: popularity prior and most-popular fallback.
+"""How recommendations are scored: one exact, batched scoring (:class:`Scorer`), its options and the popularity prior.
 
 :meth:`recgraph.index.ItemIndex.recommend` ranks by cosine to the mean of the watched
 movies' unit vectors, then applies the artifact's :class:`ScoringOptions` (recorded in
@@ -136,50 +136,295 @@ class Popularity:
         return ids[keep], counts[keep]
 
 
-def query_vector(unit_rows: np.ndarray, options: ScoringOptions) -> np.ndarray:
-    """The query direction from the watched movies' unit vectors, oldest first.
+# ---------------------------------------------------------------------- the one scoring
+#: Users are scored in blocks of at most this many (user, item) scores (float64), so memory
+#: follows the block whatever the batch (2**24: 128 MB).
+BLOCK_ENTRIES = 2 ** 24
+#: Scores are rounded to this many decimals before ranking, so a list does not depend on
+#: how many users were scored together (BLAS may sum a product in another order for a batch
+#: than for one row); ties then go to the lower item row.
+SCORE_DECIMALS = 6
 
-    The mean of them all; with ``recent_weight`` > 0, plus ``recent_weight`` times the unit
-    mean of the last ``recent_count`` (only the direction matters to the cosine).
+
+def as_history_matrix(histories, n_items: int, row_of_id=None) -> tuple["object", list[list]]:
+    """Histories as a CSR [users, n_items] whose values are each item's place in its history.
+
+    ``histories`` is a scipy sparse matrix whose columns are the scorer's items (every stored
+    entry is history; values other than positions mean "no order") or a sequence of item-id
+    sequences, oldest first (one flat sequence of ids is one user). ``row_of_id`` maps an id to
+    its column or None (ids it does not know are returned per user as ``unknown``). A repeated
+    item counts once, at its last place. A sparse matrix has no order: every entry gets place 1,
+    so recency changes nothing for it. Returns the matrix and the unknown ids per user.
     """
-    query = unit_rows.mean(axis=0)
-    if options.recent_weight > 0 and len(unit_rows) > 0:
-        recent = unit_rows[-options.recent_count:].mean(axis=0)
-        query = _unit(query) + options.recent_weight * _unit(recent)
-    return query
+    import scipy.sparse as sp
+
+    if sp.issparse(histories):
+        matrix = sp.csr_matrix(histories, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != n_items:
+            raise ParameterError(f"A history matrix needs one column per item ({n_items}); got shape {matrix.shape}.")
+        matrix.sum_duplicates()
+        matrix.data = np.ones_like(matrix.data)  # one place for all: no order, so no recency
+        return matrix, [[] for _ in range(matrix.shape[0])]
+    if isinstance(histories, (str, bytes)) or not hasattr(histories, "__iter__"):
+        raise ParameterError("histories must be a sequence of item-id sequences or a sparse user x item matrix.")
+    rows = list(histories)
+    if rows and all(not _is_sequence(r) for r in rows):
+        rows = [rows]  # one user's history
+    cols: list[int] = []
+    places: list[float] = []
+    indptr = [0]
+    unknown: list[list] = []
+    for history in rows:
+        if not _is_sequence(history):
+            raise ParameterError(f"Each history must be a sequence of item ids; got {history!r}.")
+        missing: list = []
+        seen: dict[int, int] = {}
+        place = 0
+        for item in history:
+            col = row_of_id(item) if row_of_id is not None else _int_item(item, n_items)
+            if col is None:
+                missing.append(item)
+            else:
+                place += 1  # places count the known items, so recency reads the last known ones
+                seen[col] = place  # a repeat keeps its last place
+        ordered = sorted(seen.items())
+        cols.extend(c for c, _ in ordered)
+        places.extend(float(p) for _, p in ordered)
+        indptr.append(len(cols))
+        unknown.append(missing)
+    matrix = sp.csr_matrix((np.asarray(places, dtype=np.float64), np.asarray(cols, dtype=np.int64),
+                            np.asarray(indptr, dtype=np.int64)), shape=(len(rows), n_items))
+    return matrix, unknown
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+def _is_sequence(value) -> bool:
+    return hasattr(value, "__iter__") and not isinstance(value, (str, bytes))
 
 
-def candidate_pool(options: ScoringOptions, k: int) -> int:
-    """How many nearest neighbours to fetch before re-ranking."""
-    return max(k, options.candidates) if options.popularity_weight > 0 else k
+def _int_item(item, n_items: int):
+    if isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= int(item) < n_items:
+        return int(item)
+    return None
 
 
-def rerank(movie_ids: np.ndarray, scores: np.ndarray, options: ScoringOptions,
-           popularity: Popularity | None) -> tuple[np.ndarray, np.ndarray]:
-    """Add ``popularity_weight * log1p(likes)`` to each score and sort, best first.
+class Scorer:
+    """The one scoring function: every item of a catalogue scored exactly for many users at once.
 
-    Returns the order (indices into ``movie_ids``) and the new scores in that order, rounded
-    to 6 decimals; the sort is stable, so equal scores keep the index's order. With weight 0
-    the order is unchanged.
+    The fitted model (:class:`recgraph.model.Recommender`), :class:`recgraph.index.ItemIndex`,
+    the command line, the HTTP service and the evaluation all rank through :meth:`top`, so a
+    list never depends on who asked or how many users were asked together.
+
+    A user's score for item ``j`` is::
+
+        cos(query, e_j) + popularity_weight * log1p(likes_j)
+
+    where ``query`` is the mean of the history's unit vectors (with ``recent_weight`` > 0 and
+    an ordered history: plus ``recent_weight`` times the unit mean of its last
+    ``recent_count`` items). A user with no item in the catalogue gets, with fallback
+    ``"popular"``, the most liked items (scored ``log1p(likes)`` times the weight, or 1
+    when the weight is 0), and with ``"none"`` an empty list.
+
+    Parameters
+    ----------
+    embeddings : float [n_items, dim], one row per item (rows of zeros: items without a vector).
+    likes : int [n_items] or None (then the prior and the fallback are unavailable).
+    options : :class:`ScoringOptions`.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    if options.popularity_weight <= 0 or len(scores) == 0:
-        return np.arange(len(scores)), scores
-    rescored = np.round(scores + options.popularity_weight * np.log1p(popularity.count(movie_ids)), 6)
-    order = np.argsort(-rescored, kind="stable")
-    return order, rescored[order]
+
+    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions):
+        embeddings = np.asarray(embeddings, dtype=np.float64)
+        if embeddings.ndim != 2:
+            raise ParameterError(f"embeddings must be a 2-D array [items, dim]; got shape {embeddings.shape}.")
+        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+        self.unit = embeddings / np.where(norms > 0, norms, 1.0)
+        self.n_items = int(embeddings.shape[0])
+        self.likes = None if likes is None else np.asarray(likes, dtype=np.float64)
+        if self.likes is not None and self.likes.shape != (self.n_items,):
+            raise ParameterError("likes must hold one value per item.")
+        self.options = self.check_options(options)
+
+    def check_options(self, options) -> ScoringOptions:
+        """``options`` as ScoringOptions, refused in one sentence when they need likes this scorer lacks."""
+        options = ScoringOptions.from_value(options)
+        if options.needs_likes and self.likes is None:
+            raise ParameterError("These items record no likes, so only plain cosine scoring is possible: "
+                                 "popularity_weight 0 and fallback 'none'.")
+        return options
+
+    def scores(self, history, options: ScoringOptions | None = None) -> np.ndarray:
+        """Scores float64 [users, n_items] for a history matrix (:func:`as_history_matrix`);
+        rows of users with no history are ``-inf`` (fallback "none") or the popularity prior."""
+        opts = self.options if options is None else options
+        counts = np.diff(history.indptr)
+        weights = history.copy()
+        weights.data = np.ones_like(weights.data)
+        query = np.asarray(weights @ self.unit) / np.maximum(counts, 1)[:, None]
+        if opts.recent_weight > 0 and history.nnz:
+            # Each entry's place from the end of its history: the last recent_count are recent
+            # (all of them when every place is equal, as in an unordered history).
+            last = np.repeat(history.max(axis=1).toarray().ravel(), counts)
+            recent = weights.copy()
+            recent.data = ((last - history.data) < opts.recent_count).astype(np.float64)
+            query = _unit_rows(query) + opts.recent_weight * _unit_rows(np.asarray(recent @ self.unit))
+        query = _unit_rows(query)
+        out = query @ self.unit.T
+        if opts.popularity_weight > 0:
+            out += opts.popularity_weight * np.log1p(self.likes)[None, :]
+        empty = counts == 0
+        if np.any(empty):
+            if opts.fallback == "popular":
+                prior = np.log1p(self.likes) * (opts.popularity_weight if opts.popularity_weight > 0 else 1.0)
+                out[empty] = prior[None, :]
+            else:
+                out[empty] = -np.inf
+        return out
+
+    def top(self, history, n: int, exclude=None, options: ScoringOptions | None = None,
+            block_entries: int = BLOCK_ENTRIES) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best items (columns) and their scores per user, best first.
+
+        ``history`` is a history matrix (:func:`as_history_matrix`); history items and the
+        stored entries of ``exclude`` (a CSR of the same shape, or None) are never returned.
+        A row with fewer than ``n`` candidates is padded with column -1 and score ``-inf``.
+        """
+        import scipy.sparse as sp
+
+        opts = self.options if options is None else self.check_options(options)
+        n_users = history.shape[0]
+        n = int(n)
+        cols = np.full((n_users, n), -1, dtype=np.int64)
+        vals = np.full((n_users, n), -np.inf)
+        skip = history if exclude is None else (history + sp.csr_matrix(exclude, dtype=np.float64)).tocsr()
+        step = max(1, int(block_entries) // max(self.n_items, 1))
+        for lo in range(0, n_users, step):
+            hi = min(lo + step, n_users)
+            block = np.round(self.scores(history[lo:hi], opts), SCORE_DECIMALS)
+            part = skip[lo:hi]
+            block[np.repeat(np.arange(hi - lo), np.diff(part.indptr)), part.indices] = -np.inf
+            cols[lo:hi], vals[lo:hi] = top_columns(block, n)
+        return cols, vals
+
+    def similar(self, cols, n: int, block_entries: int = BLOCK_ENTRIES) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` items closest to each of the items ``cols`` by cosine, never the item itself,
+        best first, rounded and tie-broken as :meth:`top` does (padded as there)."""
+        cols = np.asarray(cols, dtype=np.int64).ravel()
+        out_cols = np.full((cols.size, int(n)), -1, dtype=np.int64)
+        out_vals = np.full((cols.size, int(n)), -np.inf)
+        step = max(1, int(block_entries) // max(self.n_items, 1))
+        for lo in range(0, cols.size, step):
+            part = cols[lo:lo + step]
+            block = np.round(_unit_rows(self.unit[part]) @ self.unit.T, SCORE_DECIMALS)
+            block[np.arange(part.size), part] = -np.inf
+            out_cols[lo:lo + step], out_vals[lo:lo + step] = top_columns(block, int(n))
+        return out_cols, out_vals
 
 
-def popular_fill(n: int, skip: set[int], options: ScoringOptions,
-                 popularity: Popularity) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``n`` of the most liked movies not in ``skip`` (ids, scores ``weight * log1p(likes)``)."""
-    if n <= 0:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    ranked = popularity.ranked
-    ids = ranked[~np.isin(ranked, np.fromiter(skip, dtype=np.int64, count=len(skip)))][:n]
-    return ids, np.round(options.popularity_weight * np.log1p(popularity.count(ids)), 6)
+def top_columns(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` highest-scoring columns of each row, best first, ties to the lower column;
+    ``-inf`` and NaN are never returned (column -1, score ``-inf`` pad a short row)."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    n_rows, n_cols = scores.shape
+    take = min(n, n_cols)
+    cols = np.full((n_rows, n), -1, dtype=np.int64)
+    vals = np.full((n_rows, n), -np.inf)
+    if take == 0 or n_rows == 0:
+        return cols, vals
+    if take < n_cols:
+        # The take-th best value per row; every column at least as good is a candidate (ties kept).
+        kth = -np.partition(-scores, take - 1, axis=1)[:, take - 1]
+        cand_rows, cand_cols = np.nonzero(scores >= kth[:, None])
+    else:
+        cand_rows, cand_cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
+    cand_vals = scores[cand_rows, cand_cols]
+    order = np.lexsort((cand_cols, -cand_vals, cand_rows))
+    cand_rows, cand_cols, cand_vals = cand_rows[order], cand_cols[order], cand_vals[order]
+    starts = np.searchsorted(cand_rows, np.arange(n_rows))
+    place = np.arange(cand_rows.size) - starts[cand_rows]
+    keep = (place < take) & np.isfinite(cand_vals)
+    cols[cand_rows[keep], place[keep]] = cand_cols[keep]
+    vals[cand_rows[keep], place[keep]] = cand_vals[keep]
+    return cols, vals
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+class IdMap:
+    """Item ids <-> scorer columns, vectorized (ids need not be sorted)."""
+
+    def __init__(self, item_ids: np.ndarray):
+        self.item_ids = np.asarray(item_ids, dtype=np.int64)
+        self._order = np.argsort(self.item_ids, kind="stable")
+        self._sorted = self.item_ids[self._order]
+
+    def columns(self, ids) -> np.ndarray:
+        """The column of each id, -1 for an id not in the map."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if self._sorted.size == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._sorted, ids), self._sorted.size - 1)
+        return np.where(self._sorted[pos] == ids, self._order[pos], -1)
+
+    def matrix(self, histories, name: str = "histories"):
+        """``histories`` (a sparse matrix over these items, or a sequence of id sequences, oldest
+        first; one flat sequence is one user) as :func:`as_history_matrix` returns it, with the
+        unknown ids per user. Integer ids only; a repeated id keeps its last place."""
+        import scipy.sparse as sp
+
+        n_items = self.item_ids.shape[0]
+        if sp.issparse(histories):
+            return as_history_matrix(histories, n_items)
+        if isinstance(histories, np.ndarray) and histories.ndim == 2:
+            histories = list(histories)  # a 2-D array: one row per user
+        elif isinstance(histories, (str, bytes)) or not hasattr(histories, "__iter__"):
+            raise ParameterError(f"{name} must be a sequence of item-id sequences or a sparse user x item matrix.")
+        rows = list(histories)
+        if rows and all(not _is_sequence(r) for r in rows):
+            rows = [rows]
+        try:
+            arrays = [np.asarray(r if _is_sequence(r) else [r], dtype=np.int64).ravel() for r in rows]
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(f"{name} must hold integer item ids (a list per user).") from None
+        for r in rows:
+            if not _is_sequence(r) or any(isinstance(v, (bool, float, np.floating)) for v in r):
+                raise ParameterError(f"Each entry of {name} must be a sequence of integer item ids; got {r!r}.")
+        lengths = np.array([a.size for a in arrays], dtype=np.int64)
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+        user = np.repeat(np.arange(len(arrays)), lengths)
+        cols = self.columns(flat)
+        known = cols >= 0
+        # Places count each user's known ids, oldest first.
+        known_user, known_col = user[known], cols[known]
+        counts = np.bincount(known_user, minlength=len(arrays))
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        place = np.arange(known_user.size) - np.repeat(starts, counts) + 1
+        # A repeat keeps its last place: sort by (user, column, place), keep the last of each pair.
+        order = np.lexsort((place, known_col, known_user))
+        known_user, known_col, place = known_user[order], known_col[order], place[order]
+        last = np.ones(known_user.size, dtype=bool)
+        if known_user.size:
+            last[:-1] = (known_user[1:] != known_user[:-1]) | (known_col[1:] != known_col[:-1])
+        matrix = sp.csr_matrix((place[last].astype(np.float64), (known_user[last], known_col[last])),
+                               shape=(len(arrays), n_items))
+        unknown_at = np.flatnonzero(~known)
+        unknown: list[list] = [[] for _ in arrays]
+        for i in unknown_at.tolist():  # only the unknown ids, usually none
+            unknown[int(user[i])].append(int(flat[i]))
+        return matrix, unknown
+
+
+def recommend_ids(scorer: Scorer, ids: IdMap, histories, n: int, exclude=None,
+                  options: ScoringOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` item ids and scores for many histories of item ids (:meth:`IdMap.matrix`'s
+    shapes), through :meth:`Scorer.top`: what every batch surface answers with. Unknown ids are
+    ignored; short rows are padded with id -1 and score ``-inf``."""
+    history, _ = ids.matrix(histories)
+    skip = None
+    if exclude is not None:
+        skip, _ = ids.matrix(exclude, "exclude")
+        if skip.shape[0] != history.shape[0]:
+            raise ParameterError(f"exclude has {skip.shape[0]} rows; histories have {history.shape[0]}.")
+    cols, scores = scorer.top(history, n, skip, options)
+    return np.where(cols >= 0, ids.item_ids[np.maximum(cols, 0)], -1), scores
