@@ -135,6 +135,12 @@ class Recommender:
         self.ids_ = IdMap(self.item_ids_)
 
     @property
+    def history_min_rating(self) -> float | None:
+        """Ratings at or above it form a user's history (the evaluation's query; None: all)."""
+        self._check_fitted()
+        return self.scorer_.options.history_min_rating
+
+    @property
     def is_fitted(self) -> bool:
         return hasattr(self, "scorer_")
 

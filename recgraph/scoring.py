@@ -280,43 +280,56 @@ class Scorer:
         return out
 
     def top(self, history, n: int, exclude=None, options: ScoringOptions | None = None,
-            block_entries: int = BLOCK_ENTRIES) -> tuple[np.ndarray, np.ndarray]:
+            block_entries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` best items (columns) and their scores per user, best first.
 
         ``history`` is a history matrix (:func:`as_history_matrix`); history items and the
         stored entries of ``exclude`` (a CSR of the same shape, or None) are never returned.
         A row with fewer than ``n`` candidates is padded with column -1 and score ``-inf``.
         """
-        import scipy.sparse as sp
-
         opts = self.options if options is None else self.check_options(options)
-        n_users = history.shape[0]
-        n = int(n)
-        cols = np.full((n_users, n), -1, dtype=np.int64)
-        vals = np.full((n_users, n), -np.inf)
-        skip = history if exclude is None else (history + sp.csr_matrix(exclude, dtype=np.float64)).tocsr()
-        step = max(1, int(block_entries) // max(self.n_items, 1))
-        for lo in range(0, n_users, step):
-            hi = min(lo + step, n_users)
-            block = np.round(self.scores(history[lo:hi], opts), SCORE_DECIMALS)
-            part = skip[lo:hi]
-            block[np.repeat(np.arange(hi - lo), np.diff(part.indptr)), part.indices] = -np.inf
-            cols[lo:hi], vals[lo:hi] = top_columns(block, n)
-        return cols, vals
+        return rank_top(lambda block: self.scores(block, opts), history, n, exclude, self.n_items, block_entries)
 
-    def similar(self, cols, n: int, block_entries: int = BLOCK_ENTRIES) -> tuple[np.ndarray, np.ndarray]:
+    def similar(self, cols, n: int, block_entries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` items closest to each of the items ``cols`` by cosine, never the item itself,
         best first, rounded and tie-broken as :meth:`top` does (padded as there)."""
         cols = np.asarray(cols, dtype=np.int64).ravel()
         out_cols = np.full((cols.size, int(n)), -1, dtype=np.int64)
         out_vals = np.full((cols.size, int(n)), -np.inf)
-        step = max(1, int(block_entries) // max(self.n_items, 1))
+        step = max(1, int(block_entries or BLOCK_ENTRIES) // max(self.n_items, 1))
         for lo in range(0, cols.size, step):
             part = cols[lo:lo + step]
             block = np.round(_unit_rows(self.unit[part]) @ self.unit.T, SCORE_DECIMALS)
             block[np.arange(part.size), part] = -np.inf
             out_cols[lo:lo + step], out_vals[lo:lo + step] = top_columns(block, int(n))
         return out_cols, out_vals
+
+
+def rank_top(score_block, history, n: int, exclude=None, n_items: int | None = None,
+             block_entries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rank every column for each row of ``history`` with ``score_block`` (a history block ->
+    float scores [rows, n_items]), a block of users at a time so memory follows the block.
+
+    Scores are rounded to :data:`SCORE_DECIMALS`; history items and stored entries of
+    ``exclude`` are never returned; returns :func:`top_columns`' columns and scores.
+    Every recommender of recgraph (the embedding model and the baselines) ranks through it.
+    """
+    import scipy.sparse as sp
+
+    n_users = history.shape[0]
+    n_items = history.shape[1] if n_items is None else n_items
+    n = int(n)
+    cols = np.full((n_users, n), -1, dtype=np.int64)
+    vals = np.full((n_users, n), -np.inf)
+    skip = history if exclude is None else (history + sp.csr_matrix(exclude, dtype=np.float64)).tocsr()
+    step = max(1, int(block_entries or BLOCK_ENTRIES) // max(n_items, 1))
+    for lo in range(0, n_users, step):
+        hi = min(lo + step, n_users)
+        block = np.round(np.asarray(score_block(history[lo:hi]), dtype=np.float64), SCORE_DECIMALS)
+        part = skip[lo:hi]
+        block[np.repeat(np.arange(hi - lo), np.diff(part.indptr)), part.indices] = -np.inf
+        cols[lo:hi], vals[lo:hi] = top_columns(block, n)
+    return cols, vals
 
 
 def top_columns(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -415,10 +428,11 @@ class IdMap:
         return matrix, unknown
 
 
-def recommend_ids(scorer: Scorer, ids: IdMap, histories, n: int, exclude=None,
+def recommend_ids(scorer, ids: IdMap, histories, n: int, exclude=None,
                   options: ScoringOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-``n`` item ids and scores for many histories of item ids (:meth:`IdMap.matrix`'s
-    shapes), through :meth:`Scorer.top`: what every batch surface answers with. Unknown ids are
+    shapes), through ``scorer.top`` (a :class:`Scorer`, or a baseline's): what every batch
+    surface answers with. Unknown ids are
     ignored; short rows are padded with id -1 and score ``-inf``."""
     history, _ = ids.matrix(histories)
     skip = None

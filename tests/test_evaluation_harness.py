@@ -23,8 +23,8 @@ def test_recommend_scoring_override_and_fallback(tmp_path):
     index = ItemIndex.load(tmp_path / "a")
     assert index.scoring == ScoringOptions(popularity_weight=0.1)
     popular = {"popularity_weight": 0.1, "fallback": "popular"}
-    # Only unknown movies watched: popular.csv is the fallback list.
-    assert [h["movie_id"] for h in index.recommend([99], 2, on_unknown="ignore", scoring=popular)] == [42]
+    # Only unknown movies watched: the index's most liked movies (likes 7 and 6: ids 8 and 7).
+    assert [h["movie_id"] for h in index.recommend([99], 2, on_unknown="ignore", scoring=popular)] == [8, 7]
     with pytest.raises(UnknownItemError):
         index.recommend([99], 2, on_unknown="ignore", scoring=ScoringOptions())
     hits = index.recommend([1, 99], 3, [2], on_unknown="ignore", scoring=popular)
@@ -132,18 +132,6 @@ def test_evaluate_command_writes_json(ml_small_path, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------- at scale
-def test_hit_movie_ids_reads_lists_and_result_objects():
-    from types import SimpleNamespace
-
-    from recgraph.evaluation.harness import hit_movie_ids
-
-    dicts = [{"movie_id": 5, "title": "a", "score": 0.9}, {"movie_id": 2, "title": "b", "score": 0.5}]
-    assert hit_movie_ids(dicts) == [5, 2]
-    assert hit_movie_ids(SimpleNamespace(hits=dicts, unknown=[])) == [5, 2]
-    assert hit_movie_ids(SimpleNamespace(hits=[SimpleNamespace(movie_id=np.int64(7))])) == [7]
-    assert hit_movie_ids([]) == []
-
-
 def test_max_users_sample_reaches_every_row_and_the_report(ml_small, ml_small_path, tmp_path, capsys):
     from recgraph.cli import main
     from recgraph.evaluation.harness import format_table, run_evaluation

@@ -1,11 +1,12 @@
-"""Reference recommenders scored in the same harness: most-popular, item-kNN, EASE.
+"""Reference recommenders with the fitted model's interface: most-popular, item-kNN, EASE.
 
-Each one follows the same small interface: ``fit(data)`` on an
-:class:`~recgraph.evaluation.interactions.Interactions`, then ``scores(users)``, a dense
-float64 array [len(users), n_items] (higher is better; items rated in training are
-masked by the harness, not here); the harness asks for blocks of users, so memory
-follows the block, not every user. They learn from the binary matrix of training
-ratings >= ``min_rating`` (None: every rating counts as an interaction).
+Each one is fitted like :class:`recgraph.model.Recommender` (``fit(log)``: anything
+``recgraph train --data`` reads, or loaded :class:`~recgraph.data.Ratings`) and answers like
+it (``recommend(histories, n, exclude)`` -> ``(ids, scores)`` arrays [users, n]), ranking
+through the same :func:`recgraph.scoring.rank_top`, so the evaluation and ``compare`` treat
+every method alike. They learn from the binary user x item matrix of ratings >=
+``min_rating`` (None: every rating counts as an interaction); a history is the set of items
+a user interacted with (order does not matter to them).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import ParameterError
+from ..errors import NotFittedError, ParameterError
+from ..scoring import IdMap, rank_top, recommend_ids
 from ..validation import check_float
-from .interactions import Interactions
 from .settings import DEFAULT_EASE_MAX_GB
 
 
@@ -32,11 +33,60 @@ class Baseline:
     def get_params(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
-    def fit(self, data: Interactions) -> "Baseline":
+    @property
+    def history_min_rating(self) -> float | None:
+        """Ratings at or above it form a user's history (the evaluation's query)."""
+        return self.min_rating
+
+    def fit(self, log) -> "Baseline":
+        """Fit on ``log`` (a path, DataFrame or Ratings, as ``recgraph train --data`` reads)."""
+        from ..pipeline import load_log_source
+
+        ratings = load_log_source(log)
+        frame = ratings.ratings
+        rating = frame["rating"].to_numpy(np.float64)
+        keep = np.ones(len(frame), bool) if self.min_rating is None else rating >= self.min_rating
+        users = frame["userId"].to_numpy(np.int64)[keep]
+        items = frame["movieId"].to_numpy(np.int64)[keep]
+        user_ids, user_rows = np.unique(users, return_inverse=True)
+        self.item_ids_, item_cols = np.unique(items, return_inverse=True)
+        x = sp.csr_matrix((np.ones(users.size), (user_rows, item_cols)), shape=(user_ids.size, self.item_ids_.size))
+        x.data = np.ones_like(x.data)  # a repeated pair counts once
+        x.sort_indices()
+        self.ids_ = IdMap(self.item_ids_)
+        return self.fit_matrix(x)
+
+    def fit_interactions(self, data) -> "Baseline":
+        """Fit on a split's training matrix (:class:`~recgraph.evaluation.interactions.Interactions`):
+        its positives >= ``min_rating``, over its whole item universe."""
+        self.item_ids_ = np.asarray(data.item_ids, dtype=np.int64)
+        self.ids_ = IdMap(self.item_ids_)
+        return self.fit_matrix(data.positives(self.min_rating))
+
+    def fit_matrix(self, x: sp.csr_matrix) -> "Baseline":
+        """Fit on a binary user x item CSR whose columns are ``item_ids_``."""
         raise NotImplementedError
 
-    def scores(self, users: np.ndarray) -> np.ndarray:
+    def scores(self, history: sp.csr_matrix) -> np.ndarray:
+        """Scores [users, n_items] for a block of histories (CSR over ``item_ids_``)."""
         raise NotImplementedError
+
+    def top(self, history, n: int, exclude=None, options=None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best columns per history row (:func:`recgraph.scoring.rank_top`)."""
+        binary = history.copy()
+        binary.data = np.ones_like(binary.data)
+        from .. import scoring
+
+        block = getattr(self, "block_entries", None) or scoring.BLOCK_ENTRIES
+        return rank_top(self.scores, binary, n, exclude, len(self.item_ids_), block)
+
+    def recommend(self, histories, n: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item ids and scores for many users, as :meth:`recgraph.model.Recommender.recommend`."""
+        if not hasattr(self, "ids_"):
+            raise NotFittedError(f"The {self.name} baseline is not fitted yet; call fit(log) first.")
+        from ..model import check_n
+
+        return recommend_ids(self, self.ids_, histories, check_n(n), exclude)
 
 
 class MostPopular(Baseline):
@@ -44,13 +94,12 @@ class MostPopular(Baseline):
 
     name = "most-popular"
 
-    def fit(self, data: Interactions) -> "MostPopular":
-        x = data.positives(self.min_rating)
+    def fit_matrix(self, x: sp.csr_matrix) -> "MostPopular":
         self.popularity_ = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
         return self
 
-    def scores(self, users: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self.popularity_, (len(users), self.popularity_.shape[0])).copy()
+    def scores(self, history: sp.csr_matrix) -> np.ndarray:
+        return np.broadcast_to(self.popularity_, (history.shape[0], self.popularity_.shape[0])).copy()
 
 
 class ItemKNN(Baseline):
@@ -68,8 +117,7 @@ class ItemKNN(Baseline):
     #: liked again, so fewer, larger blocks cost less.
     block_entries = 320_000_000
 
-    def fit(self, data: Interactions) -> "ItemKNN":
-        x = data.positives(self.min_rating)
+    def fit_matrix(self, x: sp.csr_matrix) -> "ItemKNN":
         by_item = x.tocsc()
         counts = np.diff(by_item.indptr).astype(np.float64)
         self.weight_ = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
@@ -81,11 +129,10 @@ class ItemKNN(Baseline):
         self.rank_[np.lexsort((np.arange(len(counts)), -counts))] = np.arange(len(counts))
         return self
 
-    def scores(self, users: np.ndarray) -> np.ndarray:
+    def scores(self, history: sp.csr_matrix) -> np.ndarray:
         from ._knn_kernel import item_knn_block
 
-        users = np.asarray(users, dtype=np.int64)
-        liked = self.x_[users]
+        liked = sp.csr_matrix(history)
         # Each user's liked items as positions in the processing order, ascending.
         pos = sp.csr_matrix((np.ones(liked.nnz), self.rank_[liked.indices], liked.indptr),
                             shape=liked.shape)
@@ -93,7 +140,7 @@ class ItemKNN(Baseline):
         order = np.argsort(self.rank_)[np.unique(pos.indices)]
         # Positions among the items actually expanded (those some user of the block liked).
         compact = np.searchsorted(np.sort(self.rank_[order]), pos.indices)
-        out = np.zeros((len(users), self.weight_.shape[0]))
+        out = np.zeros((liked.shape[0], self.weight_.shape[0]))
         item_knn_block(self.item_indptr_, self.item_users_, self.x_.indptr, self.x_.indices, self.weight_,
                        order, pos.indptr.astype(np.int64), compact.astype(np.int64), out)
         return out
@@ -132,34 +179,34 @@ class EASE(Baseline):
             "items": 8 * n_items * n_items,
         }
 
-    def plan(self, data: Interactions) -> str:
+    def plan(self, data) -> str:
         """The solver ``fit`` will use on ``data``; BaselineTooLarge when it is over ``max_gb``."""
         if self.solver not in ("auto", "users", "items"):
             raise ParameterError(f"EASE solver must be 'auto', 'users' or 'items'; got {self.solver!r}.")
         max_gb = check_float("max_gb", self.max_gb, low=0.0, open_low=True)
-        need = self.memory_needed(data.n_users, data.n_items)
+        n_users, n_items = data.shape
+        need = self.memory_needed(n_users, n_items)
         solver = min(need, key=need.get) if self.solver == "auto" else self.solver
         if need[solver] > max_gb * 1e9:
-            what = (f"{data.n_items:,} items need {need[solver] / 1e9:.1f} GB for the item-item matrix"
+            what = (f"{n_items:,} items need {need[solver] / 1e9:.1f} GB for the item-item matrix"
                     if solver == "items" else
-                    f"{data.n_users:,} users need {need[solver] / 1e9:.1f} GB for the user-user system")
+                    f"{n_users:,} users need {need[solver] / 1e9:.1f} GB for the user-user system")
             raise BaselineTooLarge(f"EASE skipped: {what}; limit {max_gb:g} GB.")
         return solver
 
-    def fit(self, data: Interactions) -> "EASE":
+    def fit_matrix(self, x: sp.csr_matrix) -> "EASE":
         lam = check_float("lam", self.lam, low=0.0, open_low=True)
-        self.solver_ = self.plan(data)
-        x = data.positives(self.min_rating)
+        self.solver_ = self.plan(x)
         if self.solver_ == "users":
+            # Woodbury: P = (I - X^T (lam I + X X^T)^-1 X) / lam, so only a users x users
+            # system is solved; Y = (lam I + X X^T)^-1 X and diag(P) are kept.
             gram = (x @ x.T).toarray()
             gram[np.diag_indices_from(gram)] += lam
             xd = x.toarray()
-            xp = np.linalg.solve(gram, xd)  # X P  [users, items]
+            self.y_ = np.linalg.solve(gram, xd)
             del gram
-            diag_p = (1.0 - np.einsum("ui,ui->i", xd, xp)) / lam
-            xp /= -diag_p[None, :]
-            xp += xd  # X - X P / diag(P), in place: the same numbers, one matrix less
-            self.scores_, self.b_ = xp, None
+            self.diag_p_ = (1.0 - np.einsum("ui,ui->i", xd, self.y_)) / lam
+            self.x_, self.b_ = x.tocsr(), None
         else:
             import scipy.linalg
 
@@ -170,13 +217,16 @@ class EASE(Baseline):
             diag_p = np.diag(p).copy()
             p /= -diag_p[None, :]
             p[np.diag_indices_from(p)] = 0.0  # B = I - P / diag(P)
-            self.scores_, self.b_, self.x_ = None, p, x.tocsr()
+            self.b_ = p
         return self
 
-    def scores(self, users: np.ndarray) -> np.ndarray:
-        if self.b_ is None:
-            return self.scores_[users]
-        return np.asarray(self.x_[users] @ self.b_)
+    def scores(self, history: sp.csr_matrix) -> np.ndarray:
+        if self.b_ is not None:
+            return np.asarray(history @ self.b_)
+        # H B = H - (H P) / diag(P), with H P = (H - (H X^T) Y) / lam.
+        dense = history.toarray()
+        hp = (dense - np.asarray((history @ self.x_.T) @ self.y_)) / float(self.lam)
+        return dense - hp / self.diag_p_[None, :]
 
 
 #: Baseline name -> class.

@@ -1,10 +1,12 @@
 """The evaluation harness: split, train, rank every user's unrated movies, measure.
 
-Embedding models are trained by :func:`recgraph.pipeline.train` on the split's training
-part, written to a temporary artifact and queried through
-:meth:`ItemIndex.recommend` with the scoring recorded in the artifact (popularity prior,
-fallback; likes counted from the training part): the same path users call. Baselines score the same users over the same catalogue. Every ranking is
-full: every movie the user did not rate in training is a candidate.
+Every method is a fitted model with one interface (:class:`recgraph.model.Recommender` for
+the embeddings, the baselines of :mod:`.baselines` beside it): fitted on the split's training
+part, then asked ``recommend(histories, n, exclude)`` for every evaluated user in batches,
+the same call (and the same scoring, :class:`recgraph.scoring.Scorer`) users make. Each
+user's history is their training ratings >= the model's ``history_min_rating``, oldest first
+when the log has time; everything they rated in training is excluded. Every ranking is
+full: every item the user did not rate in training is a candidate.
 
 >>> report = run_evaluation("ml-latest-small.zip", protocol="leave-last-out", preset="tuned")
 >>> print(format_table(report))
@@ -13,7 +15,6 @@ full: every movie the user did not rate in training is a candidate.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,10 +24,10 @@ from .. import __version__
 from ..errors import ParameterError
 from .baselines import BaselineTooLarge, make_baseline
 from .interactions import Interactions
-from .metrics import summarize, top_k
+from .metrics import summarize
 from ..scoring import Popularity, ScoringOptions
 from .settings import (DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB, DEFAULT_KS, DEFAULT_TEST_FRACTION,
-                       DEFAULT_THRESHOLD, SCORE_BLOCK_ENTRIES)
+                       DEFAULT_THRESHOLD)
 from .splitting import Split, make_split, validation_split
 
 logger = logging.getLogger(__name__)
@@ -52,87 +53,90 @@ def baseline_params(name: str, threshold: float, ease_lambda: float = DEFAULT_EA
     return params
 
 
-def score_blocks(n_users: int, n_items: int, entries: int | None = None):
-    """Slices of ``range(n_users)`` whose score blocks hold at most ``entries`` values
-    (default :data:`SCORE_BLOCK_ENTRIES`)."""
-    entries = SCORE_BLOCK_ENTRIES if entries is None else entries
-    step = max(1, entries // max(n_items, 1))
-    return [slice(lo, min(lo + step, n_users)) for lo in range(0, n_users, step)]
+def user_histories(data: Interactions, users: np.ndarray, min_rating: float | None) -> tuple[list, list]:
+    """Each of ``users``' training items >= ``min_rating`` (oldest first when the split has time,
+    else by item id) and every item they rated in training, as lists of id arrays."""
+    users = np.asarray(users, dtype=np.int64)
+    rated = data.train[users]
+    counts = np.diff(rated.indptr)
+    user = np.repeat(np.arange(len(users)), counts)
+    keep = np.ones(rated.nnz, bool) if min_rating is None else rated.data >= min_rating
+    when = data.train_order[users].data if data.train_order is not None else rated.indices
+    order = np.lexsort((when, user))
+    order = order[keep[order]]
+    bounds = np.cumsum(np.bincount(user[order], minlength=len(users)))[:-1]
+    histories = np.split(data.item_ids[rated.indices[order]], bounds)
+    excluded = np.split(data.item_ids[rated.indices], np.cumsum(counts)[:-1])
+    return histories, excluded
+
+
+#: Users whose histories are built and sent to a model at once.
+USER_BLOCK = 4096
+
+
+def rank_users(recommend, data: Interactions, users: np.ndarray, k: int, min_rating: float | None,
+               block: int | None = None) -> tuple[np.ndarray, int]:
+    """Top-``k`` item rows per user (-1 where a list runs short) from ``recommend(histories, k,
+    exclude) -> (ids, scores)``, a block of users at a time; returns them and the number of
+    users with no recommendation at all."""
+    users = np.asarray(users, dtype=np.int64)
+    block = block or USER_BLOCK
+    top = np.full((len(users), k), -1, dtype=np.int64)
+    for lo in range(0, len(users), block):
+        histories, excluded = user_histories(data, users[lo:lo + block], min_rating)
+        ids, _ = recommend(histories, k, excluded)
+        rows = data.item_rows(np.maximum(ids, 0).ravel()).reshape(ids.shape)
+        top[lo:lo + block] = np.where(ids >= 0, rows, -1)
+    return top, int(np.sum(np.all(top < 0, axis=1)))
+
+
+def evaluate_model(model, data: Interactions, ks=DEFAULT_KS, name: str | None = None, kind: str = "embedding",
+                   fit_s: float | None = None) -> dict:
+    """Measure a fitted model (``recommend(histories, n, exclude)`` and ``history_min_rating``,
+    as :class:`recgraph.model.Recommender` and the baselines have) on ``data``'s eval users."""
+    users = data.eval_users
+    t = time.perf_counter()
+    top, empty = rank_users(model.recommend, data, users, max(ks), model.history_min_rating)
+    rank_s = time.perf_counter() - t
+    row = {
+        "name": name or getattr(model, "name", "model"),
+        "kind": kind,
+        "metrics": summarize(top, data.test[users], data.n_items, ks),
+        "users": int(len(users)),
+        "users_without_recommendations": empty,
+        "timings_s": {**({"fit": round(fit_s, 4)} if fit_s is not None else {}), "rank": round(rank_s, 4)},
+    }
+    return row
 
 
 def evaluate_baseline(data: Interactions, name: str, ks=DEFAULT_KS, **params) -> dict:
     """Fit baseline ``name`` on the training matrix and measure it on the eval users.
 
-    Users are scored and ranked in blocks (:func:`score_blocks`), so memory follows a block.
     A baseline that cannot fit in its memory limit (EASE on a large catalogue) comes back
     as a row with ``skipped``: the one sentence saying why, and no metrics.
     """
     model = make_baseline(name, **params)
-    users = data.eval_users
     t = time.perf_counter()
     try:
-        model.fit(data)
+        model.fit_interactions(data)
     except BaselineTooLarge as exc:
         logger.info("%s", exc)
         return {"name": name, "kind": "baseline", "params": model.get_params(), "skipped": str(exc),
-                "metrics": {}, "users": int(len(users)), "timings_s": {}}
-    fit_s = time.perf_counter() - t
-    top = np.full((len(users), max(ks)), -1, dtype=np.int64)
-    # A model may score larger blocks (item-kNN: each block expands its items' rows once);
-    # ranking still goes a SCORE_BLOCK_ENTRIES block at a time.
-    for block in score_blocks(len(users), data.n_items, getattr(model, "block_entries", None)):
-        rows = users[block]
-        scores = model.scores(rows)
-        for sub in score_blocks(len(rows), data.n_items):
-            part = rows[sub]
-            top[block][sub] = top_k(scores[sub], max(ks), data.train[part])
-        del scores
-    rank_s = time.perf_counter() - t - fit_s
-    return {
-        "name": name,
-        "kind": "baseline",
-        "params": model.get_params(),
-        "metrics": summarize(top, data.test[users], data.n_items, ks),
-        "users": int(len(users)),
-        "timings_s": {"fit": round(fit_s, 4), "rank": round(rank_s, 4)},
-    }
+                "metrics": {}, "users": int(len(data.eval_users)), "timings_s": {}}
+    row = evaluate_model(model, data, ks, name, "baseline", fit_s=time.perf_counter() - t)
+    row["params"] = model.get_params()
+    row.pop("users_without_recommendations")
+    return row
 
 
 def rank_with_index(index, data: Interactions, users: np.ndarray, k: int,
                     scoring: ScoringOptions | dict | None = None) -> tuple[np.ndarray, int]:
-    """Top-``k`` item rows per user from ``index.recommend`` (-1 where a list runs short).
-
-    ``scoring`` overrides the artifact's (``index.scoring``). Each user's query is their
-    training ratings >= ``history_min_rating``, oldest first (as a service would send a
-    history); every movie they rated in training is excluded. Returns the rows and the
-    number of users with no recommendation at all.
-    """
-    from ..errors import UnknownItemError
-
+    """Top-``k`` item rows per user from an :class:`~recgraph.index.ItemIndex`'s batch
+    recommendations (:meth:`~recgraph.index.ItemIndex.recommend_many`, the same scoring as the
+    fitted model), with ``scoring`` instead of the artifact's when given."""
     options = index.scoring if scoring is None else index._scoring_options(scoring)
-    rated = data.train
-    top = np.full((len(users), k), -1, dtype=np.int64)
-    empty = 0
-    for n, row in enumerate(np.asarray(users).tolist()):
-        watched = data.history(row, options.history_min_rating)
-        exclude = data.item_ids[rated.indices[rated.indptr[row]:rated.indptr[row + 1]]]
-        try:
-            movies = hit_movie_ids(index.recommend(watched.tolist(), k, exclude.tolist(), on_unknown="ignore",
-                                                   scoring=options))
-        except UnknownItemError:
-            movies = []
-        if not movies:
-            empty += 1
-            continue
-        top[n, :len(movies)] = data.item_rows(np.array(movies, dtype=np.int64))
-    return top, empty
-
-
-def hit_movie_ids(result) -> list[int]:
-    """Movie ids, best first, of what ``ItemIndex.recommend`` returned: a list of hit dicts,
-    or a result object whose ``hits`` are dicts or objects with ``movie_id``."""
-    hits = getattr(result, "hits", result)
-    return [int(h["movie_id"] if isinstance(h, dict) else h.movie_id) for h in hits]
+    return rank_users(lambda h, n, ex: index.recommend_many(h, n, ex, options), data, users, k,
+                      options.history_min_rating)
 
 
 def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | None = None, ks=DEFAULT_KS,
@@ -177,25 +181,27 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str =
     from ..config import resolve_config
     from ..pipeline import train
 
+    from ..model import Recommender
+
     config = resolve_config(preset, backend, graph=graph_overrides, walks=walk_overrides, trainer=trainer_overrides,
                             scoring=scoring, seed=seed, one_view=one_view)
-    with tempfile.TemporaryDirectory(prefix="recgraph-eval-", dir=workdir) as tmp:
-        t = time.perf_counter()
-        # The scoring goes into the artifact; the index applies it as it does for users.
-        result = train(split.train_ratings(ratings), Path(tmp) / "artifact", config=config,
-                       show_progress=show_progress)
-        train_s = time.perf_counter() - t
-        row = evaluate_index(result.out_dir, data, None, ks, name=f"{backend}/{preset}")
+    t = time.perf_counter()
+    # Fitted in memory and asked as users ask it: the same scoring the saved artifact answers with.
+    model = Recommender(config=config, show_progress=show_progress).fit(split.train_ratings(ratings))
+    train_s = time.perf_counter() - t
+    row = evaluate_model(model, data, ks, name=f"{backend}/{preset}")
+    manifest = model.manifest_
     row["backend"] = backend
     row["preset"] = preset
-    params = result.manifest["params"]
+    params = manifest["params"]
     row["params"] = {"preset": preset, "backend": backend, "graph": params["graph"],
                      **({"views": params["views"]} if "views" in params else {}), "walks": params["walks"],
-                     "trainer": params["trainer"], "scoring": row["params"]["scoring"]}
-    row["config"] = result.manifest["config"]
-    row["graph"] = result.manifest["graph"]
-    row["timings_s"] = {"train": round(train_s, 4), **row["timings_s"],
-                        "stages": result.manifest.get("timings_s", {})}
+                     "trainer": params["trainer"], "scoring": model.scorer_.options.to_dict()}
+    row["config"] = manifest["config"]
+    row["graph"] = manifest["graph"]
+    row["index_items"] = int(len(model.item_ids_))
+    row["timings_s"] = {"train": round(train_s, 4), "rank": row["timings_s"]["rank"],
+                        "stages": manifest.get("timings_s", {})}
     return row
 
 

@@ -15,5 +15,3 @@ DEFAULT_EASE_LAMBDA = 100.0
 DEFAULT_EASE_MAX_GB = 4.0
 #: Users whose items are evaluated in the sample drawn by ``--max-users`` (None: all).
 DEFAULT_MAX_USERS = None
-#: Baselines score users in blocks of at most this many (user, item) entries (float64).
-SCORE_BLOCK_ENTRIES = 2 ** 26
