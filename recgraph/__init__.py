@@ -15,7 +15,20 @@ recgraph.config holds the run configuration every stage reads (presets are named
 recgraph.pipeline the one training path, recgraph.seeds the run seed's stage streams,
 recgraph.atomic the atomic writes, recgraph.commands the command line (recgraph.cli dispatches).
 
-This module imports nothing heavy, so ``import recgraph.index`` stays light.
+The fitted model, :class:`recgraph.model.Recommender` (``from recgraph import Recommender``),
+holds item ids, embeddings and scoring and answers ``recommend``/``similar_items`` in batches.
+
+This module imports nothing heavy (``Recommender`` is imported on first use), so
+``import recgraph.index`` stays light.
 """
 
 __version__ = "0.1.0"
+__all__ = ["Recommender", "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "Recommender":
+        from .model import Recommender
+
+        return Recommender
+    raise AttributeError(f"module 'recgraph' has no attribute {name!r}")

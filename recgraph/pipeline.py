@@ -304,7 +304,7 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
         manifest["loss"] = history.pop("loss")
     manifest.update(extra_manifest or {})
     result = TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
-                         clock.timings, corpus, config, inputs.items)
+                         clock.timings, corpus, recorded, inputs.items)
     if out_dir is not None:
         def final_timings() -> dict:
             clock.lap("index", t)
