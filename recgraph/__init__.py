@@ -22,7 +22,8 @@ This module imports nothing heavy (``Recommender`` is imported on first use), so
 ``import recgraph.index`` stays light.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+
 __all__ = ["Recommender", "__version__"]
 
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .atomic import replace_dir, staging_dir  # noqa: F401  (re-exported: the artifact's own staging)
 from .errors import ArtifactError, ParameterError
 from .scoring import POPULAR_SIZE, ScoringOptions

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Sequence
 
-from . import __version__
+from ._version import __version__
 from .commands import compare as compare_command
 from .commands import evaluate as evaluate_command
 from .commands import graph as graph_command

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import MissingDependencyError, ParameterError
 from .evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .artifact import check_output_dir, file_digest
 from .atomic import atomic_dir
 from .catalog import ItemCatalog

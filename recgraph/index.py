@@ -30,7 +30,7 @@ import numpy as np
 
 from .artifact import MANIFEST_FILE, ArtifactFiles, read_artifact  # noqa: F401  (MANIFEST_FILE: re-export)
 from .errors import ArtifactError, ParameterError, UnknownItemError
-from .scoring import IdMap, Popularity, Scorer, ScoringOptions, as_history_matrix, recommend_ids
+from .scoring import IdMap, Popularity, Scorer, ScoringOptions, as_history_matrix, recommend_ids, with_popular
 
 MovieRef = Union[int, str]
 _ID_PATTERN = re.compile(r"^\s*\d+\s*$", re.ASCII)
@@ -178,9 +178,13 @@ class ItemIndex:
         self.popular = list(files.popular or [])
         self._likes = None if self.likes is None else Popularity(self.movie_ids, self.likes)
         self._stems: list[str] | None = None
-        self._ids = IdMap(self.movie_ids)
+        # Scored: the index's movies, then popular.csv's movies without a vector (prior only).
+        scored_ids, scored_vectors, scored_likes = with_popular(self.movie_ids, self.embeddings, self.likes,
+                                                                self.popular)
+        self._ids = IdMap(scored_ids)
+        self._extra_titles = {p[0]: p[1] for p in self.popular}
         try:
-            self.scorer = Scorer(self.embeddings, self.likes, _manifest_scoring(self.manifest))
+            self.scorer = Scorer(scored_vectors, scored_likes, _manifest_scoring(self.manifest))
         except ParameterError as exc:
             raise ArtifactError(f"{self.path / MANIFEST_FILE}: {exc}") from None
         self.scoring = self.scorer.options
@@ -378,8 +382,10 @@ class ItemIndex:
         skip, unknown_skip = self.resolve(exclude, strict=strict)
         if not rows and opts.fallback != "popular":
             raise self._nothing_to_recommend(watched, unknown)
-        history, _ = as_history_matrix([rows], len(self))
-        excluded, _ = as_history_matrix([skip], len(self))
+        history, _ = as_history_matrix([rows], self.scorer.n_items)
+        # Excluded: the known movies, and popular.csv movies without a vector given by id.
+        extra = self._ids.columns(np.array(_ids_of(exclude), dtype=np.int64))
+        excluded, _ = as_history_matrix([skip + [int(c) for c in extra if c >= len(self)]], self.scorer.n_items)
         cols, scores = self.scorer.top(history, k, excluded, opts)
         query_movies = tuple(self.movie(r) for r in rows)
         return Recommendations(self._hits(cols[0], scores[0]), query_movies, tuple(_dedupe(unknown + unknown_skip)))
@@ -429,12 +435,15 @@ class ItemIndex:
                                      "supports plain cosine only: popularity_weight 0 and fallback 'none'.") from None
             raise
 
-    def _hits(self, rows: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
-        """Hits of the valid rows (a row of -1 pads a short list)."""
-        keep = rows >= 0
-        rows, scores = rows[keep], scores[keep]
-        ids = self.movie_ids[rows].tolist()
-        return tuple(Hit(m, self.titles[r], s) for m, r, s in zip(ids, rows.tolist(), scores.tolist()))
+    def _hits(self, cols: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
+        """Hits of the valid scored columns (-1 pads a short list; a column past the index's rows
+        is a popular movie without a vector)."""
+        keep = cols >= 0
+        cols, scores = cols[keep], scores[keep]
+        ids = self._ids.item_ids[cols].tolist()
+        n = len(self)
+        return tuple(Hit(m, self.titles[c] if c < n else self._extra_titles.get(m) or self.catalogue.get(m)
+                         or f"item {m}", s) for m, c, s in zip(ids, cols.tolist(), scores.tolist()))
 
 
 def _stem(title: str) -> str:
@@ -461,8 +470,9 @@ def _as_list(movies):
 
 
 def _ids_of(movies: Iterable) -> list[int]:
-    """The integer ids among ``movies`` (titles are skipped)."""
-    return [int(m) for m in movies if isinstance(m, (int, np.integer)) and not isinstance(m, bool)]
+    """The integer ids among ``movies`` (titles, and ids past 64 bits that no index holds, are skipped)."""
+    return [int(m) for m in movies if isinstance(m, (int, np.integer)) and not isinstance(m, bool)
+            and -2 ** 63 <= int(m) < 2 ** 63]
 
 
 def _dedupe(items: list) -> list:

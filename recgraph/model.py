@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import NotFittedError, ParameterError
-from .scoring import IdMap, Scorer, ScoringOptions, recommend_ids
+from .scoring import IdMap, Scorer, ScoringOptions, recommend_ids, with_popular
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,10 @@ class Recommender:
         if "loss" in self.manifest_:
             self.history_["loss"] = self.manifest_["loss"]
         self.timings_ = dict(timings or {})
-        self.scorer_ = Scorer(self.embeddings_, self.likes_, config.scoring if config is not None else None)
-        self.ids_ = IdMap(self.item_ids_)
+        # Scored: the items with a vector, then the log's most liked items without one (prior only).
+        ids, vectors, likes = with_popular(self.item_ids_, self.embeddings_, self.likes_, self.popular_)
+        self.scorer_ = Scorer(vectors, likes, config.scoring if config is not None else None)
+        self.ids_ = IdMap(ids)
 
     @property
     def history_min_rating(self) -> float | None:
@@ -192,6 +194,7 @@ class Recommender:
         except (TypeError, ValueError, OverflowError):
             raise ParameterError(f"item_ids must be integer item ids; got {item_ids!r}.") from None
         cols = self.ids_.columns(ids)
+        cols = np.where(cols < len(self.item_ids_), cols, -1)  # an item without a vector has no neighbours
         if np.any(cols < 0):
             raise UnknownItemError(f"Item id {int(ids[cols < 0][0])} is not in the model ({len(self.item_ids_):,} "
                                    "items with a vector).")
@@ -206,7 +209,7 @@ class Recommender:
         return self.scorer_.check_options({**base, **scoring})
 
     def _ids(self, cols: np.ndarray) -> np.ndarray:
-        return np.where(cols >= 0, self.item_ids_[np.maximum(cols, 0)], -1)
+        return np.where(cols >= 0, self.ids_.item_ids[np.maximum(cols, 0)], -1)
 
     def _ids_scores(self, cols: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._ids(cols), scores
@@ -215,22 +218,13 @@ class Recommender:
     def save(self, path: str | os.PathLike, final_timings=None) -> dict:
         """Write the artifact directory (``docs/artifact.md``) atomically, with checksums;
         returns its manifest. What was at ``path`` stays until the new one is complete."""
-        from .artifact import write_artifact
-        from .pipeline import loss_png
-        from .seeds import stage_seeds
+        from .pipeline import write_fitted
 
         self._check_fitted()
-        config = self.config_
-        extra = {}
-        png = loss_png(self.manifest_.get("loss"))
-        if png:
-            extra["loss.png"] = png
-        record = {k: v for k, v in self.manifest_.items() if k not in _WRITTEN_BY_ARTIFACT}
-        manifest = write_artifact(path, self.embeddings_, self.item_ids_, self.titles_, self.genres_, record,
-                                  n_trees=config.index.n_trees, seed=stage_seeds(config.seed).index,
-                                  extra_files=extra, likes=self.likes_, popular=self.popular_,
-                                  scoring=self.scorer_.options, final_timings=final_timings,
-                                  catalogue=self.catalogue_)
+        manifest = write_fitted(path, item_ids=self.item_ids_, embeddings=self.embeddings_, likes=self.likes_,
+                                titles=self.titles_, genres=self.genres_, popular=self.popular_,
+                                catalogue=self.catalogue_, config=self.config_.replace(scoring=self.scorer_.options),
+                                manifest=self.manifest_, final_timings=final_timings)
         self.manifest_ = manifest
         self.timings_ = dict(manifest.get("timings_s") or self.timings_)
         return manifest
@@ -255,11 +249,6 @@ class Recommender:
                          titles=files.titles, genres=files.genres, popular=files.popular, catalogue=files.catalogue,
                          config=config, manifest=files.manifest, timings=files.manifest.get("timings_s"))
         return model
-
-
-#: Manifest keys :func:`recgraph.artifact.write_artifact` sets itself.
-_WRITTEN_BY_ARTIFACT = ("format_version", "metric", "dim", "n_items", "n_trees", "recgraph_version", "created_at",
-                        "scoring", "files", "artifact_id")
 
 
 def check_n(n) -> int:

@@ -25,7 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .artifact import check_output_dir
+from .artifact import check_output_dir, write_artifact
 from .catalog import ItemCatalog
 from .config import DEFAULT_BACKEND, GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
 from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
@@ -66,13 +66,6 @@ class TrainResult:
     config: RunConfig | None = None
     items: ItemCatalog | None = None
 
-    def model(self):
-        """The fitted :class:`~recgraph.model.Recommender` this run produced."""
-        from .model import Recommender
-
-        model = Recommender(preset=self.config.preset, config=self.config, seed=self.config.seed)
-        model._set_from_result(self)
-        return model
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,14 +304,39 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
             clock.total()
             return clock.timings
 
-        # The artifact is the fitted model's own save: one writer, whoever trains.
-        result.manifest = result.model().save(out_dir, final_timings=final_timings)
+        item_ids = corpus.item_ids
+        rows = inputs.items.rows(item_ids)
+        titles, genres = inputs.items.metadata(item_ids)
+        result.manifest = write_fitted(out_dir, item_ids=item_ids, embeddings=embeddings,
+                                       likes=inputs.items.likes[rows], titles=titles, genres=genres,
+                                       popular=inputs.items.popular_rows(),
+                                       catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)),
+                                       config=recorded, manifest=manifest, final_timings=final_timings)
     else:
         manifest["scoring"] = config.scoring.to_dict()
         clock.total()
     _advance(stages, "done")
     stages.close()
     return result
+
+
+#: Manifest keys :func:`recgraph.artifact.write_artifact` sets itself.
+_WRITTEN_BY_ARTIFACT = ("format_version", "metric", "dim", "n_items", "n_trees", "recgraph_version", "created_at",
+                        "scoring", "files", "artifact_id")
+
+
+def write_fitted(path: str | Path, *, item_ids, embeddings, likes, titles, genres, popular, catalogue,
+                 config: RunConfig, manifest: Mapping, final_timings=None) -> dict:
+    """Write a fitted model's artifact (:func:`recgraph.artifact.write_artifact`): the one writer
+    of :func:`train` and :meth:`recgraph.model.Recommender.save`. Returns the manifest."""
+    extra = {}
+    png = loss_png(manifest.get("loss"))
+    if png:
+        extra["loss.png"] = png
+    record = {k: v for k, v in manifest.items() if k not in _WRITTEN_BY_ARTIFACT}
+    return write_artifact(path, embeddings, item_ids, titles, genres, record, n_trees=config.index.n_trees,
+                          seed=stage_seeds(config.seed).index, extra_files=extra, likes=likes, popular=popular,
+                          scoring=config.scoring, final_timings=final_timings, catalogue=catalogue)
 
 
 def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, config: RunConfig | None = None,

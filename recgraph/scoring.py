@@ -197,6 +197,12 @@ def as_history_matrix(histories, n_items: int, row_of_id=None) -> tuple["object"
     return matrix, unknown
 
 
+def _excerpt(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _is_sequence(value) -> bool:
     return hasattr(value, "__iter__") and not isinstance(value, (str, bytes))
 
@@ -237,10 +243,14 @@ class Scorer:
             raise ParameterError(f"embeddings must be a 2-D array [items, dim]; got shape {embeddings.shape}.")
         norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
         self.unit = embeddings / np.where(norms > 0, norms, 1.0)
+        # Kept C-ordered, so every product is one plain GEMM on contiguous operands.
+        self._unit_t = np.ascontiguousarray(self.unit.T)
+        self._no_vector = np.flatnonzero(norms.ravel() == 0)
         self.n_items = int(embeddings.shape[0])
         self.likes = None if likes is None else np.asarray(likes, dtype=np.float64)
         if self.likes is not None and self.likes.shape != (self.n_items,):
             raise ParameterError("likes must hold one value per item.")
+        self._log_likes = None if self.likes is None else np.log1p(self.likes)
         self.options = self.check_options(options)
 
     def check_options(self, options) -> ScoringOptions:
@@ -267,13 +277,13 @@ class Scorer:
             recent.data = ((last - history.data) < opts.recent_count).astype(np.float64)
             query = _unit_rows(query) + opts.recent_weight * _unit_rows(np.asarray(recent @ self.unit))
         query = _unit_rows(query)
-        out = query @ self.unit.T
+        out = query @ self._unit_t
         if opts.popularity_weight > 0:
-            out += opts.popularity_weight * np.log1p(self.likes)[None, :]
+            out += opts.popularity_weight * self._log_likes[None, :]
         empty = counts == 0
         if np.any(empty):
             if opts.fallback == "popular":
-                prior = np.log1p(self.likes) * (opts.popularity_weight if opts.popularity_weight > 0 else 1.0)
+                prior = self._log_likes * (opts.popularity_weight if opts.popularity_weight > 0 else 1.0)
                 out[empty] = prior[None, :]
             else:
                 out[empty] = -np.inf
@@ -299,8 +309,9 @@ class Scorer:
         step = max(1, int(block_entries or BLOCK_ENTRIES) // max(self.n_items, 1))
         for lo in range(0, cols.size, step):
             part = cols[lo:lo + step]
-            block = np.round(_unit_rows(self.unit[part]) @ self.unit.T, SCORE_DECIMALS)
+            block = np.round(_unit_rows(self.unit[part]) @ self._unit_t, SCORE_DECIMALS)
             block[np.arange(part.size), part] = -np.inf
+            block[:, self._no_vector] = -np.inf  # an item without a vector is similar to nothing
             out_cols[lo:lo + step], out_vals[lo:lo + step] = top_columns(block, int(n))
         return out_cols, out_vals
 
@@ -325,7 +336,8 @@ def rank_top(score_block, history, n: int, exclude=None, n_items: int | None = N
     step = max(1, int(block_entries or BLOCK_ENTRIES) // max(n_items, 1))
     for lo in range(0, n_users, step):
         hi = min(lo + step, n_users)
-        block = np.round(np.asarray(score_block(history[lo:hi]), dtype=np.float64), SCORE_DECIMALS)
+        block = np.asarray(score_block(history[lo:hi]), dtype=np.float64)
+        np.round(block, SCORE_DECIMALS, out=block)
         part = skip[lo:hi]
         block[np.repeat(np.arange(hi - lo), np.diff(part.indptr)), part.indices] = -np.inf
         cols[lo:hi], vals[lo:hi] = top_columns(block, n)
@@ -335,7 +347,10 @@ def rank_top(score_block, history, n: int, exclude=None, n_items: int | None = N
 def top_columns(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` highest-scoring columns of each row, best first, ties to the lower column;
     ``-inf`` and NaN are never returned (column -1, score ``-inf`` pad a short row)."""
-    scores = np.where(np.isnan(scores), -np.inf, scores)
+    scores = np.asarray(scores, dtype=np.float64)
+    nan = np.isnan(scores)
+    if nan.any():
+        scores = np.where(nan, -np.inf, scores)
     n_rows, n_cols = scores.shape
     take = min(n, n_cols)
     cols = np.full((n_rows, n), -1, dtype=np.int64)
@@ -344,7 +359,7 @@ def top_columns(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         return cols, vals
     if take < n_cols:
         # The take-th best value per row; every column at least as good is a candidate (ties kept).
-        kth = -np.partition(-scores, take - 1, axis=1)[:, take - 1]
+        kth = np.partition(scores, n_cols - take, axis=1)[:, n_cols - take]
         cand_rows, cand_cols = np.nonzero(scores >= kth[:, None])
     else:
         cand_rows, cand_cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
@@ -362,6 +377,25 @@ def top_columns(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def with_popular(item_ids: np.ndarray, embeddings: np.ndarray, likes: np.ndarray | None,
+                 popular) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The scored catalogue: the items with a vector, then the most liked items of the log that
+    have none (``popular``: ``(item_id, title, likes)`` rows, e.g. popular.csv) with a zero
+    vector, so the popularity prior and the fallback reach them too. Returns ids, embeddings
+    and likes; without likes (or popular rows) the items with a vector alone."""
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    if likes is None or not popular:
+        return item_ids, embeddings, likes
+    ids = np.array([int(p[0]) for p in popular], dtype=np.int64)
+    counts = np.array([int(p[2]) for p in popular], dtype=np.int64)
+    extra = ~np.isin(ids, item_ids)
+    if not extra.any():
+        return item_ids, embeddings, likes
+    zeros = np.zeros((int(extra.sum()), embeddings.shape[1]), dtype=embeddings.dtype)
+    return (np.concatenate([item_ids, ids[extra]]), np.vstack([embeddings, zeros]),
+            np.concatenate([np.asarray(likes, dtype=np.int64), counts[extra]]))
 
 
 class IdMap:
@@ -383,7 +417,8 @@ class IdMap:
     def matrix(self, histories, name: str = "histories"):
         """``histories`` (a sparse matrix over these items, or a sequence of id sequences, oldest
         first; one flat sequence is one user) as :func:`as_history_matrix` returns it, with the
-        unknown ids per user. Integer ids only; a repeated id keeps its last place."""
+        unknown ids per user (an int64 array each). Integer ids only; a repeated id keeps its
+        last place."""
         import scipy.sparse as sp
 
         n_items = self.item_ids.shape[0]
@@ -396,13 +431,18 @@ class IdMap:
         rows = list(histories)
         if rows and all(not _is_sequence(r) for r in rows):
             rows = [rows]
-        try:
-            arrays = [np.asarray(r if _is_sequence(r) else [r], dtype=np.int64).ravel() for r in rows]
-        except (TypeError, ValueError, OverflowError):
-            raise ParameterError(f"{name} must hold integer item ids (a list per user).") from None
-        for r in rows:
-            if not _is_sequence(r) or any(isinstance(v, (bool, float, np.floating)) for v in r):
-                raise ParameterError(f"Each entry of {name} must be a sequence of integer item ids; got {r!r}.")
+        arrays = []
+        for r in rows:  # one conversion per user, checked by dtype (no loop per item)
+            try:
+                array = np.asarray(r) if _is_sequence(r) else None
+            except (TypeError, ValueError, OverflowError):
+                array = None
+            if array is None or array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+                raise ParameterError(f"Each entry of {name} must be a sequence of integer item ids; "
+                                     f"got {_excerpt(r)}.")
+            if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
+                raise ParameterError(f"Item ids in {name} must fit in 64-bit signed integers.")
+            arrays.append(array.astype(np.int64, copy=False))
         lengths = np.array([a.size for a in arrays], dtype=np.int64)
         flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
         user = np.repeat(np.arange(len(arrays)), lengths)
@@ -421,11 +461,9 @@ class IdMap:
             last[:-1] = (known_user[1:] != known_user[:-1]) | (known_col[1:] != known_col[:-1])
         matrix = sp.csr_matrix((place[last].astype(np.float64), (known_user[last], known_col[last])),
                                shape=(len(arrays), n_items))
-        unknown_at = np.flatnonzero(~known)
-        unknown: list[list] = [[] for _ in arrays]
-        for i in unknown_at.tolist():  # only the unknown ids, usually none
-            unknown[int(user[i])].append(int(flat[i]))
-        return matrix, unknown
+        missing = ~known
+        bounds = np.cumsum(np.bincount(user[missing], minlength=len(arrays)))[:-1]
+        return matrix, np.split(flat[missing], bounds)
 
 
 def recommend_ids(scorer, ids: IdMap, histories, n: int, exclude=None,

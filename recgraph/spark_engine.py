@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
-from . import __version__
+from ._version import __version__
 from .config import GraphParams, _section
 from .errors import DataError, EmptyGraphError, MissingDependencyError, ParameterError, RecgraphError
 

@@ -23,8 +23,8 @@ def test_recommend_scoring_override_and_fallback(tmp_path):
     index = ItemIndex.load(tmp_path / "a")
     assert index.scoring == ScoringOptions(popularity_weight=0.1)
     popular = {"popularity_weight": 0.1, "fallback": "popular"}
-    # Only unknown movies watched: the index's most liked movies (likes 7 and 6: ids 8 and 7).
-    assert [h["movie_id"] for h in index.recommend([99], 2, on_unknown="ignore", scoring=popular)] == [8, 7]
+    # Only unknown movies watched: the most liked movies, popular.csv's 42 (no vector) first.
+    assert [h["movie_id"] for h in index.recommend([99], 2, on_unknown="ignore", scoring=popular)] == [42, 8]
     with pytest.raises(UnknownItemError):
         index.recommend([99], 2, on_unknown="ignore", scoring=ScoringOptions())
     hits = index.recommend([1, 99], 3, [2], on_unknown="ignore", scoring=popular)

@@ -24,7 +24,7 @@ def test_id_map_keeps_the_last_place_of_a_repeat_and_reports_unknown_ids():
     ids = IdMap(np.array([30, 10, 20]))
     matrix, unknown = ids.matrix([[10, 20, 99, 10], [30], []])
     assert matrix.toarray().tolist() == [[0, 3, 2], [1, 0, 0], [0, 0, 0]]
-    assert unknown == [[99], [], []]
+    assert [u.tolist() for u in unknown] == [[99], [], []]
     flat, _ = ids.matrix([20, 30])  # one flat sequence is one user
     assert flat.shape == (1, 3)
     with pytest.raises(ParameterError, match="integer item ids"):

@@ -66,10 +66,11 @@ def test_default_scoring_is_plain_cosine(tmp_path):
 
 def test_popularity_prior_reorders_as_computed_by_hand(tmp_path):
     index = make(tmp_path / "a", scoring={"popularity_weight": 0.1})
-    expected = {m: COS[m] + 0.1 * math.log1p(LIKES[m - 1]) for m in COS}
-    # 2: 0.995037, 3: 0.894427 + 0.239790, 4: 0.707107 + 0.461512, 5: 0 + 0.690875
+    expected = {m: COS[m] + 0.1 * math.log1p(LIKES[m - 1]) for m in (2, 3, 4)}
+    expected[42] = 0.1 * math.log1p(2000)  # popular.csv's 42 has no vector: the prior alone
+    # 2: 0.995037, 3: 0.894427 + 0.239790, 4: 0.707107 + 0.461512, 42: 0.760140 (5: 0 + 0.690875)
     hits = index.recommend([1], k=4)
-    assert ids(hits) == [4, 3, 2, 5]
+    assert ids(hits) == [4, 3, 2, 42]
     assert {h["movie_id"]: h["score"] for h in hits} == pytest.approx(expected, abs=1e-6)
     assert hits[0]["title"] == "Four (1993)"
     # k=2 re-ranks the whole candidate pool, not the two nearest only.
@@ -80,20 +81,19 @@ def test_popularity_prior_reorders_as_computed_by_hand(tmp_path):
 
 
 def test_fallback_returns_most_liked_unwatched_movies(tmp_path):
-    # The fallback ranks the index's movies by likes (popular.csv's 42 and 7 have no vector:
-    # every list comes from the one exact scoring over the index).
     index = make(tmp_path / "a", scoring={"popularity_weight": 0.1, "fallback": "popular"})
     hits = index.recommend([99], k=3, exclude=[5], on_unknown="ignore")
-    assert ids(hits) == [4, 1, 3]
-    assert hits[0].to_dict() == {"movie_id": 4, "title": "Four (1993)", "score": round(0.1 * math.log1p(100), 6)}
+    assert ids(hits) == [42, 4, 1]
+    assert hits[0].to_dict() == {"movie_id": 42, "title": "Forty-Two (1999)", "score": round(0.1 * math.log1p(2000), 6)}
     assert hits.unknown == (99,) and hits.query == ()
-    assert ids(index.recommend([], k=2)) == [5, 4]
+    assert ids(index.recommend([], k=2)) == [42, 5]
     # An unknown id is reported by default; strict makes it an error, fallback or not.
     assert index.recommend([99], k=3) == hits_without_exclude(index)
     with pytest.raises(UnknownItemError, match="Movie id 99 is not in the index"):
         index.recommend([99], k=3, strict=True)
-    # Every movie is ranked: a list runs short only when the catalogue does.
-    assert ids(index.recommend([1], k=5, exclude=[2, 3])) == [4, 5]
+    # Every movie is scored, popular.csv's without a vector by the prior alone: 4 (1.168619),
+    # 42 (0.760140), 5 (0.690875), 7 (0.239790); never one watched or excluded.
+    assert ids(index.recommend([1], k=5, exclude=[2, 3])) == [4, 42, 5, 7]
 
 
 def hits_without_exclude(index):

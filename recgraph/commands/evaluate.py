@@ -64,7 +64,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``recgraph evaluate`` from parsed arguments."""
-    from .. import __version__
+    from .._version import __version__
     from ..atomic import write_json
     from ..evaluation.harness import format_table, run_evaluation, validation_depth
 

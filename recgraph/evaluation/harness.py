@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ParameterError
 from .baselines import BaselineTooLarge, make_baseline
 from .interactions import Interactions

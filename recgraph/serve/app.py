@@ -29,7 +29,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ParameterError, UnknownItemError
 from .cache import CachedResponse
 from .reloader import IndexHolder, Snapshot
