@@ -382,13 +382,26 @@ class ItemIndex:
         skip, unknown_skip = self.resolve(exclude, strict=strict)
         if not rows and opts.fallback != "popular":
             raise self._nothing_to_recommend(watched, unknown)
-        history, _ = as_history_matrix([rows], self.scorer.n_items)
-        # Excluded: the known movies, and popular.csv movies without a vector given by id.
-        extra = self._ids.columns(np.array(_ids_of(exclude), dtype=np.int64))
-        excluded, _ = as_history_matrix([skip + [int(c) for c in extra if c >= len(self)]], self.scorer.n_items)
+        # The scored columns, in order: the index's movies, and popular.csv's movies without a
+        # vector given by id (never recommended back), as Recommender.recommend reads a history.
+        history, _ = as_history_matrix([self._scored_columns(watched)], self.scorer.n_items)
+        excluded, _ = as_history_matrix([self._scored_columns(exclude)], self.scorer.n_items)
         cols, scores = self.scorer.top(history, k, excluded, opts)
         query_movies = tuple(self.movie(r) for r in rows)
         return Recommendations(self._hits(cols[0], scores[0]), query_movies, tuple(_dedupe(unknown + unknown_skip)))
+
+    def _scored_columns(self, movies: list) -> list[int]:
+        """Scorer columns of ``movies`` in order: index rows, or (for an id) a popular movie
+        without a vector; others are left out."""
+        cols = []
+        for movie in movies:
+            row = self._find(movie)
+            if row is None and isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
+                row = int(self._ids.columns([int(movie)])[0]) if -2 ** 63 <= int(movie) < 2 ** 63 else -1
+                row = row if row >= 0 else None
+            if row is not None:
+                cols.append(row)
+        return cols
 
     def recommend_many(self, histories, k: int = 10, exclude=None,
                        scoring: ScoringOptions | dict | None = None) -> tuple[np.ndarray, np.ndarray]:
