@@ -114,7 +114,7 @@ def test_bad_data_sources(tmp_path):
 def test_refuses_to_overwrite_a_foreign_directory(tmp_path, ml_small_path):
     (tmp_path / "notes.txt").write_text("keep me")
     proc = run_script("--data", ml_small_path, "--out", tmp_path, "--quiet")
-    assert proc.returncode == 1 and "is not something recgraph wrote" in proc.stderr
+    assert proc.returncode == 1 and "is not an artifact recgraph wrote" in proc.stderr
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 

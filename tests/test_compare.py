@@ -146,12 +146,12 @@ def test_refuses_to_replace_a_foreign_directory(ml_small, tmp_path):
     from recgraph.errors import ArtifactError
 
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ArtifactError, match="not something recgraph wrote"):
+    with pytest.raises(ArtifactError, match="not a report directory recgraph wrote"):
         compare_backends(ml_small, tmp_path, backends=("gensim",))
     assert (tmp_path / "notes.txt").read_text() == "mine"
     # A report.json that recgraph did not write does not make the directory replaceable.
     (tmp_path / "report.json").write_text('{"title": "quarterly report"}')
-    with pytest.raises(ArtifactError, match="not something recgraph wrote"):
+    with pytest.raises(ArtifactError, match="not a report directory recgraph wrote"):
         compare_backends(ml_small, tmp_path, backends=("gensim",))
 
 
