@@ -18,4 +18,4 @@ recgraph.atomic the atomic writes, recgraph.commands the command line (recgraph.
 This module imports nothing heavy, so ``import recgraph.index`` stays light.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -184,15 +184,16 @@ def test_import_index_stays_light():
 @pytest.mark.slow
 def test_manifest_contents(trained_artifact):
     manifest = json.loads((trained_artifact.out_dir / "manifest.json").read_text())
-    for key in ("format_version", "backend", "dim", "metric", "n_trees", "n_items", "graph", "params", "seed",
-                "timings_s", "data", "recgraph_version", "created_at", "files"):
+    for key in ("format_version", "config", "dim", "metric", "n_items", "graph", "timings_s", "data",
+                "recgraph_version", "created_at", "files"):
         assert key in manifest, key
     assert manifest["graph"] == {"nodes": 1405, "edges": 40043, "avg_degree": 57.0}
-    assert manifest["metric"] == "angular" and manifest["backend"] == "gensim"
+    assert manifest["metric"] == "angular" and manifest["config"]["trainer"]["backend"] == "gensim"
     assert set(manifest["timings_s"]) >= {"load", "graph", "walks", "train", "index", "total"}
     assert manifest["data"]["md5"] == "31a303aabbc519bd33d025e44d6c2570"
     assert manifest["files"]["index.ann"]["size"] == (trained_artifact.out_dir / "index.ann").stat().st_size
-    assert manifest["params"]["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    assert manifest["config"]["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    assert manifest["config"]["seed"] == 7 and manifest["config"]["index"] == {"n_trees": 50}
 
 
 @pytest.mark.slow
