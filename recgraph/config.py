@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ParameterError
-from .presets import DEFAULT_PRESET, available_presets, read_preset
+from .presets import DEFAULT_PRESET, available_presets, preset_text
 from .scoring import ScoringOptions
 from .seeds import check_seed
 from .trainers import available_trainers
@@ -327,7 +327,7 @@ class RunConfig:
 # ---------------------------------------------------------------------- presets
 def load_preset(name: str) -> RunConfig:
     """Preset ``name`` (``recgraph/presets/<name>.toml``) as a configuration."""
-    return _apply(RunConfig(), {**read_preset(name), "preset": name})
+    return _apply(RunConfig(), {**parse_toml(preset_text(name), f"preset {name}"), "preset": name})
 
 
 def resolve_config(preset: str | None = None, backend: str | None = None, base: RunConfig | Mapping | None = None,

@@ -13,8 +13,8 @@ Each ``<name>.toml`` beside this module is a configuration file like any other
   ``docs/graph_options.md``): three graph views, 40 walks per movie, and a popularity
   prior, recency and a most-popular fallback at query time.
 
-This module only finds and reads the files; :func:`recgraph.config.load_preset` turns
-one into a :class:`~recgraph.config.RunConfig`.
+This module only finds the files and reads their text; :func:`recgraph.config.load_preset`
+parses one into a :class:`~recgraph.config.RunConfig`.
 
 >>> available_presets()
 ['seed', 'showcase', 'tuned']
@@ -40,10 +40,3 @@ def preset_text(name: str) -> str:
     if not isinstance(name, str) or name not in available_presets():
         raise ParameterError(f"Unknown preset {name!r}; available: {', '.join(available_presets())}.")
     return resources.files(__name__).joinpath(f"{name}.toml").read_text(encoding="utf-8")
-
-
-def read_preset(name: str) -> dict:
-    """Preset ``name``'s sections as a configuration file holds them."""
-    from ..config import parse_toml
-
-    return parse_toml(preset_text(name), f"preset {name}")
