@@ -135,7 +135,7 @@ def test_evaluate_command_writes_json(ml_small_path, tmp_path, capsys):
     assert report["protocol"] == "random"
     assert report["rows"][0]["params"]["scoring"]["popularity_weight"] == 0.1
     assert report["rows"][0]["users_without_recommendations"] == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == f"wrote {out}\n"  # --quiet: only where the results went
 
 
 # ---------------------------------------------------------------------- at scale
