@@ -104,7 +104,7 @@ def scale(args) -> None:
     from recgraph.evaluation.harness import baseline_params, evaluate_baseline, prepare, rank_with_index
     from recgraph.index import ItemIndex
     from recgraph.pipeline import train
-    from recgraph.config import preset_config, resolve_config
+    from recgraph.config import load_preset, resolve_config
 
     def stage(name, seconds, note=""):
         print(f"| {name} | {seconds:.1f} | {peak_gb():.1f} | {note} |", flush=True)
@@ -145,7 +145,7 @@ def scale(args) -> None:
         users = data.eval_users
         # The artifact's own scoring, then tuned's (popularity prior over 200 candidates,
         # recency, fallback) on the same vectors: what the query side costs with each.
-        for name, scoring in ((args.preset, None), ("tuned", preset_config("tuned", "gensim").scoring)):
+        for name, scoring in ((args.preset, None), ("tuned", load_preset("tuned").scoring)):
             index._annoy = annoy = TimedAnnoy(getattr(index._annoy, "_annoy", index._annoy))
             per_user = []
             t = time.perf_counter()

@@ -81,9 +81,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from recgraph.data import load_movielens
-    from recgraph.config import preset_config
+    from recgraph.config import load_preset
 
-    views = json.loads(args.views) if args.views else [v.to_dict() for v in preset_config(args.preset).views]
+    views = json.loads(args.views) if args.views else [v.to_dict() for v in load_preset(args.preset).views]
     small = load_movielens(str(ML_SMALL))
     fractions = [float(f) for f in args.fractions.split(",") if f]
     print(f"preset {args.preset}: views {views}")
@@ -94,15 +94,18 @@ def main(argv=None) -> int:
     for path in args.data:
         view_rows(Path(path).name, load_log(path), views)
     if args.evaluate:
+        from recgraph.config import resolve_config
         from recgraph.evaluation.harness import run_evaluation
+        from recgraph.evaluation.settings import EvaluationSettings
 
         metrics = ("hr@10", "ndcg@10", "recall@20")
         print(f"\n{'log':<22} {'protocol':<15} " + " ".join(f"{m + ' (x kNN)':>22}" for m in metrics))
         for fraction in fractions:
             data = subsample(small, fraction, args.seed)
             for protocol in ("leave-last-out", "random"):
-                result = run_evaluation(data, protocol, preset=args.preset, seed=args.seed, baselines=("item-knn",),
-                                        validation=int(args.validation))
+                result = run_evaluation(data, resolve_config(args.preset, seed=args.seed),
+                                        EvaluationSettings(protocol=protocol, baselines=("item-knn",),
+                                                           validation=int(args.validation)))
                 rows = {row.get("name"): row["metrics"] for row in result["rows"]}
                 ours = next(m for name, m in rows.items() if name != "item-knn")
                 knn = rows["item-knn"]

@@ -31,19 +31,17 @@ def main(argv=None) -> int:
     parser.add_argument("--jsonl", help="append the result here")
     args = parser.parse_args(argv)
 
-    from recgraph import presets
+    from recgraph.config import resolve_config
     from recgraph.data import load_movielens
     from recgraph.evaluation.harness import baseline_params, evaluate_baseline, prepare, train_and_evaluate
 
     views = json.loads(args.views)
-    if views:
-        presets.PRESETS["tuned"]["graph"] = views[0]
-        presets.PRESETS["tuned"]["extra_views"] = views[1:]
+    config = resolve_config("tuned", seed=args.seed, base={"graph": views} if views else None)
     ratings = load_movielens(args.data)
     split, data = prepare(ratings, args.protocol, 4.0, 0.2, 0, args.validation)
     knn = evaluate_baseline(data, "item-knn", (10, 20), **baseline_params("item-knn", 4.0))["metrics"]
     t = time.perf_counter()
-    row = train_and_evaluate(ratings, split, data, "gensim", "tuned", args.seed, ks=(10, 20))
+    row = train_and_evaluate(ratings, split, data, config, ks=(10, 20))
     ours, graph = row["metrics"], row["graph"]
     shape = [(v["nodes"], v["edges"], v["avg_degree"]) for v in graph.get("views", [graph])]
     cells = " ".join(f"{m} {ours[m]:.4f}/{knn[m]:.4f}" for m in ("hr@10", "ndcg@10", "recall@20"))

@@ -33,7 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from recgraph.corpus import WalkParams  # noqa: E402
+from recgraph.config import resolve_config  # noqa: E402
 from recgraph.data import load_movielens  # noqa: E402
 from recgraph.index import ItemIndex  # noqa: E402
 from recgraph.pipeline import train  # noqa: E402
@@ -128,8 +128,8 @@ def _loss(loss) -> str:
 def one_run(ratings, backend: str, params: dict, seed: int, out: Path) -> dict:
     walk = {k: params[k] for k in WALK_KEYS if k in params}
     trainer = {k: v for k, v in params.items() if k not in WALK_KEYS}
-    result = train(ratings, out, backend=backend, seed=seed, walk_params=WalkParams(**walk),
-                   trainer_params=trainer, show_progress=False)
+    result = train(ratings, out, resolve_config(backend=backend, seed=seed, walks=walk, trainer=trainer),
+                   show_progress=False)
     ids = result.corpus.item_ids
     esb, jedi = exact_ranks(result.embeddings, ids, STAR_WARS, (EMPIRE, JEDI))
     aladdin, beauty = exact_ranks(result.embeddings, ids, LION_KING, (ALADDIN, BEAUTY))

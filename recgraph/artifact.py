@@ -29,7 +29,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, TypedDict
 
 import numpy as np
 
@@ -42,7 +42,11 @@ from .validation import check_int
 logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------- format
-FORMAT_VERSION = 1
+#: Version 2 records the run's configuration once, under ``config``; version 1 (recgraph
+#: 0.1) also kept copies of it (``params``, ``backend``, ``seed``, ``preset``, ``scoring``,
+#: ``n_trees``). Both load; :func:`manifest_config` reads the configuration of either.
+FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 METRIC = "angular"
 INDEX_FILE = "index.ann"
 EMBEDDINGS_FILE = "embeddings.npy"
@@ -60,6 +64,81 @@ REQUIRED_FILES = (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE)
 OPTIONAL_FILES = (POPULAR_FILE, CATALOGUE_FILE)
 #: Every file recgraph may write into an artifact directory.
 ARTIFACT_FILES = frozenset(REQUIRED_FILES + OPTIONAL_FILES + (MANIFEST_FILE, LOSS_PLOT_FILE))
+#: The ``kind`` in a graph directory's manifest (:data:`recgraph.graph_store.GRAPH_KIND`), so an
+#: artifact's reader and output check can tell one apart without importing pyarrow.
+GRAPH_KIND = "recgraph-graph"
+
+
+class FileRecord(TypedDict):
+    """A file's entry in the manifest's ``files``."""
+
+    size: int
+    sha256: str
+
+
+class Manifest(TypedDict, total=False):
+    """``manifest.json``, format 2 (``docs/artifact.md``). ``config`` is the run's whole
+    configuration (:meth:`recgraph.config.RunConfig.to_dict`), recorded once; the rest are
+    facts of the files and of the run."""
+
+    format_version: int
+    artifact_id: str
+    config: dict          # preset, seed, graph (views), walks, trainer, scoring, index
+    metric: str
+    dim: int
+    n_items: int
+    graph: dict           # statistics: nodes, edges, avg_degree (+ views, items)
+    data: dict            # source, md5, implicit, has_titles, columns, rows, users, items
+    walks_sha256: str
+    training: dict
+    loss: list
+    timings_s: dict
+    recgraph_version: str
+    created_at: str
+    files: dict[str, FileRecord]
+
+
+#: Trainer parameters a configuration never records: the run's seed decides the trainer's.
+_RUN_LEVEL_TRAINER_PARAMS = ("seed", "show_progress")
+
+
+def manifest_config(manifest: Mapping) -> dict:
+    """The configuration an artifact was trained with, in
+    :meth:`recgraph.config.RunConfig.to_dict`'s shape, whatever the manifest's format.
+
+    Format 2 records it once under ``config``. Format 1 kept it in several places; this
+    reads them in one way: ``config`` when present (its ``trainer.params`` become the
+    backend's own table), else rebuilt from ``params``, ``backend``, ``seed`` and
+    ``preset``, with ``scoring`` and ``n_trees`` from the top level. Sections the manifest
+    does not hold are left out (the preset's apply: :meth:`RunConfig.from_manifest`). A
+    plain dict, light (no pandas): :mod:`recgraph.index` and the service read it.
+    """
+    recorded = manifest.get("config")
+    if manifest.get("format_version") != 1:
+        return json.loads(json.dumps(recorded)) if isinstance(recorded, Mapping) else {}
+    if isinstance(recorded, Mapping):
+        config = json.loads(json.dumps(recorded))
+    else:  # written before the manifest recorded its configuration
+        params = manifest.get("params") or {}
+        config = {"preset": manifest.get("preset"), "seed": manifest.get("seed"),
+                  "graph": params.get("views") or ([params["graph"]] if params.get("graph") else None),
+                  "walks": params.get("walks"),
+                  "trainer": {"backend": manifest.get("backend", "gensim"), "params": params.get("trainer") or {}}}
+        if "n_trees" in params:
+            config["index"] = {"n_trees": params["n_trees"]}
+        config = {k: v for k, v in config.items() if v is not None or k == "seed"}
+    trainer = config.get("trainer")
+    if isinstance(trainer, dict) and "params" in trainer:
+        backend = trainer.get("backend") or "gensim"
+        own = {k: v for k, v in (trainer.pop("params") or {}).items() if k not in _RUN_LEVEL_TRAINER_PARAMS}
+        trainer[backend] = own
+    if config.get("preset") is None:  # 0.1 ran without a preset on the class defaults: showcase
+        config.pop("preset", None)
+    if "scoring" not in config and isinstance(manifest.get("scoring"), Mapping):
+        config["scoring"] = dict(manifest["scoring"])
+    if "index" not in config and isinstance(manifest.get("n_trees"), int):
+        config["index"] = {"n_trees": manifest["n_trees"]}
+    return config
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -83,7 +162,7 @@ def check_output_dir(
     marker_keys: tuple[str, ...] = ("format_version", "files"),
     allowed: frozenset[str] | Callable[[str], object] = ARTIFACT_FILES,
     is_ours: Callable[[Path], bool] | None = None,
-    what: str = "something recgraph wrote",
+    what: str = "an artifact recgraph wrote",
 ) -> Path:
     """Refuse, before any work, an output directory we could not write or would destroy.
 
@@ -110,7 +189,13 @@ def check_output_dir(
             refuse = (f"Output directory {out} is not empty and is not {what}; refusing to "
                       "replace it (choose a new or empty directory)")
             ours = is_ours(out) if is_ours is not None else _is_marker(out / marker, marker_keys)
+            if ours and marker == MANIFEST_FILE and is_ours is None and _is_graph_dir(out):
+                ours = False  # a graph directory has a manifest with files too
             if not ours:
+                if is_ours is None and _is_graph_dir(out):
+                    raise ArtifactError(f"Output directory {out} is a graph directory (written by 'recgraph graph'), "
+                                        f"not {what}; refusing to replace it (train from it with "
+                                        f"'recgraph train --graph {out} --out NEW_DIR').")
                 raise ArtifactError(f"{refuse}.")
             known = allowed if callable(allowed) else allowed.__contains__
             foreign = [name for name in entries if not known(name)]
@@ -148,6 +233,15 @@ def _nearest_existing_parent(path: Path) -> Path:
     return Path(path.absolute().anchor)
 
 
+def _is_graph_dir(directory: Path) -> bool:
+    """Whether ``directory``'s manifest.json is a graph directory's (``recgraph graph``)."""
+    try:
+        payload = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(payload, dict) and payload.get("kind") == GRAPH_KIND
+
+
 def _is_marker(path: Path, keys: tuple[str, ...]) -> bool:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
@@ -180,8 +274,9 @@ def write_artifact(
     ----------
     embeddings : float32 [n_items, dim]; row i becomes Annoy item i.
     movie_ids, titles, genres : one per row.
-    manifest : keys to record (backend, params, graph, timings_s, data, ...); the
-        format, metric, sizes and checksums are added here.
+    manifest : keys to record (:class:`Manifest`: config, graph, data, training,
+        timings_s, ...); the format, metric, sizes and checksums are added here, and
+        ``config``'s ``scoring`` and ``index`` are set to ``scoring`` and ``n_trees``.
     extra_files : more files to place in the directory (e.g. ``loss.png``).
     likes : int [n_items], users who liked each movie (training rating >= 4.0); written as
         a fifth ``likes`` column of items.csv. None: no such column.
@@ -256,15 +351,17 @@ def write_artifact(
         for name, payload in (extra_files or {}).items():
             (tmp / name).write_bytes(payload)
         full = dict(manifest)
+        # The configuration, once: the index and scoring this artifact was built with are its own.
+        config = dict(full.pop("config", None) or {})
+        config["scoring"] = scoring.to_dict()
+        config["index"] = {**dict(config.get("index") or {}), "n_trees": n_trees}
+        full = {"format_version": FORMAT_VERSION, "config": config, **full}
         full.update(
-            format_version=FORMAT_VERSION,
             metric=METRIC,
             dim=int(dim),
             n_items=int(n_items),
-            n_trees=n_trees,
             recgraph_version=__version__,
             created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            scoring=scoring.to_dict(),
             files={name: {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)} for name in names},
         )
         full["artifact_id"] = full["files"][INDEX_FILE]["sha256"][:12]
@@ -356,10 +453,14 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         raise ArtifactError(f"{manifest_path} is not valid JSON ({exc}).") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
         raise ArtifactError(f"{manifest_path} is not a recgraph manifest (expected a JSON object with 'files').")
+    if manifest.get("kind") == GRAPH_KIND:
+        raise ArtifactError(f"{root} is a graph directory (written by 'recgraph graph'), not an artifact; train from "
+                            f"it with 'recgraph train --graph {root} --out DIR' and query DIR.")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMAT_VERSIONS or isinstance(version, bool):
+        readable = " and ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
         raise ArtifactError(
-            f"{manifest_path} has format_version {version!r}; this recgraph reads version {FORMAT_VERSION}."
+            f"{manifest_path} has format_version {version!r}; this recgraph reads versions {readable}."
         )
     files = manifest.get("files", {})
     present = [name for name in OPTIONAL_FILES if (root / name).is_file() or name in files]

@@ -11,7 +11,7 @@ in the same harness for scale. Output directory::
     report.md     the table
     report.png    the plot (needs matplotlib, the ``plot`` extra)
 
->>> report = compare_backends("ml-latest-small.zip", "runs/compare", seed=0)
+>>> report = compare_backends("ml-latest-small.zip", "runs/compare", resolve_config(preset="tuned"))
 """
 
 from __future__ import annotations
@@ -22,12 +22,16 @@ import logging
 import os
 import shutil
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._version import __version__
 from .errors import MissingDependencyError, ParameterError
-from .evaluation.settings import DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD
+from .evaluation.settings import EvaluationSettings
+
+if TYPE_CHECKING:
+    from .config import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ DEFAULT_BACKENDS = ("gensim", "keras")
 REPORT_FILES = ("report.json", "report.md", "report.png")
 #: Top-level keys of report.json.
 REPORT_KEYS = ("recgraph_version", "created_at", "data", "seed", "preset", "protocol", "split", "graph",
-               "params", "walks_sha256", "walks_shape", "backends", "agreement", "baselines", "plot")
+               "config", "settings", "walks_sha256", "walks_shape", "backends", "agreement", "baselines", "plot")
 #: Keys of each available backend's entry in ``backends``.
 BACKEND_KEYS = ("available", "trainer_params", "train_s", "hr@10", "ndcg@10", "recall@20", "coverage",
                 "metrics", "rank_s", "similar")
@@ -62,10 +66,8 @@ def neighbour_jaccard(a, b, k: int = 10, movies=None) -> dict:
             "median_jaccard": round(float(np.median(scores)), 4) if len(common) else None}
 
 
-def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, backends=DEFAULT_BACKENDS,
-                     preset: str = "tuned", protocol: str = "random", threshold: float = DEFAULT_THRESHOLD,
-                     test_fraction: float = DEFAULT_TEST_FRACTION, baselines=DEFAULT_BASELINES,
-                     ease_lambda: float = DEFAULT_EASE_LAMBDA, trainer_overrides: dict | None = None,
+def compare_backends(data, out_dir: str | os.PathLike, config: RunConfig | None = None,
+                     settings: EvaluationSettings | None = None, backends=DEFAULT_BACKENDS,
                      keep_artifacts: bool = False, show_progress: bool = False, log: dict | None = None) -> dict:
     """Train every backend on one walk corpus, measure, and write the report directory.
 
@@ -73,35 +75,40 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
     ----------
     data : a log for :func:`recgraph.data.load` (CSV/Parquet file or parts, DataFrame,
         MovieLens directory/zip/URL), or loaded Ratings.
-    log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
     out_dir : where report.json / report.md / report.png go (replaced atomically).
+    config : the :class:`~recgraph.config.RunConfig` (None: ``RunConfig()``, the showcase
+        preset); each backend trains with its own trainer section of it.
+    settings : the :class:`~recgraph.evaluation.settings.EvaluationSettings` (split,
+        baselines; None: the defaults, as ``recgraph evaluate``'s).
     backends : trainer names; one that cannot be imported is reported as unavailable.
-    trainer_overrides : ``{backend: {param: value}}`` on top of the preset.
+    log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
     keep_artifacts : also keep each backend's artifact under ``out_dir/artifacts/``.
 
     Returns
     -------
     The report (as written to report.json).
     """
-    from .artifact import check_output_dir
+    from .artifact import check_output_dir, manifest_config
     from .atomic import replace_dir, staging_dir, write_bytes, write_json, write_text
-    from .config import resolve_config
+    from .config import RunConfig
     from .evaluation.harness import baseline_params, evaluate_baseline, evaluate_index, prepare
     from .index import ItemIndex
     from .pipeline import load_inputs, load_log_source, train_on_corpus
 
     out = check_output_dir(out_dir, marker="report.json", marker_keys=("recgraph_version", "backends"),
-                           allowed=frozenset(REPORT_FILES) | {"artifacts"})
+                           allowed=frozenset(REPORT_FILES) | {"artifacts"}, what="a report directory recgraph wrote")
     if not backends:
         raise ParameterError("Name at least one backend to compare.")
-    overrides = dict(trainer_overrides or {})
+    config = RunConfig() if config is None else config
+    settings = EvaluationSettings() if settings is None else settings
+    threshold = settings.threshold
     ratings = load_log_source(data, log)
-    split, matrices = prepare(ratings, protocol, threshold, test_fraction, seed)
+    split, matrices = prepare(ratings, settings.protocol, threshold, settings.test_fraction, settings.split_seed,
+                              settings.validation, settings.max_users)
     train_ratings = split.train_ratings(ratings)
-    shared = resolve_config(preset, backends[0], seed=seed)
     # One corpus, walked with the run's seed as recgraph.pipeline.train walks it; every backend trains on it.
     t = time.perf_counter()
-    inputs, shared = load_inputs(train_ratings, shared)
+    inputs, shared = load_inputs(train_ratings, config.with_backend(backends[0]))
     corpus_s = time.perf_counter() - t
     corpus = inputs.corpus
     item_ids, corpus_sha = corpus.item_ids, corpus.sha256()
@@ -111,9 +118,9 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         entries, indexes = {}, {}
         for backend in backends:
             try:
-                config = resolve_config(preset, backend, trainer=overrides.get(backend), seed=seed)
                 artifact_dir = tmp / "artifacts" / backend
-                result = train_on_corpus(inputs, artifact_dir, config, show_progress=show_progress)
+                result = train_on_corpus(inputs, artifact_dir, shared.with_backend(backend),
+                                         show_progress=show_progress)
             except MissingDependencyError as exc:
                 logger.warning("%s", exc)
                 entries[backend] = {"available": False, "error": str(exc)}
@@ -122,11 +129,11 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             train_s = manifest["timings_s"]["train"]
             index = ItemIndex.load(artifact_dir)
             indexes[backend] = index
-            row = evaluate_index(index, matrices, None, name=backend)  # the artifact's own scoring
+            row = evaluate_index(index, matrices, None, settings.ks, name=backend)  # the artifact's own scoring
             metrics = row["metrics"]
             entries[backend] = {
                 "available": True,
-                "trainer_params": manifest["params"]["trainer"],
+                "trainer_params": manifest_config(manifest)["trainer"][backend],
                 "train_s": round(train_s, 3),
                 "hr@10": metrics["hr@10"],
                 "ndcg@10": metrics["ndcg@10"],
@@ -156,8 +163,9 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
         if len(names) < 2:
             agreement["note"] = "fewer than two backends trained, so there is nothing to compare"
         baseline_rows = {}
-        for name in baselines:
-            row = evaluate_baseline(matrices, name, **baseline_params(name, threshold, ease_lambda))
+        for name in settings.baselines:
+            row = evaluate_baseline(matrices, name, settings.ks,
+                                    **baseline_params(name, threshold, settings.ease_lambda, settings.ease_max_gb))
             if row.get("skipped"):  # e.g. EASE past its memory limit: one sentence, no numbers
                 baseline_rows[name] = {"params": row["params"], "skipped": row["skipped"]}
                 continue
@@ -169,12 +177,13 @@ def compare_backends(data, out_dir: str | os.PathLike, seed: int | None = 0, bac
             "recgraph_version": __version__,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
-            "seed": seed,
-            "preset": preset,
-            "protocol": protocol,
+            "seed": shared.seed,
+            "preset": shared.preset,
+            "protocol": settings.protocol,
             "split": {**split.summary(), "eval_users": int(len(matrices.eval_users)), "items": matrices.n_items},
             "graph": corpus.stats(),
-            "params": {**corpus.params_record(), "walks": shared.walks.to_dict(), "scoring": shared.scoring.to_dict()},
+            "config": shared.to_dict(),
+            "settings": settings.to_dict(),
             "walks_sha256": corpus_sha,
             "walks_shape": corpus.shape,
             "corpus_s": round(corpus_s, 3),

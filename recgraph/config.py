@@ -1,17 +1,20 @@
 """One run configuration: graph views, walks, trainer, scoring and index, validated once.
 
 A :class:`RunConfig` is everything that decides what ``recgraph train`` builds, apart from
-the data: typed sections whose defaults live here (and in the stage modules they mirror),
-checked when they are made, so a bad value fails before any work. Presets
-(:mod:`recgraph.presets`) are named configurations; :func:`resolve_config` is the one
+the data: typed sections, checked when they are made, so a bad value fails before any
+work. The trainer section holds every backend's settings (``trainer.gensim``,
+``trainer.keras``); the chosen ``trainer.backend`` picks its own. ``RunConfig()`` is the
+``showcase`` preset. Presets are TOML files in this same shape
+(``recgraph/presets/*.toml``, :func:`load_preset`); :func:`resolve_config` is the one
 place where a preset, a configuration file and command-line overrides become a
-``RunConfig``. Every artifact's manifest records its configuration whole under
-``config``, so ``recgraph train --config manifest.json`` reproduces the run.
+``RunConfig``. Every artifact's manifest records its configuration once, under ``config``
+(:func:`recgraph.artifact.manifest_config` reads it), so ``recgraph train --config
+manifest.json`` reproduces the run.
 
 A configuration file is JSON or TOML with any of these sections (the rest are the
-preset's or the defaults)::
+preset's)::
 
-    preset = "tuned"          # start from a named configuration (optional)
+    preset = "tuned"          # start from a named configuration (default: showcase)
     seed = 1
     [[graph]]                 # one table per graph view, the primary view first
     min_rating = 5.0
@@ -20,8 +23,10 @@ preset's or the defaults)::
     num_walks = 40
     [trainer]
     backend = "gensim"
-    [trainer.params]
+    [trainer.gensim]          # each backend's hyperparameters in its own table
     dim = 64
+    [trainer.keras]
+    epochs = 5
     [scoring]
     popularity_weight = 0.15
     [index]
@@ -30,6 +35,7 @@ preset's or the defaults)::
     source = "clicks.parquet"
     user_col = "user"         # recgraph.data.load_log options: user_col, item_col,
     item_col = "item"         # rating_col, time_col, items (command-line flags win)
+    time_col = "ts"
 
 >>> config = resolve_config(preset="tuned", backend="keras", trainer={"epochs": 3})
 >>> config.views[0].min_rating, config.trainer.params["epochs"]
@@ -44,7 +50,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ParameterError
-from .presets import available_presets, get_preset
+from .presets import DEFAULT_PRESET, available_presets, preset_text
 from .scoring import ScoringOptions
 from .seeds import check_seed
 from .trainers import available_trainers
@@ -53,6 +59,8 @@ from .walks import DEFAULT_NUM_WALKS, DEFAULT_P, DEFAULT_Q, DEFAULT_WALK_LENGTH
 
 DEFAULT_BACKEND = "gensim"
 DEFAULT_N_TREES = 50
+#: The run seed when none is given: every command and ``RunConfig()`` are repeatable by default.
+DEFAULT_SEED = 0
 #: Trainer parameters a configuration never records: the run's seed and the progress
 #: switch decide them (the trainer's seed is derived from the run's, see recgraph.seeds).
 RUN_LEVEL_TRAINER_PARAMS = ("seed", "show_progress")
@@ -121,23 +129,112 @@ class WalkParams:
         return out
 
 
+
+
+@dataclass(frozen=True)
+class GensimParams:
+    """The gensim backend's hyperparameters (:class:`recgraph.trainers.gensim_backend.GensimTrainer`;
+    why these defaults: ``docs/defaults.md``). ``workers`` None: one thread below 250,000 walk
+    tokens, every core above."""
+
+    dim: int = 50
+    window: int = 5
+    negative: int = 1
+    epochs: int = 8
+    sample: float = 0.0
+    ns_exponent: float = 0.25
+    alpha: float = 0.05
+    min_alpha: float = 0.0001
+    vectors: str = "both"
+    workers: int | None = None
+
+    def __post_init__(self):
+        for name in ("dim", "window", "negative", "epochs"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name)))
+        for name in ("sample", "ns_exponent", "min_alpha"):
+            object.__setattr__(self, name, check_float(name, getattr(self, name), low=0.0 if name != "ns_exponent" else None))
+        object.__setattr__(self, "alpha", check_positive("alpha", self.alpha))
+        if self.vectors not in ("input", "output", "both"):
+            raise ParameterError(f"vectors must be 'input', 'output' or 'both'; got {self.vectors!r}.")
+        if self.workers is not None:
+            object.__setattr__(self, "workers", check_int("workers", self.workers))
+
+
+@dataclass(frozen=True)
+class KerasParams:
+    """The keras backend's hyperparameters (:class:`recgraph.trainers.keras_backend.KerasTrainer`):
+    the Keras example's model and settings by default."""
+
+    dim: int = 50
+    window: int = 10
+    negative: int = 4
+    epochs: int = 10
+    batch_size: int = 1024
+    learning_rate: float = 0.001
+    drop_positive_negatives: bool = False
+
+    def __post_init__(self):
+        for name in ("dim", "window", "negative", "epochs", "batch_size"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name)))
+        object.__setattr__(self, "learning_rate", check_positive("learning_rate", self.learning_rate))
+        if not isinstance(self.drop_positive_negatives, bool):
+            raise ParameterError(f"drop_positive_negatives must be true or false; got {self.drop_positive_negatives!r}.")
+
+
+#: Backend name -> the typed section of its hyperparameters (one per registered trainer).
+BACKEND_SECTIONS: dict[str, type] = {"gensim": GensimParams, "keras": KerasParams}
+
+
 @dataclass(frozen=True)
 class TrainerConfig:
-    """The trainer backend and its keyword hyperparameters (the backend's defaults for the rest;
-    the backend checks them when it is created)."""
+    """The chosen backend and every backend's hyperparameters, each in its own typed section;
+    the backend trains with its own (:attr:`params`)."""
 
     backend: str = DEFAULT_BACKEND
-    params: Mapping[str, Any] = field(default_factory=dict)
+    gensim: GensimParams = field(default_factory=GensimParams)
+    keras: KerasParams = field(default_factory=KerasParams)
 
     def __post_init__(self):
         if self.backend not in available_trainers():
             raise ParameterError(f"Unknown backend {self.backend!r}; available: {', '.join(available_trainers())}.")
-        if not isinstance(self.params, Mapping):
-            raise ParameterError(f"trainer params must be a table of name = value; got {self.params!r}.")
-        object.__setattr__(self, "params", dict(self.params))
+        for name, cls in BACKEND_SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ParameterError(f"trainer.{name} must be a {cls.__name__}; got {getattr(self, name)!r}.")
+
+    def section(self, backend: str | None = None):
+        """The typed section of ``backend`` (default: the chosen one)."""
+        return getattr(self, backend or self.backend)
+
+    @property
+    def params(self) -> dict:
+        """The chosen backend's hyperparameters, as keyword arguments for its trainer."""
+        return asdict(self.section())
+
+    def with_backend(self, backend: str) -> "TrainerConfig":
+        """The same sections, ``backend`` chosen."""
+        return replace(self, backend=backend)
+
+    def updated(self, changes: Mapping[str, Any]) -> "TrainerConfig":
+        """Set each field of ``changes`` in every backend's section that has it. A field the chosen
+        backend lacks is an error (``--vectors`` with keras): it would change nothing that runs."""
+        changes = dict(changes)
+        if not changes:
+            return self
+        own = {f.name for f in fields(BACKEND_SECTIONS[self.backend])}
+        foreign = sorted(set(changes) - own)
+        if foreign:
+            raise ParameterError(f"The {self.backend} backend has no setting {', '.join(foreign)}; "
+                                 f"its settings are {', '.join(sorted(own))}.")
+        new = {}
+        for name, cls in BACKEND_SECTIONS.items():
+            names = {f.name for f in fields(cls)}
+            mine = {k: v for k, v in changes.items() if k in names}
+            if mine:
+                new[name] = replace(getattr(self, name), **mine)
+        return replace(self, **new)
 
     def to_dict(self) -> dict:
-        return {"backend": self.backend, "params": dict(self.params)}
+        return {"backend": self.backend, **{name: asdict(getattr(self, name)) for name in BACKEND_SECTIONS}}
 
 
 @dataclass(frozen=True)
@@ -163,9 +260,10 @@ DATA_FIELDS = ("source", "user_col", "item_col", "rating_col", "time_col", "item
 class RunConfig:
     """Everything that decides a trained artifact, apart from the data.
 
-    ``graph`` holds one :class:`GraphParams` per graph view, the primary view first
-    (:mod:`recgraph.corpus` says how several views are combined). ``preset`` names the
-    configuration it started from (a label; the sections are what counts).
+    ``RunConfig()`` is the ``showcase`` preset (:func:`load_preset`), seed 0. ``graph`` holds
+    one :class:`GraphParams` per graph view, the primary view first (:mod:`recgraph.corpus`
+    says how several views are combined). ``preset`` names the preset it started from (a
+    label; the sections are what counts).
     """
 
     graph: tuple[GraphParams, ...] = (GraphParams(),)
@@ -173,8 +271,8 @@ class RunConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
     index: IndexConfig = field(default_factory=IndexConfig)
-    seed: int | None = None
-    preset: str | None = None
+    seed: int | None = DEFAULT_SEED
+    preset: str | None = DEFAULT_PRESET
 
     def __post_init__(self):
         views = (self.graph,) if isinstance(self.graph, GraphParams) else tuple(self.graph)
@@ -183,6 +281,9 @@ class RunConfig:
         object.__setattr__(self, "graph", views)
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "scoring", ScoringOptions.from_value(self.scoring))
+        for name, cls in (("walks", WalkParams), ("trainer", TrainerConfig), ("index", IndexConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise ParameterError(f"{name} must be a {cls.__name__}; got {getattr(self, name)!r}.")
 
     @property
     def views(self) -> tuple[GraphParams, ...]:
@@ -197,6 +298,10 @@ class RunConfig:
         """A copy with ``changes`` (whole sections), validated again."""
         return replace(self, **changes)
 
+    def with_backend(self, backend: str) -> "RunConfig":
+        """The same configuration with ``backend`` chosen (its own trainer section)."""
+        return replace(self, trainer=self.trainer.with_backend(backend))
+
     def to_dict(self) -> dict:
         """JSON-ready; :meth:`from_dict` reads it back to an equal configuration."""
         return {"preset": self.preset, "seed": self.seed, "graph": [v.to_dict() for v in self.graph],
@@ -205,22 +310,24 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, payload: Mapping) -> "RunConfig":
-        """A configuration from :meth:`to_dict`'s shape; missing sections get the defaults."""
+        """A configuration from :meth:`to_dict`'s shape; missing sections and fields are
+        ``RunConfig()``'s (the showcase preset's). ``preset`` is kept as a label only: use
+        :func:`resolve_config` to start from the preset a file names."""
         return _apply(cls(), payload)
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping) -> "RunConfig":
+        """The configuration an artifact was trained with (any manifest format,
+        :func:`recgraph.artifact.manifest_config`), starting from the preset it names."""
+        from .artifact import manifest_config
+
+        return resolve_config(base=manifest_config(manifest))
 
 
 # ---------------------------------------------------------------------- presets
-def preset_config(name: str, backend: str | None = None) -> RunConfig:
-    """Preset ``name`` (:data:`recgraph.presets.PRESETS`) as a configuration for ``backend``
-    (default gensim): the preset's shared trainer values plus that backend's own."""
-    preset = get_preset(name)
-    backend = backend or DEFAULT_BACKEND
-    trainer = {**preset["trainer"], **preset.get("backend_trainer", {}).get(backend, {})}
-    views = [preset["graph"], *preset.get("extra_views", ())]
-    return RunConfig(graph=tuple(_section(GraphParams, "graph", v) for v in views),
-                     walks=_section(WalkParams, "walks", preset["walks"]),
-                     trainer=TrainerConfig(backend, trainer),
-                     scoring=ScoringOptions.from_value(preset["scoring"]), preset=name)
+def load_preset(name: str) -> RunConfig:
+    """Preset ``name`` (``recgraph/presets/<name>.toml``) as a configuration."""
+    return _apply(RunConfig(), {**parse_toml(preset_text(name), f"preset {name}"), "preset": name})
 
 
 def resolve_config(preset: str | None = None, backend: str | None = None, base: RunConfig | Mapping | None = None,
@@ -229,42 +336,30 @@ def resolve_config(preset: str | None = None, backend: str | None = None, base: 
                    one_view: bool = False) -> RunConfig:
     """The one place where a run's configuration is put together, lowest priority first:
 
-    1. the defaults, or preset ``preset`` (or the one ``base`` names) for the backend;
+    1. preset ``preset``, else the one ``base`` names, else ``showcase`` (the default);
     2. ``base``: a configuration, or a file's sections (:func:`load_config`);
-    3. the overrides: ``graph`` changes the primary graph view, ``one_view`` drops the
-       others, ``walks`` / ``trainer`` / ``scoring`` change those fields, ``n_trees``
-       and ``seed`` (None: not given) theirs.
-
-    ``backend`` None keeps ``base``'s backend (else gensim). A base's trainer parameters
-    are kept only for its own backend: another backend starts from the preset's.
+    3. the overrides: ``backend`` chooses the trainer (its own section), ``graph`` changes
+       the primary graph view, ``one_view`` drops the others, ``walks`` / ``scoring``
+       change those fields, ``trainer`` fields change every backend section that has them
+       (the chosen backend must), ``n_trees`` and ``seed`` (None: not given) theirs.
     """
-    payload = base.to_dict() if isinstance(base, RunConfig) else dict(base or {})
-    unknown = sorted(set(payload) - set(SECTIONS) - {"data"})
-    if unknown:
-        raise ParameterError(f"Unknown configuration section(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(SECTIONS)}.")
-    base_trainer = payload.get("trainer") or {}
-    if not isinstance(base_trainer, Mapping):
-        raise ParameterError(f"The trainer section must be a table; got {base_trainer!r}.")
-    base_backend = base_trainer.get("backend")
-    backend = backend or base_backend or DEFAULT_BACKEND
-    if base_backend is not None and base_backend != backend:
-        payload["trainer"] = {"backend": backend}
-    name = preset or payload.get("preset")
-    if name is not None and name not in available_presets():
+    payload = base.to_dict() if isinstance(base, RunConfig) else dict(_table("configuration", base or {}))
+    name = preset or payload.get("preset") or DEFAULT_PRESET
+    if name not in available_presets():
         raise ParameterError(f"Unknown preset {name!r}; available: {', '.join(available_presets())}.")
-    config = preset_config(name, backend) if name else RunConfig(trainer=TrainerConfig(backend))
     payload.pop("data", None)
     payload["preset"] = name
-    config = _apply(config, payload)
+    config = _apply(load_preset(name), payload)
     views = config.views[:1] if one_view else config.views
     if graph:
         views = (_section(GraphParams, "graph", {**asdict(views[0]), **graph}), *views[1:])
-    changes = {"graph": views}
+    changes: dict[str, Any] = {"graph": views}
+    if backend is not None:
+        changes["trainer"] = _trainer(config.trainer, {"backend": backend})
+    if trainer:
+        changes["trainer"] = changes.get("trainer", config.trainer).updated(trainer)
     if walks:
         changes["walks"] = _section(WalkParams, "walks", {**config.walks.to_dict(), **walks})
-    if trainer:
-        changes["trainer"] = TrainerConfig(backend, {**config.trainer.params, **trainer})
     if scoring:
         changes["scoring"] = ScoringOptions.from_value({**config.scoring.to_dict(), **scoring})
     if n_trees is not None:
@@ -274,14 +369,38 @@ def resolve_config(preset: str | None = None, backend: str | None = None, base: 
     return config.replace(**changes)
 
 
+def _trainer(current: TrainerConfig, section: Mapping) -> TrainerConfig:
+    """``current`` with a file's trainer section applied (each backend table over its own)."""
+    if "params" in section:
+        raise ParameterError("[trainer.params] was replaced in recgraph 0.2 by one table per backend; "
+                             f"put the hyperparameters under {' or '.join(f'[trainer.{b}]' for b in BACKEND_SECTIONS)}.")
+    valid = ("backend", *BACKEND_SECTIONS)
+    extra = sorted(set(section) - set(valid))
+    if extra:
+        raise ParameterError(f"Unknown trainer field(s) {', '.join(extra)}; valid: {', '.join(valid)} "
+                             "(hyperparameters go under [trainer.<backend>]).")
+    changes: dict[str, Any] = {}
+    if section.get("backend") is not None:
+        if section["backend"] not in available_trainers():
+            raise ParameterError(f"Unknown backend {section['backend']!r}; "
+                                 f"available: {', '.join(available_trainers())}.")
+        changes["backend"] = section["backend"]
+    for name, cls in BACKEND_SECTIONS.items():
+        if section.get(name) is not None:
+            values = {k: v for k, v in _table(f"trainer.{name}", section[name]).items()
+                      if k not in RUN_LEVEL_TRAINER_PARAMS}
+            changes[name] = _section(cls, f"trainer.{name}", {**asdict(getattr(current, name)), **values})
+    return replace(current, **changes)
+
+
 def _apply(config: RunConfig, payload: Mapping) -> RunConfig:
     """``config`` with the sections ``payload`` gives (a section's missing fields keep ``config``'s)."""
     if not isinstance(payload, Mapping):
         raise ParameterError(f"A configuration must be a table of sections; got {type(payload).__name__}.")
-    unknown = sorted(set(payload) - set(SECTIONS))
+    unknown = sorted(set(payload) - set(SECTIONS) - {"data"})
     if unknown:
         raise ParameterError(f"Unknown configuration section(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(SECTIONS)}.")
+                             f"valid: {', '.join(SECTIONS)}, data.")
     changes: dict = {}
     if payload.get("graph") is not None:
         views = payload["graph"]
@@ -290,16 +409,7 @@ def _apply(config: RunConfig, payload: Mapping) -> RunConfig:
     if payload.get("walks") is not None:
         changes["walks"] = _section(WalkParams, "walks", {**config.walks.to_dict(), **_table("walks", payload["walks"])})
     if payload.get("trainer") is not None:
-        section = _table("trainer", payload["trainer"])
-        extra = sorted(set(section) - {"backend", "params"})
-        if extra:
-            raise ParameterError(f"Unknown trainer field(s) {', '.join(extra)}; valid: backend, params "
-                                 "(hyperparameters go under [trainer.params]).")
-        backend = section.get("backend", config.trainer.backend)
-        params = dict(config.trainer.params) if backend == config.trainer.backend else {}
-        params.update(_table("trainer.params", section.get("params") or {}))
-        changes["trainer"] = TrainerConfig(backend, {k: v for k, v in params.items()
-                                                     if k not in RUN_LEVEL_TRAINER_PARAMS})
+        changes["trainer"] = _trainer(config.trainer, _table("trainer", payload["trainer"]))
     if payload.get("scoring") is not None:
         changes["scoring"] = ScoringOptions.from_value({**config.scoring.to_dict(), **_table("scoring", payload["scoring"])})
     if payload.get("index") is not None:
@@ -344,12 +454,11 @@ def load_config(path: str | Path) -> dict:
     except FileNotFoundError:
         raise ParameterError(f"Configuration file {path} does not exist.") from None
     if path.suffix.lower() == ".toml":
-        import tomllib
-
         try:
-            payload = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise ParameterError(f"Configuration file {path} is not valid TOML: {exc}.") from None
+        payload = parse_toml(text, f"Configuration file {path}")
     else:
         try:
             payload = json.loads(raw)
@@ -362,18 +471,24 @@ def load_config(path: str | Path) -> dict:
     return payload
 
 
+def parse_toml(text: str, what: str) -> dict:
+    """TOML ``text`` as a dict; ``what`` names it in the one-sentence error."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, packaged as tomli
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{what} is not valid TOML: {exc}.") from None
+
+
 def config_from_manifest(manifest: Mapping) -> dict:
-    """The configuration an artifact was trained with, as :func:`load_config` returns it."""
-    if isinstance(manifest.get("config"), Mapping):
-        sections = dict(manifest["config"])
-    else:  # written before the manifest recorded its configuration
-        params = manifest.get("params", {})
-        trainer = {k: v for k, v in params.get("trainer", {}).items() if k not in RUN_LEVEL_TRAINER_PARAMS}
-        sections = {"preset": manifest.get("preset"), "seed": manifest.get("seed"),
-                    "graph": params.get("views") or [params.get("graph", {})], "walks": params.get("walks"),
-                    "trainer": {"backend": manifest.get("backend", DEFAULT_BACKEND), "params": trainer},
-                    "scoring": manifest.get("scoring"),
-                    "index": {"n_trees": params.get("n_trees", manifest.get("n_trees", DEFAULT_N_TREES))}}
+    """The configuration an artifact was trained with (:func:`recgraph.artifact.manifest_config`,
+    any format), plus the log it read as a ``data`` section, as :func:`load_config` returns it."""
+    from .artifact import manifest_config
+
+    sections = manifest_config(manifest)
     data = manifest.get("data") or {}
     source = data.get("source")
     options = {k: v for k, v in (data.get("columns") or {}).items() if k in DATA_FIELDS}

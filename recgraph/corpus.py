@@ -92,12 +92,6 @@ class WalkCorpus:
         """:func:`walks_sha256` of every view's walks, in order."""
         return walks_sha256(*self.walks)
 
-    def params_record(self) -> dict:
-        """The graph parameters as a manifest records them: ``graph`` (the primary view's, every
-        field) and, with several views, ``views`` (all of them, the primary first)."""
-        views = [p.to_dict() for p in self.params]
-        return {"graph": views[0], **({"views": views} if len(views) > 1 else {})}
-
     def stats(self) -> dict:
         """The primary graph's stats; with several views, also ``views`` (each one's params and stats)
         and ``items`` (the union)."""

@@ -28,7 +28,7 @@ from typing import Iterable, Iterator, Union
 
 import numpy as np
 
-from .artifact import MANIFEST_FILE, ArtifactFiles, read_artifact  # noqa: F401  (MANIFEST_FILE: re-export)
+from .artifact import MANIFEST_FILE, ArtifactFiles, manifest_config, read_artifact  # noqa: F401  (MANIFEST_FILE: re-export)
 from .errors import ArtifactError, ParameterError, UnknownItemError
 from .scoring import IdMap, Popularity, Scorer, ScoringOptions, as_history_matrix, recommend_ids, with_popular
 
@@ -274,8 +274,8 @@ class ItemIndex:
 
     def _left_out_reason(self) -> str:
         """Why the graph leaves a catalogue movie out, from the artifact's recorded graph parameters."""
-        params = self.manifest.get("params") or {}
-        graph = params.get("graph") or {}
+        views = manifest_config(self.manifest).get("graph") or []
+        graph = views[0] if isinstance(views, list) and views else {}
         if not isinstance(graph, dict) or "min_weight" not in graph:
             return "the graph's thresholds left it out"
         implicit = bool((self.manifest.get("data") or {}).get("implicit", False))
@@ -284,7 +284,6 @@ class ItemIndex:
                   f"{graph['min_weight']:g}")
         if graph.get("min_item_users"):
             reason += f", or fewer than {graph['min_item_users']} users liked it"
-        views = params.get("views")
         if isinstance(views, list) and len(views) > 1:
             reason = f"in none of its {len(views)} graph views ({reason} in the primary one)"
         flags = "--min-weight" if implicit else "--min-rating and --min-weight"
@@ -498,8 +497,8 @@ def _dedupe(items: list) -> list:
 
 
 def _manifest_scoring(manifest: dict) -> dict:
-    """The manifest's ``scoring`` (keys this version does not know are ignored)."""
-    raw = manifest.get("scoring") or {}
+    """The recorded configuration's ``scoring`` (keys this version does not know are ignored)."""
+    raw = manifest_config(manifest).get("scoring") or {}
     if not isinstance(raw, dict):
         raise ArtifactError(f"manifest.json's scoring must be an object; got {raw!r}.")
     known = ScoringOptions.__dataclass_fields__

@@ -3,7 +3,7 @@
 In the conventions of implicit and gensim::
 
     >>> from recgraph import Recommender
-    >>> model = Recommender(preset="seed", seed=1).fit("ml-latest-small.zip")
+    >>> model = Recommender(seed=1).fit("ml-latest-small.zip")       # preset "showcase"
     >>> ids, scores = model.similar_items([260], n=5)              # [1, 5] arrays
     >>> ids, scores = model.recommend([[260, 1196], [1]], n=10)     # [2, 10] arrays
     >>> model.save("artifacts/ml")
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -38,7 +37,8 @@ class Recommender:
 
     Parameters
     ----------
-    preset : a named configuration (``recgraph.config`` lists them; default ``"seed"``).
+    preset : a named configuration (``recgraph.presets``: ``showcase``, the default, which the
+        main job runs; ``seed``, the Keras example exactly; ``tuned``).
     config : a :class:`~recgraph.config.RunConfig`, a configuration file's path or its
         sections as a dict; wins over ``preset``.
     seed : the run's seed (walks, trainer, index); None: not reproducible.
@@ -61,7 +61,7 @@ class Recommender:
         as written, with checksums).
     """
 
-    def __init__(self, preset: str | None = "seed", config=None, seed: int | None = None,
+    def __init__(self, preset: str | None = None, config=None, seed: int | None = None,
                  show_progress: bool = False, **overrides: Any):
         unknown = sorted(set(overrides) - set(OVERRIDES))
         if unknown:
@@ -233,13 +233,11 @@ class Recommender:
     def load(cls, path: str | os.PathLike, verify: bool = True) -> "Recommender":
         """A fitted Recommender from an artifact directory (checked against its checksums)."""
         from .artifact import read_artifact
-        from .config import RunConfig, config_from_manifest
+        from .config import RunConfig
 
         files = read_artifact(path, verify=verify)
-        sections = config_from_manifest(files.manifest)
-        sections.pop("data", None)
         try:
-            config = RunConfig.from_dict(sections)
+            config = RunConfig.from_manifest(files.manifest)
         except ParameterError as exc:
             from .errors import ArtifactError
 

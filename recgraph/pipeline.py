@@ -27,9 +27,10 @@ import numpy as np
 
 from .artifact import check_output_dir, write_artifact
 from .catalog import ItemCatalog
-from .config import DEFAULT_BACKEND, GraphParams, IndexConfig, RunConfig, TrainerConfig, WalkParams
+from .config import GraphParams, RunConfig, WalkParams
 from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
 from .data import Ratings, load
+from .errors import ParameterError
 from .graph import ItemGraph
 from .seeds import stage_seeds
 from . import trainers
@@ -123,21 +124,6 @@ def load_log_source(data, log: Mapping | None = None) -> Ratings:
     return dataclasses.replace(ratings, load_s=round(time.perf_counter() - t, 4))
 
 
-def _config(config: RunConfig | None, legacy: dict) -> RunConfig:
-    """``config``, or one made from :func:`train`'s separate keyword parameters."""
-    given = {k: v for k, v in legacy.items() if v is not None}
-    if config is not None:
-        if given:
-            raise TypeError(f"train() takes either config or {', '.join(sorted(given))}, not both")
-        return config
-    graph = given.get("graph_params", GraphParams())
-    return RunConfig(graph=graph, walks=given.get("walk_params", WalkParams()),
-                     trainer=TrainerConfig(given.get("backend", DEFAULT_BACKEND), given.get("trainer_params", {})),
-                     scoring=given.get("scoring"), index=IndexConfig(**({"n_trees": given["n_trees"]}
-                                                                        if "n_trees" in given else {})),
-                     seed=given.get("seed"))
-
-
 def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | Path | None = None,
                 timings: dict | None = None, on_loaded=None, log: Mapping | None = None) -> tuple[TrainingInputs, RunConfig]:
     """Build (or, with ``graph``, read) every view's graph and walk it with ``config``'s walk seed.
@@ -185,18 +171,12 @@ def _lap(timings: dict, name: str, since: float) -> float:
 def train(
     data: str | Path | Ratings | None,
     out_dir: str | Path | None,
-    backend: str | None = None,
-    seed: int | None = None,
-    graph_params: GraphParams | list[GraphParams] | None = None,
-    walk_params: WalkParams | None = None,
-    trainer_params: dict | None = None,
-    n_trees: int | None = None,
-    show_progress: bool = True,
-    extra_manifest: dict | None = None,
-    scoring: dict | None = None,
     config: RunConfig | None = None,
+    *,
     graph: str | Path | None = None,
     log: Mapping | None = None,
+    show_progress: bool = True,
+    extra_manifest: dict | None = None,
 ) -> TrainResult:
     """Run the whole pipeline and (when ``out_dir`` is given) write the artifact atomically.
 
@@ -207,10 +187,8 @@ def train(
         with ``graph``: unused), or loaded :class:`Ratings`.
     out_dir : artifact directory; checked before any work so a bad target fails fast.
     config : the run's :class:`~recgraph.config.RunConfig` (see
-        :func:`recgraph.config.resolve_config`). Without it, the separate parameters make one:
-        ``backend``, ``seed``, ``graph_params`` (one view or several, the primary first),
-        ``walk_params``, ``trainer_params``, ``n_trees`` and ``scoring``
-        (:class:`~recgraph.scoring.ScoringOptions` fields; None: plain cosine).
+        :func:`recgraph.config.resolve_config`); None: ``RunConfig()``, the ``showcase``
+        preset with seed 0.
     graph : a graph directory (``recgraph graph``) to walk instead of building the graph
         from ``data``; its views replace the configuration's.
     log : :func:`recgraph.data.load_log` options for ``data``: ``user_col``, ``item_col``,
@@ -221,9 +199,9 @@ def train(
     The artifact always gets each movie's likes (items.csv) and the most liked movies
     (popular.csv) from the log.
     """
-    config = _config(config, {"backend": backend, "seed": seed, "graph_params": graph_params,
-                              "walk_params": walk_params, "trainer_params": trainer_params, "n_trees": n_trees,
-                              "scoring": scoring})
+    config = RunConfig() if config is None else config
+    if not isinstance(config, RunConfig):
+        raise ParameterError(f"config must be a RunConfig (see recgraph.config.resolve_config); got {config!r}.")
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
     trainer = _make_trainer(config, show_progress)  # an unknown backend or parameter fails before any work
@@ -256,14 +234,13 @@ def _progress(total: int, first: str, show: bool):
 
 
 def _make_trainer(config: RunConfig, show_progress: bool):
-    params = {"seed": stage_seeds(config.seed).trainer, "show_progress": show_progress, **config.trainer.params}
+    params = {**config.trainer.params, "seed": stage_seeds(config.seed).trainer, "show_progress": show_progress}
     return trainers.get_trainer(config.backend, **params)
 
 
 def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trainer, clock: _Stopwatch,
            stages, extra_manifest: dict | None) -> TrainResult:
     corpus = inputs.corpus
-    index_seed = stage_seeds(config.seed).index
     t = time.perf_counter()
     embeddings, history = fit_embeddings(trainer, corpus)
     t = clock.lap("train", t)
@@ -271,22 +248,9 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
     # Backends may split their own time (e.g. keras: example generation vs training).
     for name, seconds in history.pop("timings_s", {}).items():
         clock.timings[name] = round(float(seconds), 4)
-    trainer_params = {k: v for k, v in trainer.get_params().items() if k != "show_progress"}
-    # The configuration as run: the trainer's every parameter (its defaults included) but the
-    # seed, which the run's seed decides.
-    recorded = config.replace(trainer=TrainerConfig(config.backend, {k: v for k, v in trainer_params.items()
-                                                                    if k != "seed"}))
+    # The configuration, recorded once (format 2): every section, each backend's included.
     manifest = {
-        "backend": config.backend,
-        "seed": config.seed,
-        "preset": config.preset,
-        "config": recorded.to_dict(),
-        "params": {
-            **corpus.params_record(),
-            "walks": config.walks.to_dict(),
-            "trainer": trainer_params,
-            "n_trees": config.index.n_trees,
-        },
+        "config": config.to_dict(),
         "graph": corpus.stats(),
         "data": dict(inputs.data),
         "walks_sha256": corpus.sha256(),
@@ -297,7 +261,7 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
         manifest["loss"] = history.pop("loss")
     manifest.update(extra_manifest or {})
     result = TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
-                         clock.timings, corpus, recorded, inputs.items)
+                         clock.timings, corpus, config, inputs.items)
     if out_dir is not None:
         def final_timings() -> dict:
             clock.lap("index", t)
@@ -311,9 +275,8 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
                                        likes=inputs.items.likes[rows], titles=titles, genres=genres,
                                        popular=inputs.items.popular_rows(),
                                        catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)),
-                                       config=recorded, manifest=manifest, final_timings=final_timings)
+                                       config=config, manifest=manifest, final_timings=final_timings)
     else:
-        manifest["scoring"] = config.scoring.to_dict()
         clock.total()
     _advance(stages, "done")
     stages.close()
@@ -352,6 +315,8 @@ def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, conf
     t = time.perf_counter()
     ratings = load_log_source(data, log)
     t = _lap(timings, "load", t)
+    if ratings.load_s is not None:  # read before the call (e.g. by the command, to check it)
+        timings["load"] = max(timings["load"], ratings.load_s)
     graphs = build_graphs(ratings, config.views)
     items = ItemCatalog.from_ratings(ratings)
     t = _lap(timings, "graph", t)

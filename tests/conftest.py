@@ -94,8 +94,9 @@ def trained_artifact(ml_small, tmp_path_factory):
     One worker thread makes gensim deterministic, so the assertions on this
     artifact cannot flicker; the other defaults are the shipped ones.
     """
+    from recgraph.config import resolve_config
     from recgraph.pipeline import train
 
     out = tmp_path_factory.mktemp("artifact") / "ml-small"
-    result = train(ml_small, out, backend="gensim", seed=7, trainer_params={"workers": 1}, show_progress=False)
+    result = train(ml_small, out, resolve_config(seed=7, trainer={"workers": 1}), show_progress=False)
     return result

@@ -13,8 +13,10 @@ import pytest
 from recgraph.artifact import (
     ARTIFACT_FILES,
     CATALOGUE_FILE,
+    GRAPH_KIND,
     check_output_dir,
     check_output_file,
+    manifest_config,
     read_artifact,
     write_artifact,
 )
@@ -114,7 +116,7 @@ def test_atomic_replace_and_refusal(tmp_path):
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"meow")
-    with pytest.raises(ArtifactError, match="is not something recgraph wrote"):
+    with pytest.raises(ArtifactError, match="is not an artifact recgraph wrote"):
         tiny_artifact(other)
     assert (other / "cat.jpg").read_bytes() == b"meow"
     # Replacing an artifact works and leaves no temporary directory behind.
@@ -126,7 +128,8 @@ def test_atomic_replace_and_refusal(tmp_path):
 @pytest.mark.parametrize("payload, match", [
     ("[1]", "not a recgraph manifest"),
     ('{"format_version": 1, "files": []}', "not a recgraph manifest"),
-    ('{"format_version": 2, "files": {}}', "format_version 2; this recgraph reads version 1"),
+    ('{"format_version": 3, "files": {}}', "format_version 3; this recgraph reads versions 1 and 2"),
+    ('{"format_version": true, "files": {}}', "format_version True; this recgraph reads versions 1 and 2"),
     ('{"format_version": 1, "files": {}, "dim": "abc", "n_items": 5}', "dim and n_items must be positive integers"),
 ])
 def test_malformed_manifest(tmp_path, payload, match):
@@ -154,7 +157,7 @@ def test_output_dir_guards(tmp_path):
     web.mkdir()
     (web / "manifest.json").write_text('{"name": "my pwa"}')
     (web / "index.html").write_text("<html>")
-    with pytest.raises(ArtifactError, match="not something recgraph wrote"):
+    with pytest.raises(ArtifactError, match="not an artifact recgraph wrote"):
         tiny_artifact(web)
     assert (web / "index.html").read_text() == "<html>"
     # A file the user put into an artifact is not deleted by a re-run.
@@ -205,3 +208,91 @@ def test_import_artifact_stays_light():
             "print(sorted(m for m in ('gensim','keras','jax','pandas','pyspark','numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_manifest_records_index_and_scoring_once_in_its_config(tmp_path):
+    manifest = tiny_artifact(tmp_path / "a", scoring={"recent_weight": 0.5})
+    assert manifest["format_version"] == 2 and manifest["config"]["index"] == {"n_trees": 5}
+    assert manifest["config"]["scoring"]["recent_weight"] == 0.5
+    assert not {"n_trees", "scoring"} & set(manifest)
+
+
+# A manifest as recgraph 0.1 wrote it (format 1): the configuration under `config` (the trainer's
+# hyperparameters in `params`), and copies of it beside (`params`, `backend`, `seed`, `preset`,
+# `scoring`, `n_trees`).
+FORMAT_1 = {
+    "backend": "keras", "seed": 4, "preset": "tuned",
+    "config": {"preset": "tuned", "seed": 4,
+               "graph": [{"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0, "max_degree": 60},
+                         {"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}],
+               "walks": {"num_walks": 40, "walk_length": 10, "p": 2.0, "q": 1.5},
+               "trainer": {"backend": "keras", "params": {"dim": 3, "window": 10, "negative": 4, "epochs": 2,
+                                                          "batch_size": 1024, "learning_rate": 0.001,
+                                                          "drop_positive_negatives": False}},
+               "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200,
+                           "fallback": "none", "recent_weight": 0.25, "recent_count": 3},
+               "index": {"n_trees": 5}},
+    "params": {"graph": {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0, "max_degree": 60},
+               "trainer": {"dim": 3, "seed": 99}, "n_trees": 5},
+    "graph": {"nodes": 5, "edges": 4, "avg_degree": 1.6},
+    "format_version": 1, "metric": "angular", "n_trees": 5,
+    "scoring": {"history_min_rating": 4.0, "popularity_weight": 0.0, "candidates": 200, "fallback": "none",
+                "recent_weight": 0.25, "recent_count": 3},
+}
+
+
+@pytest.fixture
+def format_1_artifact(tmp_path):
+    """An artifact whose manifest.json is in the 0.1 layout (the files are today's: unchanged)."""
+    written = tiny_artifact(tmp_path / "old")
+    old = {**FORMAT_1, **{k: written[k] for k in ("dim", "n_items", "recgraph_version", "created_at", "files",
+                                                   "artifact_id")}}
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps(old))
+    return tmp_path / "old"
+
+
+def test_a_format_1_artifact_still_loads(format_1_artifact):
+    from recgraph.config import RunConfig
+    from recgraph.index import ItemIndex
+
+    files = read_artifact(format_1_artifact)
+    assert files.manifest["format_version"] == 1 and files.movie_ids.tolist() == IDS.tolist()
+    config = manifest_config(files.manifest)
+    assert config["trainer"] == {"backend": "keras", "keras": FORMAT_1["config"]["trainer"]["params"]}
+    assert config["index"] == {"n_trees": 5} and config["seed"] == 4
+    run = RunConfig.from_manifest(files.manifest)
+    assert run.backend == "keras" and run.trainer.params["dim"] == 3 and run.preset == "tuned"
+    assert [v.min_rating for v in run.views] == [5.0, 4.0] and run.walks.max_walks == 500_000  # tuned's, not recorded
+    index = ItemIndex.load(format_1_artifact)
+    assert index.scoring.recent_weight == 0.25 and index.scoring.recent_count == 3
+    assert index.similar(11, k=1).hits[0].movie_id == 12
+
+
+def test_a_format_1_manifest_without_config_is_rebuilt_from_its_copies():
+    manifest = {k: v for k, v in FORMAT_1.items() if k != "config"}
+    config = manifest_config(manifest)
+    assert config["trainer"] == {"backend": "keras", "keras": {"dim": 3}}  # the trainer's derived seed left out
+    assert config["graph"] == [FORMAT_1["params"]["graph"]] and config["scoring"] == FORMAT_1["scoring"]
+    assert config["index"] == {"n_trees": 5} and config["preset"] == "tuned" and config["seed"] == 4
+
+
+def test_a_graph_directory_is_named_as_such(tmp_path):
+    graph_dir = tmp_path / "graphs" / "ml"
+    graph_dir.mkdir(parents=True)
+    (graph_dir / "manifest.json").write_text(json.dumps({"kind": GRAPH_KIND, "format_version": 1, "files": {},
+                                                         "views": []}))
+    (graph_dir / "edges.parquet").write_bytes(b"PAR1")
+    with pytest.raises(ArtifactError) as info:
+        check_output_dir(graph_dir)
+    assert "is a graph directory (written by 'recgraph graph'), not an artifact" in str(info.value)
+    assert f"recgraph train --graph {graph_dir} --out NEW_DIR" in str(info.value)
+    with pytest.raises(ArtifactError, match="is a graph directory .* not an artifact; train from it with "
+                                            "'recgraph train --graph"):
+        read_artifact(graph_dir)
+    assert (graph_dir / "edges.parquet").read_bytes() == b"PAR1"
+
+
+def test_graph_kind_is_the_graph_stores():
+    from recgraph.graph_store import GRAPH_KIND as STORE_KIND
+
+    assert GRAPH_KIND == STORE_KIND

@@ -39,7 +39,7 @@ def test_train_writes_artifact(artifact):
     assert sorted(p.name for p in artifact.iterdir()) == ["catalogue.csv", "embeddings.npy", "index.ann", "items.csv",
                                                               "manifest.json", "popular.csv"]
     manifest = json.loads((artifact / "manifest.json").read_text())
-    assert manifest["seed"] == 3 and manifest["params"]["trainer"]["workers"] == 1
+    assert manifest["config"]["seed"] == 3 and manifest["config"]["trainer"]["gensim"]["workers"] == 1
 
 
 @pytest.mark.slow
@@ -114,7 +114,7 @@ def test_bad_data_sources(tmp_path):
 def test_refuses_to_overwrite_a_foreign_directory(tmp_path, ml_small_path):
     (tmp_path / "notes.txt").write_text("keep me")
     proc = run_script("--data", ml_small_path, "--out", tmp_path, "--quiet")
-    assert proc.returncode == 1 and "is not something recgraph wrote" in proc.stderr
+    assert proc.returncode == 1 and "is not an artifact recgraph wrote" in proc.stderr
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
@@ -130,11 +130,12 @@ def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
                       "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["preset"] == "seed"
+    config = manifest["config"]
+    assert config["preset"] == "seed"
     assert manifest["graph"] == {"nodes": 1405, "edges": 40043, "avg_degree": 57.0}
-    assert manifest["params"]["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    assert config["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
     # The preset's trainer values, with the explicit flag winning.
-    assert manifest["params"]["trainer"]["window"] == 10 and manifest["params"]["trainer"]["epochs"] == 2
+    assert config["trainer"]["gensim"]["window"] == 10 and config["trainer"]["gensim"]["epochs"] == 2
 
 
 @pytest.mark.slow
@@ -150,7 +151,7 @@ def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     assert (second["max_degree"], second["max_user_items"]) == (60, 1000)
     third = manifest["graph"]["views"][2]
     assert (third["min_rating"], third["min_weight"], third["min_item_users"]) == (4.5, 20.0, 0)
-    assert [v["min_rating"] for v in manifest["params"]["views"]] == [5.0, 4.0, 4.5]
+    assert [v["min_rating"] for v in manifest["config"]["graph"]] == [5.0, 4.0, 4.5]
     # One row per movie of any view, three 50-d blocks side by side.
     assert manifest["n_items"] == manifest["graph"]["items"] > max(v["nodes"] for v in manifest["graph"]["views"])
     assert manifest["dim"] == 150

@@ -35,7 +35,11 @@ def comparison(ml_small, tmp_path_factory):
     from recgraph.compare import compare_backends
 
     out = tmp_path_factory.mktemp("compare") / "report"
-    report = compare_backends(ml_small, out, seed=0, backends=BACKENDS, preset="tuned", protocol="random")
+    from recgraph.config import resolve_config
+    from recgraph.evaluation.settings import EvaluationSettings
+
+    report = compare_backends(ml_small, out, resolve_config("tuned"), EvaluationSettings(protocol="random"),
+                              backends=BACKENDS)
     return out, report
 
 
@@ -80,10 +84,9 @@ def test_walks_are_the_pipelines_corpus(comparison, ml_small):
     assert walks_sha256(*result.corpus.walks) == report["walks_sha256"]
     assert result.corpus.shape == report["walks_shape"]
     assert result.manifest["graph"] == report["graph"]
-    # The same parameter records as the pipeline writes, every field spelled out.
-    assert report["params"]["graph"] == result.manifest["params"]["graph"]
-    assert report["params"]["views"] == result.manifest["params"]["views"]
-    assert report["params"]["graph"]["min_item_users"] == 0
+    # The same configuration record as the pipeline writes, every field spelled out.
+    assert report["config"]["graph"] == result.manifest["config"]["graph"]
+    assert report["config"]["graph"][0]["min_item_users"] == 0
     # tuned has three graph views; the primary one is the pipeline's first corpus.
     assert len(report["graph"]["views"]) == 3 and report["graph"]["views"][0]["nodes"] == report["graph"]["nodes"]
 
@@ -132,8 +135,11 @@ def test_missing_backend_is_reported_not_fatal(ml_small, tmp_path, monkeypatch):
         return real(name, **params)
 
     monkeypatch.setattr(trainers, "get_trainer", fake)
-    report = compare_backends(ml_small, tmp_path / "out", seed=1, backends=("gensim", "keras"), preset="seed",
-                              baselines=("most-popular",), trainer_overrides={"gensim": {"epochs": 1}})
+    from recgraph.config import resolve_config
+    from recgraph.evaluation.settings import EvaluationSettings
+
+    report = compare_backends(ml_small, tmp_path / "out", resolve_config("seed", trainer={"epochs": 1}, seed=1),
+                              EvaluationSettings(baselines=("most-popular",)), backends=("gensim", "keras"))
     assert report["backends"]["keras"] == {"available": False, "error": report["backends"]["keras"]["error"]}
     assert "recgraph[keras]" in report["backends"]["keras"]["error"]
     assert report["backends"]["gensim"]["available"] is True
@@ -146,12 +152,12 @@ def test_refuses_to_replace_a_foreign_directory(ml_small, tmp_path):
     from recgraph.errors import ArtifactError
 
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ArtifactError, match="not something recgraph wrote"):
+    with pytest.raises(ArtifactError, match="not a report directory recgraph wrote"):
         compare_backends(ml_small, tmp_path, backends=("gensim",))
     assert (tmp_path / "notes.txt").read_text() == "mine"
     # A report.json that recgraph did not write does not make the directory replaceable.
     (tmp_path / "report.json").write_text('{"title": "quarterly report"}')
-    with pytest.raises(ArtifactError, match="not something recgraph wrote"):
+    with pytest.raises(ArtifactError, match="not a report directory recgraph wrote"):
         compare_backends(ml_small, tmp_path, backends=("gensim",))
 
 

@@ -41,7 +41,7 @@ def test_sections_validate_when_made(make, message):
 def test_defaults_and_round_trip():
     config = RunConfig()
     assert config.views == (GraphParams(),) and config.walks == WalkParams() and config.backend == "gensim"
-    assert config.scoring == ScoringOptions() and config.index.n_trees == 50 and config.seed is None
+    assert config.scoring == ScoringOptions() and config.index.n_trees == 50 and config.seed == 0
     tuned = resolve_config("tuned", "keras", seed=4, n_trees=20, graph={"max_degree": 50})
     payload = json.loads(json.dumps(tuned.to_dict()))
     assert RunConfig.from_dict(payload) == tuned
@@ -49,7 +49,7 @@ def test_defaults_and_round_trip():
 
 
 def test_resolution_order_preset_then_file_then_flags():
-    base = {"preset": "tuned", "seed": 9, "walks": {"num_walks": 7}, "trainer": {"params": {"dim": 16}},
+    base = {"preset": "tuned", "seed": 9, "walks": {"num_walks": 7}, "trainer": {"gensim": {"dim": 16}},
             "index": {"n_trees": 11}}
     config = resolve_config(base=base)
     assert config.preset == "tuned" and config.seed == 9 and config.index.n_trees == 11
@@ -64,20 +64,30 @@ def test_resolution_order_preset_then_file_then_flags():
     assert resolve_config(preset="seed", base=base).trainer.params["window"] == 10
 
 
-def test_another_backend_starts_from_the_presets_trainer_values():
-    gensim = resolve_config("tuned", "gensim").to_dict()
-    keras = resolve_config(backend="keras", base=gensim)
+def test_each_backend_keeps_its_own_section():
+    gensim = resolve_config("tuned", "gensim", trainer={"window": 3}).to_dict()
+    assert gensim["trainer"]["gensim"]["window"] == 3 and gensim["trainer"]["keras"]["window"] == 3
+    keras = resolve_config(backend="keras", base=resolve_config("tuned", "gensim").to_dict())
     assert keras.backend == "keras" and "vectors" not in keras.trainer.params
     assert keras.trainer.params["window"] == 10  # tuned's keras values
+    # A flag the chosen backend does not have changes nothing that runs: refused in one sentence.
+    with pytest.raises(ParameterError, match="The keras backend has no setting vectors; its settings are"):
+        resolve_config(backend="keras", trainer={"vectors": "input"})
+    # Only the file's backend table changes; the other keeps the preset's values.
+    mixed = resolve_config(base={"preset": "seed", "trainer": {"backend": "keras", "keras": {"epochs": 2}}})
+    assert mixed.trainer.params["epochs"] == 2 and mixed.trainer.gensim.epochs == 10
 
 
 @pytest.mark.parametrize("payload, message", [
     ({"graf": {}}, "Unknown configuration section(s) graf; valid: preset, seed, graph"),
     ({"graph": [{"min_ratings": 4}]}, "Unknown graph field(s) min_ratings; valid: min_rating"),
     ({"walks": {"steps": 3}}, "Unknown walks field(s) steps"),
-    ({"trainer": {"dim": 3}}, "Unknown trainer field(s) dim; valid: backend, params"),
+    ({"trainer": {"dim": 3}}, "Unknown trainer field(s) dim; valid: backend, gensim, keras"),
+    ({"trainer": {"params": {"dim": 3}}}, "[trainer.params] was replaced in recgraph 0.2 by one table per backend"),
+    ({"trainer": {"gensim": {"vectors": "all"}}}, "vectors must be 'input', 'output' or 'both'"),
+    ({"trainer": {"keras": {"batch_sizes": 3}}}, "Unknown trainer.keras field(s) batch_sizes; valid: dim"),
     ({"walks": 3}, "The walks section must be a table"),
-    ({"preset": "best"}, "Unknown preset 'best'; available: seed, tuned."),
+    ({"preset": "best"}, "Unknown preset 'best'; available: seed, showcase, tuned."),
 ])
 def test_bad_configuration_is_one_sentence(payload, message):
     with pytest.raises(ParameterError) as info:
@@ -89,7 +99,7 @@ def test_toml_and_json_files(tmp_path):
     toml = tmp_path / "run.toml"
     toml.write_text('preset = "seed"\nseed = 3\ndata = "ratings/"\n\n[[graph]]\nmin_rating = 4.5\nmin_weight = 20\n\n'
                     '[[graph]]\nmin_rating = 4.0\nmax_user_items = 100\n\n[trainer]\nbackend = "gensim"\n\n'
-                    '[trainer.params]\nepochs = 2\n\n[scoring]\npopularity_weight = 0.1\n')
+                    '[trainer.gensim]\nepochs = 2\n\n[scoring]\npopularity_weight = 0.1\n')
     base = load_config(toml)
     assert base["data"] == "ratings/"
     config = resolve_config(base=base)
@@ -110,13 +120,15 @@ def test_an_older_manifest_is_rebuilt_from_its_params():
     manifest = {"format_version": 1, "files": {}, "backend": "gensim", "seed": 3, "preset": None,
                 "params": {"graph": {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0},
                            "walks": {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5},
-                           "trainer": {"dim": 50, "epochs": 2, "seed": 12345, "workers": 1}, "n_trees": 50},
+                           "trainer": {"dim": 50, "epochs": 2, "seed": 12345, "workers": 1}, "n_trees": 40},
                 "scoring": ScoringOptions().to_dict(), "data": {"source": "ml.zip", "md5": "x"}}
     sections = config_from_manifest(manifest)
     assert sections["data"] == "ml.zip"
     config = resolve_config(base=sections)
-    assert config.seed == 3 and config.trainer.params == {"dim": 50, "epochs": 2, "workers": 1}
-    assert config.views == (GraphParams(),) and config.index.n_trees == 50
+    assert config.seed == 3 and config.trainer.params["epochs"] == 2 and config.trainer.params["workers"] == 1
+    assert config.trainer.params["window"] == 5  # 0.1 ran the class defaults: the showcase preset
+    assert config.views == (GraphParams(),) and config.index.n_trees == 40 and config.preset == "showcase"
+    assert RunConfig.from_manifest(manifest) == config
 
 
 def test_walk_budget_lowers_walks_per_node_on_big_graphs():

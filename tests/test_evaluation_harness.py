@@ -70,15 +70,19 @@ def test_index_path_is_what_users_call(trained_artifact, ml_small):
 def test_run_evaluation_report(ml_small):
     from recgraph.evaluation.harness import format_table, run_evaluation
 
-    report = run_evaluation(ml_small, "leave-last-out", preset="seed", baselines=("most-popular",),
-                            trainer_overrides={"epochs": 2})
+    from recgraph.config import resolve_config
+    from recgraph.evaluation.settings import EvaluationSettings
+
+    report = run_evaluation(ml_small, resolve_config("seed", trainer={"epochs": 2}),
+                            EvaluationSettings(baselines=("most-popular",)))
     json.dumps(report)  # JSON-ready
     assert report["split"]["eval_users"] == 609
     names = [r["name"] for r in report["rows"]]
     assert names == ["gensim/seed", "most-popular"]
     row = report["rows"][0]
-    assert row["kind"] == "embedding" and row["params"]["trainer"]["epochs"] == 2
-    assert row["params"]["graph"] == {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0}  # limits off: left out
+    assert row["kind"] == "embedding" and row["config"]["trainer"]["gensim"]["epochs"] == 2
+    assert row["config"]["graph"] == [{"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0}]  # limits off
+    assert report["config"]["preset"] == "seed" and report["settings"]["protocol"] == "leave-last-out"
     for key in ("hr@10", "ndcg@10", "recall@10", "coverage@10", "hr@20", "ndcg@20", "recall@20", "coverage@20"):
         assert 0.0 <= row["metrics"][key] <= 1.0
     # One held-out item per user: HR equals recall.
@@ -91,11 +95,14 @@ def test_validation_depth_reaches_the_report_and_the_command(ml_small, ml_small_
     from recgraph.evaluation.harness import format_table, prepare, run_evaluation
 
     twice, _ = prepare(ml_small, "random", validation=2)
-    report = run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",), validation=2)
+    from recgraph.evaluation.settings import EvaluationSettings
+
+    settings = EvaluationSettings(protocol="random", baselines=("most-popular",), validation=2)
+    report = run_evaluation(ml_small, None, settings, backends=())
     assert report["validation"] is True and report["validation_depth"] == 2
     assert report["split"]["test_ratings"] == len(twice.test)
     assert "random (validation, carved 2 times)" in format_table(report)
-    once = run_evaluation(ml_small, "random", backends=(), baselines=("most-popular",), validation=True)
+    once = run_evaluation(ml_small, None, settings.replace(validation=1), backends=())
     assert "validation_depth" not in once and once["split"]["test_ratings"] != len(twice.test)
     # The command passes the depth through.
     out = tmp_path / "eval.json"
@@ -128,7 +135,7 @@ def test_evaluate_command_writes_json(ml_small_path, tmp_path, capsys):
     assert report["protocol"] == "random"
     assert report["rows"][0]["params"]["scoring"]["popularity_weight"] == 0.1
     assert report["rows"][0]["users_without_recommendations"] == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == f"wrote {out}\n"  # --quiet: only where the results went
 
 
 # ---------------------------------------------------------------------- at scale
@@ -136,8 +143,10 @@ def test_max_users_sample_reaches_every_row_and_the_report(ml_small, ml_small_pa
     from recgraph.cli import main
     from recgraph.evaluation.harness import format_table, run_evaluation
 
-    report = run_evaluation(ml_small, "leave-last-out", backends=(), baselines=("most-popular", "ease"),
-                            max_users=50, split_seed=3, ease_max_gb=1e-3)
+    from recgraph.evaluation.settings import EvaluationSettings
+
+    report = run_evaluation(ml_small, None, EvaluationSettings(baselines=("most-popular", "ease"), max_users=50,
+                                                               split_seed=3, ease_max_gb=1e-3), backends=())
     assert report["max_users"] == 50
     assert report["split"]["eval_users"] == 50 and report["split"]["eval_users_total"] == 609
     popular, ease = report["rows"]

@@ -159,7 +159,7 @@ def test_evaluate_random_on_an_implicit_parquet_log(clicks, tmp_path, capsys):
     assert evaluation["data"]["implicit"] is True
     # The threshold (4) keeps every row of an implicit log: 20% of each user's 7 clicks are held out.
     assert evaluation["split"]["eval_users"] == N_USERS
-    assert [row["name"] for row in evaluation["rows"]] == ["gensim/tuned", "most-popular"]
+    assert [row["name"] for row in evaluation["rows"]] == ["gensim/showcase", "most-popular"]  # the default preset
     assert all(0 <= row["metrics"]["hr@10"] <= 1 for row in evaluation["rows"])
 
 
@@ -172,7 +172,7 @@ def test_a_missing_source_is_one_sentence(tmp_path, capsys):
 def test_a_config_files_data_table_names_the_log(clicks_csv, tmp_path, capsys):
     run = tmp_path / "run.toml"
     run.write_text(f'seed = 1\n[[graph]]\nmin_weight = 1\n[walks]\nnum_walks = 2\nwalk_length = 5\n'
-                   f'[trainer.params]\ndim = 8\nepochs = 1\nworkers = 1\n'
+                   f'[trainer.gensim]\ndim = 8\nepochs = 1\nworkers = 1\n'
                    f'[data]\nsource = "{clicks_csv}"\nuser_col = "u"\nitem_col = "i"\ntime_col = "t"\n')
     out = tmp_path / "art"
     assert main(["train", "--config", str(run), "--out", str(out), "--quiet"]) == 0

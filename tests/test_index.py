@@ -12,7 +12,7 @@ from recgraph.errors import ParameterError, UnknownItemError
 from recgraph.index import Hit, ItemIndex, Movie, Recommendations, Similar
 
 STAR_WARS = "Star Wars: Episode IV - A New Hope (1977)"
-GRAPH_PARAMS = {"graph": {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0}}
+GRAPH_PARAMS = {"graph": [{"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0}]}
 
 
 def tiny_artifact(path, manifest=None, **kwargs):
@@ -28,7 +28,7 @@ def tiny_artifact(path, manifest=None, **kwargs):
 def index(tmp_path):
     catalogue = [(11, "Alpha (2000)"), (12, "Alpha Two (2001)"), (13, "Beta (1999)"), (14, "Gamma (1990)"),
                  (15, "beta (2005)"), (50, "Raise the Titanic (1980)"), (51, "Obscure, The (1961)")]
-    tiny_artifact(tmp_path / "a", {"params": GRAPH_PARAMS}, catalogue=catalogue)
+    tiny_artifact(tmp_path / "a", {"config": GRAPH_PARAMS}, catalogue=catalogue)
     return ItemIndex.load(tmp_path / "a")
 
 
@@ -109,11 +109,11 @@ def test_a_catalogue_movie_outside_the_graph_is_told_as_such(index):
 
 
 def test_left_out_reason_uses_the_recorded_parameters(tmp_path):
-    params = {"graph": {"min_rating": 4.5, "min_weight": 20.0, "min_item_users": 3}}
-    tiny_artifact(tmp_path / "a", {"params": params, "data": {"implicit": False}}, catalogue=[(50, "Left (1980)")])
+    params = {"graph": [{"min_rating": 4.5, "min_weight": 20.0, "min_item_users": 3}]}
+    tiny_artifact(tmp_path / "a", {"config": params, "data": {"implicit": False}}, catalogue=[(50, "Left (1980)")])
     message = ItemIndex.load(tmp_path / "a").explain(50)
     assert "ratings >= 4.5" in message and "weight >= 20" in message and "fewer than 3 users liked it" in message
-    tiny_artifact(tmp_path / "b", {"params": params, "data": {"implicit": True}}, catalogue=[(50, "Left (1980)")])
+    tiny_artifact(tmp_path / "b", {"config": params, "data": {"implicit": True}}, catalogue=[(50, "Left (1980)")])
     assert "too few users in common" in ItemIndex.load(tmp_path / "b").explain(50)
     tiny_artifact(tmp_path / "c", catalogue=[(50, "Left (1980)")])  # no parameters recorded
     assert "the graph's thresholds left it out" in ItemIndex.load(tmp_path / "c").explain(50)
@@ -184,15 +184,16 @@ def test_import_index_stays_light():
 @pytest.mark.slow
 def test_manifest_contents(trained_artifact):
     manifest = json.loads((trained_artifact.out_dir / "manifest.json").read_text())
-    for key in ("format_version", "backend", "dim", "metric", "n_trees", "n_items", "graph", "params", "seed",
-                "timings_s", "data", "recgraph_version", "created_at", "files"):
+    for key in ("format_version", "config", "dim", "metric", "n_items", "graph", "timings_s", "data",
+                "recgraph_version", "created_at", "files"):
         assert key in manifest, key
     assert manifest["graph"] == {"nodes": 1405, "edges": 40043, "avg_degree": 57.0}
-    assert manifest["metric"] == "angular" and manifest["backend"] == "gensim"
+    assert manifest["metric"] == "angular" and manifest["config"]["trainer"]["backend"] == "gensim"
     assert set(manifest["timings_s"]) >= {"load", "graph", "walks", "train", "index", "total"}
     assert manifest["data"]["md5"] == "31a303aabbc519bd33d025e44d6c2570"
     assert manifest["files"]["index.ann"]["size"] == (trained_artifact.out_dir / "index.ann").stat().st_size
-    assert manifest["params"]["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    assert manifest["config"]["walks"] == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
+    assert manifest["config"]["seed"] == 7 and manifest["config"]["index"] == {"n_trees": 50}
 
 
 @pytest.mark.slow

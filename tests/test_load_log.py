@@ -325,7 +325,9 @@ def test_implicit_parquet_parts_train_end_to_end(ml_small, tmp_path):
     log = load_log(parts, user_col="visitor", item_col="product", time_col="ts")
     assert log.implicit and not log.has_titles and len(log.ratings) == len(liked)
     out = tmp_path / "artifact"
-    train(log, out, backend="gensim", seed=1, trainer_params={"workers": 1}, show_progress=False)
+    from recgraph.config import resolve_config
+
+    train(log, out, resolve_config(seed=1, trainer={"workers": 1}), show_progress=False)
     items = pd.read_csv(out / "items.csv")
     assert len(items) > 100
     assert items["title"].str.fullmatch(r"item \d+").all()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from recgraph.config import GraphParams, RunConfig, WalkParams, load_config, resolve_config
+from recgraph.artifact import manifest_config
+from recgraph.config import RunConfig, load_config, resolve_config
+from recgraph.errors import ParameterError
 from recgraph.pipeline import load_inputs, train, train_on_corpus
-from recgraph.seeds import stage_seeds
 
 SMALL = {"walks": {"num_walks": 3, "walk_length": 6}, "trainer": {"dim": 8, "epochs": 1, "workers": 1}}
 
@@ -18,21 +18,29 @@ def small_config(**changes) -> RunConfig:
     return resolve_config(walks=SMALL["walks"], trainer=SMALL["trainer"], seed=2, **changes)
 
 
-def test_manifest_records_the_config_whole(tiny_ratings, tmp_path):
-    config = small_config(scoring={"popularity_weight": 0.2})
-    result = train(tiny_ratings, tmp_path / "a", config=config, show_progress=False)
+def test_manifest_records_the_config_once(tiny_ratings, tmp_path):
+    config = small_config(scoring={"popularity_weight": 0.2}, n_trees=7)
+    result = train(tiny_ratings, tmp_path / "a", config, show_progress=False)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert {"backend", "seed", "preset", "config", "params", "graph", "data", "walks_sha256", "training",
-            "timings_s", "format_version", "files", "scoring", "n_trees"} <= set(manifest)
+    assert manifest["format_version"] == 2
+    assert {"config", "graph", "data", "walks_sha256", "training", "timings_s", "format_version", "files"} <= set(manifest)
+    # Format 2: the configuration once, no copies beside it.
+    assert not {"backend", "seed", "preset", "params", "scoring", "n_trees"} & set(manifest)
     assert manifest["walks_sha256"] == result.corpus.sha256()
-    recorded = RunConfig.from_dict(manifest["config"])
-    assert recorded.views == config.views and recorded.walks == config.walks and recorded.seed == 2
-    assert recorded.scoring.popularity_weight == 0.2 == manifest["scoring"]["popularity_weight"]
-    # The trainer's every parameter as run (its defaults too), but not its derived seed.
-    assert manifest["config"]["trainer"]["params"]["dim"] == 8 and "window" in manifest["config"]["trainer"]["params"]
-    assert "seed" not in manifest["config"]["trainer"]["params"]
-    assert manifest["params"]["trainer"]["seed"] == stage_seeds(2).trainer
+    assert RunConfig.from_dict(manifest["config"]) == config == RunConfig.from_manifest(manifest)
+    assert manifest_config(manifest) == config.to_dict()
+    # Every backend's section, each complete; not the trainer's derived seed.
+    assert manifest["config"]["trainer"]["gensim"]["dim"] == 8 and "window" in manifest["config"]["trainer"]["gensim"]
+    assert manifest["config"]["trainer"]["keras"]["batch_size"] == 1024
+    assert "seed" not in manifest["config"]["trainer"]["gensim"]
     assert {"load", "graph", "walks", "train", "index", "total"} <= set(manifest["timings_s"])
+
+
+def test_train_takes_a_run_config_only(tiny_ratings):
+    with pytest.raises(TypeError):
+        train(tiny_ratings, None, backend="gensim", seed=2)  # the 0.1 keywords are gone
+    with pytest.raises(ParameterError, match="config must be a RunConfig"):
+        train(tiny_ratings, None, {"seed": 2})
 
 
 def test_config_file_from_a_manifest_reproduces_the_run(tiny_ratings, tmp_path):
@@ -42,16 +50,6 @@ def test_config_file_from_a_manifest_reproduces_the_run(tiny_ratings, tmp_path):
     assert (tmp_path / "a" / "embeddings.npy").read_bytes() == (tmp_path / "b" / "embeddings.npy").read_bytes()
     a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
     assert a["config"] == b["config"] and a["walks_sha256"] == b["walks_sha256"]
-
-
-def test_the_keyword_api_is_the_config_api(tiny_ratings):
-    legacy = train(tiny_ratings, None, backend="gensim", seed=2, graph_params=GraphParams(),
-                   walk_params=WalkParams(3, 6), trainer_params=SMALL["trainer"], show_progress=False)
-    config = train(tiny_ratings, None, config=small_config(), show_progress=False)
-    np.testing.assert_array_equal(legacy.embeddings, config.embeddings)
-    assert legacy.manifest["config"] == config.manifest["config"]
-    with pytest.raises(TypeError, match="either config or seed"):
-        train(tiny_ratings, None, config=small_config(), seed=1)
 
 
 def test_train_on_a_prebuilt_corpus_is_train(tiny_ratings, tmp_path):
@@ -68,8 +66,11 @@ def test_compares_artifacts_have_trains_manifest_keys(tiny_ratings, tmp_path):
     from recgraph.compare import compare_backends
     from recgraph.evaluation.splitting import random_split
 
-    compare_backends(tiny_ratings, tmp_path / "cmp", seed=0, backends=("gensim",), preset="seed",
-                     baselines=("most-popular",), trainer_overrides={"gensim": {"epochs": 1}}, keep_artifacts=True)
+    from recgraph.evaluation.settings import EvaluationSettings
+
+    compare_backends(tiny_ratings, tmp_path / "cmp", resolve_config("seed", trainer={"epochs": 1}),
+                     EvaluationSettings(protocol="random", baselines=("most-popular",)), backends=("gensim",),
+                     keep_artifacts=True)
     compared = json.loads((tmp_path / "cmp" / "artifacts" / "gensim" / "manifest.json").read_text())
     split = random_split(tiny_ratings, seed=0)
     trained = train(split.train_ratings(tiny_ratings), tmp_path / "t", show_progress=False,

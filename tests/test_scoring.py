@@ -38,7 +38,7 @@ def ids(hits):
 def test_artifact_records_likes_popular_and_scoring(tmp_path):
     index = make(tmp_path / "a", scoring={"popularity_weight": 0.1, "fallback": "popular"})
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
-    assert manifest["scoring"] == {"history_min_rating": 4.0, "popularity_weight": 0.1, "candidates": 200,
+    assert manifest["config"]["scoring"] == {"history_min_rating": 4.0, "popularity_weight": 0.1, "candidates": 200,
                                    "fallback": "popular", "recent_weight": 0.0, "recent_count": 5}
     assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "popular.csv"}
     with open(tmp_path / "a" / "items.csv", newline="") as fh:
@@ -54,7 +54,7 @@ def test_artifact_records_likes_popular_and_scoring(tmp_path):
 
 def test_default_scoring_is_plain_cosine(tmp_path):
     index = make(tmp_path / "a")
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["scoring"] == ScoringOptions().to_dict()
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["config"]["scoring"] == ScoringOptions().to_dict()
     hits = index.recommend([1], k=4)
     assert ids(hits) == [2, 3, 4, 5]
     assert {h["movie_id"]: h["score"] for h in hits} == pytest.approx(COS, abs=1e-6)
@@ -110,7 +110,8 @@ def test_old_artifacts_still_load(tmp_path):
     make(tmp_path / "a", likes=None, popular=None)
     manifest_path = tmp_path / "a" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    del manifest["scoring"]  # as written before scoring was recorded
+    manifest["format_version"] = 1
+    del manifest["config"]  # as written before scoring was recorded
     manifest_path.write_text(json.dumps(manifest))
     index = ItemIndex.load(tmp_path / "a")
     assert index.likes is None and index.popular == [] and index.scoring == ScoringOptions()

@@ -47,7 +47,7 @@ def make_artifact(path: Path, seed: int, n_extra: int = 60) -> dict:
     ids = np.array(sorted(movies), dtype=np.int64)
     embeddings = np.random.default_rng(seed).normal(size=(len(ids), 8)).astype(np.float32)
     return write_artifact(path, embeddings, ids, [movies[int(i)] for i in ids], ["Sci-Fi"] * len(ids),
-                          {"backend": "test", "seed": seed,
+                          {"config": {"trainer": {"backend": "test"}, "seed": seed},
                            "graph": {"nodes": len(ids), "edges": 0, "avg_degree": 0.0}},
                           n_trees=5, seed=seed)
 
@@ -150,7 +150,7 @@ def test_healthz_reports_artifact(client, versions):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["artifact_id"] == versions["v1_id"]
-    assert body["format_version"] == 1 and body["n_items"] == 68
+    assert body["format_version"] == 2 and body["n_items"] == 68
     assert r.headers[HEADER] == versions["v1_id"]
 
 

@@ -218,10 +218,12 @@ def test_keras_pipeline_end_to_end(ml_small, tmp_path):
     _require_backend("keras")
     from recgraph.pipeline import train
 
-    result = train(ml_small, tmp_path / "art", backend="keras", seed=0, trainer_params={"epochs": 2},
+    from recgraph.config import resolve_config
+
+    result = train(ml_small, tmp_path / "art", resolve_config(backend="keras", seed=0, trainer={"epochs": 2}),
                    show_progress=False)
     manifest = result.manifest
-    assert manifest["backend"] == "keras"
+    assert manifest["config"]["trainer"]["backend"] == "keras"
     assert len(manifest["loss"]) == 2 and manifest["loss"][1] < manifest["loss"][0]
     # The example's aggregation: 2.49 at seed 0 (the example's 2021 page printed 2.45).
     assert 2.2 < manifest["loss"][0] < 2.8
@@ -230,7 +232,7 @@ def test_keras_pipeline_end_to_end(ml_small, tmp_path):
     training = manifest["training"]
     assert training["n_examples"] == training["n_positive"] + training["n_negative"]
     assert training["steps_per_epoch"] == training["n_examples"] // 1024
-    assert manifest["params"]["trainer"]["window"] == 10
+    assert manifest["config"]["trainer"]["keras"]["window"] == 10
     assert result.embeddings.shape == (result.graph.num_nodes, 50)
     assert (tmp_path / "art" / "manifest.json").is_file()
     try:

@@ -81,11 +81,84 @@ def add_graph_flags(p: argparse.ArgumentParser, title: str) -> None:
                    help="only the primary graph, without the preset's extra graph views (docs/tuning.md)")
 
 
+PRESET_HELP = ("named configuration (recgraph/presets/NAME.toml): showcase (the default: the Keras example's graph "
+               "and walks, gensim settings chosen for the first impression, docs/defaults.md), seed (the Keras "
+               "example's parameters exactly), tuned (best measured, docs/tuning.md); a --config file and the "
+               "flags given override it")
+
+
 def add_config_flag(p: argparse.ArgumentParser) -> None:
+    """``--preset`` and ``--config``: where a run's configuration starts (default: showcase)."""
+    from ..presets import available_presets
+
+    p.add_argument("--preset", default=None, choices=available_presets(), help=PRESET_HELP)
     p.add_argument("--config", default=None, metavar="FILE",
                    help="run configuration: an artifact's manifest.json (reproduces that run) or a TOML/JSON "
-                        "file with graph, walks, trainer, scoring and index sections; the preset and flags "
-                        "given explicitly override it")
+                        "file with graph, walks, trainer, scoring and index sections (the shape of "
+                        "recgraph/presets/*.toml); the preset and flags given explicitly override it")
+
+
+def add_run_flags(p: argparse.ArgumentParser, backend_help: str, graph_title: str) -> None:
+    """The run configuration's flags, the same for ``train``, ``evaluate`` and ``compare``:
+    --backend, --preset, --config, --seed, then the graph, walk, trainer, scoring and index
+    overrides (each None when not given: the preset's or the file's value stands)."""
+    p.add_argument("--backend", default=None, help=backend_help)
+    add_config_flag(p)
+    p.add_argument("--seed", type=int, default=None,
+                   help="one seed for walks, training and the index (default: the --config file's, else 0)")
+    add_graph_flags(p, graph_title)
+    add_flags(p.add_argument_group("walks (the preset's when omitted)"), WALK_FLAGS)
+    add_flags(p.add_argument_group("trainer (the preset's, for the chosen backend, when omitted)"), TRAINER_FLAGS)
+    add_flags(p.add_argument_group("scoring, applied at query time (the preset's when omitted)"), SCORING_FLAGS)
+    p.add_argument("--n-trees", type=int, default=None, help="Annoy trees (the preset's when omitted: 50)")
+
+
+def add_evaluation_flags(p: argparse.ArgumentParser, both: bool = False) -> None:
+    """How ``evaluate`` and ``compare`` measure (:class:`recgraph.evaluation.settings.EvaluationSettings`);
+    ``both``: --protocol also takes ``both`` (one run per protocol)."""
+    from ..evaluation.settings import (DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB,
+                                       DEFAULT_TEST_FRACTION, DEFAULT_THRESHOLD, PROTOCOLS)
+
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--protocol", default=PROTOCOLS[0], choices=(*PROTOCOLS, "both") if both else PROTOCOLS,
+                   help="temporal leave-last-out (default) or a random per-user split of the positives"
+                        + (", or both" if both else ""))
+    g.add_argument("--split-seed", type=int, default=0, help="seed for the random split (default 0)")
+    g.add_argument("--threshold", type=float, default=None,
+                   help=f"ratings >= this are positives (default {DEFAULT_THRESHOLD:g}; an implicit log: every row)")
+    g.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
+                   help=f"random split: share of each user's positives held out (default {DEFAULT_TEST_FRACTION:g})")
+    g.add_argument("--validation", action="store_true",
+                   help="measure on a validation split carved from the training part "
+                        "(for tuning; the test part is never read)")
+    g.add_argument("--validation-depth", type=int, default=None, metavar="N",
+                   help="carve the validation split N times, each from the previous training part, "
+                        "so it trains on less data (implies --validation; 1 is --validation itself)")
+    g.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
+                   help=f"comma-separated baselines (default {','.join(DEFAULT_BASELINES)}; '' for none)")
+    g.add_argument("--ease-lambda", type=float, default=DEFAULT_EASE_LAMBDA,
+                   help=f"EASE L2 weight (default {DEFAULT_EASE_LAMBDA:g})")
+    g.add_argument("--ease-max-gb", type=float, default=DEFAULT_EASE_MAX_GB,
+                   help=f"skip EASE (one sentence in the report) when its dense matrices need more than this "
+                        f"(default {DEFAULT_EASE_MAX_GB:g} GB)")
+    g.add_argument("--max-users", type=int, default=None, metavar="N",
+                   help="score a sample of N eval users, drawn with --split-seed after the split "
+                        "(training is unchanged; every model scores the same users; default all)")
+
+
+def evaluation_settings(args: argparse.Namespace, protocol: str | None = None):
+    """The :class:`~recgraph.evaluation.settings.EvaluationSettings` the parsed flags name."""
+    from ..evaluation.harness import validation_depth
+    from ..evaluation.settings import DEFAULT_THRESHOLD, EvaluationSettings
+
+    validation = int(args.validation)
+    if args.validation_depth is not None:
+        validation = validation_depth(args.validation_depth, "--validation-depth", minimum=1)
+    return EvaluationSettings(
+        protocol=protocol or args.protocol, threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+        test_fraction=args.test_fraction, split_seed=args.split_seed, validation=validation,
+        max_users=args.max_users, baselines=names(args.baselines), ease_lambda=args.ease_lambda,
+        ease_max_gb=args.ease_max_gb)
 
 
 def names(text: str) -> tuple[str, ...]:

@@ -9,8 +9,6 @@ from .flags import DATA_HELP, add_config_flag, add_graph_flags, add_log_flags, l
 
 def add_parser(sub) -> None:
     """Register ``recgraph graph`` on an argparse subparsers object."""
-    from ..presets import available_presets
-
     p = sub.add_parser("graph", help="build the item graph and write a graph directory (Parquet edges + items)",
                        description="Build the PMI item graph (a preset's every view) from the ratings and write "
                                    "a graph directory; 'recgraph train --graph DIR' walks, trains and indexes from "
@@ -22,14 +20,12 @@ def add_parser(sub) -> None:
                         "(pip install 'recgraph[spark]'; docs/spark.md); both write the same graph")
     add_log_flags(p)
     p.add_argument("--out", required=True, metavar="GRAPH_DIR", help="graph directory to write (replaced atomically)")
-    p.add_argument("--preset", default=None, choices=available_presets(),
-                   help="take the graph views of this preset; flags given explicitly override its primary view")
-    add_config_flag(p)
+    add_config_flag(p)  # --preset (default showcase: the example's one graph) and --config: their graph views
     add_graph_flags(p, "graph (with a preset's extra graph views: the primary graph)")
     from ..spark_engine import add_spark_arguments  # light: pyspark is imported only to build
 
     add_spark_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("--quiet", action="store_true", help="print only the line naming the graph directory")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         ratings = load_checked(source, options, rating_thresholds(args))
         manifest = build_graph_dir(ratings, args.out, config, log=options)
     if args.quiet:
+        print(f"wrote {args.out}")
         return 0
     for i, view in enumerate(manifest["views"]):
         stats = view["stats"]

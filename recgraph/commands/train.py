@@ -4,50 +4,50 @@ from __future__ import annotations
 
 import argparse
 
-from .flags import (DATA_HELP, GRAPH_FLAGS, SCORING_FLAGS, TRAINER_FLAGS, WALK_FLAGS, add_config_flag, add_flags,
-                    add_graph_flags, add_log_flags, given, load_checked, resolve_log)
+from .flags import (DATA_HELP, GRAPH_FLAGS, SCORING_FLAGS, TRAINER_FLAGS, WALK_FLAGS, add_log_flags, add_run_flags,
+                    given, load_checked, resolve_log)
 
 
 def add_parser(sub) -> None:
     """Register ``recgraph train`` on an argparse subparsers object."""
-    from ..presets import available_presets
-
     p = sub.add_parser("train", help="build the graph, walk it, train embeddings, write the index",
                        description="Train movie embeddings and write an artifact directory, from the ratings "
-                                   "(--data) or from a graph directory written by 'recgraph graph' (--graph).")
-    p.add_argument("--backend", default=None, help="trainer backend: gensim or keras (default gensim)")
+                                   "(--data) or from a graph directory written by 'recgraph graph' (--graph). "
+                                   "Without --preset or --config it runs the showcase preset.")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", default=None, help=DATA_HELP)
     source.add_argument("--graph", default=None, metavar="GRAPH_DIR",
                         help="graph directory written by 'recgraph graph': walk, train and index from it")
     add_log_flags(p)
     p.add_argument("--out", required=True, help="artifact directory to write (replaced atomically)")
-    p.add_argument("--seed", type=int, default=None, help="one seed for walks, training and the index")
-    p.add_argument("--preset", default=None, choices=available_presets(),
-                   help="named parameters: 'seed' = the Keras example's, 'tuned' = best measured "
-                        "(docs/tuning.md); flags given explicitly override the preset")
-    add_config_flag(p)
-    add_graph_flags(p, "graph (with a preset's extra graph views: the primary graph; not with --graph)")
-    add_flags(p.add_argument_group("walks"), WALK_FLAGS)
-    add_flags(p.add_argument_group("trainer (the backend's or preset's defaults when omitted)"), TRAINER_FLAGS)
-    add_flags(p.add_argument_group("scoring, applied at query time (the preset's when omitted)"), SCORING_FLAGS)
-    p.add_argument("--n-trees", type=int, default=None, help="Annoy trees (default 50)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    add_run_flags(p, "trainer backend: gensim or keras (default: the configuration's, gensim in every preset)",
+                  "graph (with a preset's extra graph views: the primary graph; not with --graph)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary; only the line naming the artifact")
 
 
-def resolve(args: argparse.Namespace, graph_flags: bool = True):
+def resolve(args: argparse.Namespace, graph_flags: bool = True, backends: tuple[str, ...] | None = None):
     """The run configuration the parsed flags name, and the log: ``(config, source, options)``
-    (--data and the log flags, over the configuration file's ``data``)."""
+    (--data and the log flags, over the configuration file's ``data``).
+
+    ``backends`` (evaluate, compare): the configuration chooses the first, and the trainer
+    flags given must apply to each of them.
+    """
     from ..config import load_config, resolve_config
 
     base = load_config(args.config) if getattr(args, "config", None) else None
+    backend = getattr(args, "backend", None)
+    if backends is not None:
+        backend = backends[0] if backends else None
+    trainer = given(args, TRAINER_FLAGS) if hasattr(args, "dim") else None
     config = resolve_config(
-        preset=args.preset, backend=getattr(args, "backend", None), base=base,
+        preset=getattr(args, "preset", None), backend=backend, base=base,
         graph=given(args, GRAPH_FLAGS) if graph_flags else None,
         walks=given(args, WALK_FLAGS) if hasattr(args, "num_walks") else None,
-        trainer=given(args, TRAINER_FLAGS) if hasattr(args, "dim") else None,
+        trainer=trainer,
         scoring=given(args, SCORING_FLAGS) if hasattr(args, "popularity_weight") else None,
         n_trees=getattr(args, "n_trees", None), seed=getattr(args, "seed", None), one_view=args.one_view)
+    for other in (backends or ())[1:]:
+        config.trainer.with_backend(other).updated(trainer or {})  # e.g. --vectors (gensim's) with keras: refused
     source, options = resolve_log(args, base)
     return config, source, options
 
@@ -79,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
     config, source, options = resolve(args)
     check_output_dir(args.out)  # a bad --out fails before the log is read
     data = None if args.graph else load_checked(source, options, rating_thresholds(args))
-    result = train(data, args.out, config=config, graph=args.graph, log=None if args.graph else options,
+    result = train(data, args.out, config, graph=args.graph, log=None if args.graph else options,
                    show_progress=not args.quiet)
     if args.quiet:
+        print(f"wrote {result.out_dir}")
         return 0
     from ..index import ItemIndex
 
@@ -98,7 +99,14 @@ def run(args: argparse.Namespace) -> int:
             view = f" (view {i})" if len(curves) > 1 else ""
             print(f"loss{view}: {loss[0]:.4f} -> {loss[-1]:.4f} over {len(loss)} epochs")
     index = ItemIndex.load(result.out_dir)
-    for title in SHOWCASE_TITLES:
+    shown = index.has_titles and any(title in index for title in SHOWCASE_TITLES)
+    if not index.has_titles:
+        print(f"\nThe log has no titles, so the showcase (five films looked up by title) is skipped; query by id: "
+              f"recgraph similar --index {result.out_dir} {int(index.movie_ids[0])}")
+    elif not shown:
+        print(f"\nNone of the showcase films (the Keras example's, looked up by title) is in this graph; query "
+              f"it with: recgraph similar --index {result.out_dir} TITLE_OR_ID")
+    for title in SHOWCASE_TITLES if shown else ():
         if title not in index:
             print(f"\n{title}: not in the graph")
             continue

@@ -8,7 +8,9 @@ must exist when named otherwise (a misspelt column is an error, not a silently i
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,20 @@ from .log import ITEM
 DEFAULT_COLUMNS = {"user_col": "userId", "item_col": "movieId", "rating_col": "rating", "time_col": "timestamp"}
 #: Id column names an items table may use when it does not use the log's item column name.
 ITEM_ID_NAMES = ("movieId", "item_id", "id")
+
+logger = logging.getLogger(__name__)
+
+
+#: Column names that look like a time: a log with one but no --time-col gets a warning, since
+#: recency scoring and leave-last-out then run without times.
+TIME_LIKE_NAMES = frozenset({"ts", "time", "timestamp", "datetime", "date", "event_time", "created_at", "unix_time"})
+
+
+@lru_cache(maxsize=64)  # once per column name, not once per part of a directory
+def _warn_time_like(column: str) -> None:
+    logger.warning("column %r looks like a time but is not read (the time column is %r by default); pass "
+                   "--time-col %s (time_col = %r in a configuration's [data]) so recency and leave-last-out use it",
+                   column, DEFAULT_COLUMNS["time_col"], column, column)
 
 
 @dataclass
@@ -63,6 +79,10 @@ def resolve_columns(found: list[str], label: str, *, user_col: str, item_col: st
     missing = [c for c in needed if c not in found]
     if missing:
         raise DataError(f"{label} lacks column(s) {', '.join(missing)}; found {', '.join(map(str, found))}.")
+    if time_col is not None and time_col not in found:  # None: the caller said the log has no times
+        for column in found:
+            if str(column).lower() in TIME_LIKE_NAMES:
+                _warn_time_like(str(column))
     return {
         "user_col": user_col,
         "item_col": item_col,

@@ -25,7 +25,7 @@ _EXPORTS = {
     "coverage": "metrics", "summarize": "metrics",
     "EASE": "baselines", "ItemKNN": "baselines", "MostPopular": "baselines", "make_baseline": "baselines",
     "run_evaluation": "harness", "evaluate_index": "harness", "evaluate_baseline": "harness",
-    "format_table": "harness",
+    "format_table": "harness", "EvaluationSettings": "settings",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,8 @@ user's history is their training ratings >= the model's ``history_min_rating``, 
 when the log has time; everything they rated in training is excluded. Every ranking is
 full: every item the user did not rate in training is a candidate.
 
->>> report = run_evaluation("ml-latest-small.zip", protocol="leave-last-out", preset="tuned")
+>>> report = run_evaluation("ml-latest-small.zip", resolve_config(preset="tuned"),
+...                         EvaluationSettings(protocol="leave-last-out"))
 >>> print(format_table(report))
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -26,9 +27,12 @@ from .baselines import BaselineTooLarge, make_baseline
 from .interactions import Interactions
 from .metrics import summarize
 from ..scoring import Popularity, ScoringOptions
-from .settings import (DEFAULT_BASELINES, DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB, DEFAULT_KS, DEFAULT_TEST_FRACTION,
-                       DEFAULT_THRESHOLD)
+from .settings import (DEFAULT_EASE_LAMBDA, DEFAULT_EASE_MAX_GB, DEFAULT_KS, DEFAULT_TEST_FRACTION,
+                       DEFAULT_THRESHOLD, EvaluationSettings)
 from .splitting import Split, make_split, validation_split
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -167,41 +171,28 @@ def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | N
     }
 
 
-def train_and_evaluate(ratings, split: Split, data: Interactions, backend: str = "gensim", preset: str = "tuned",
-                       seed: int | None = 0, trainer_overrides: dict | None = None, scoring: dict | None = None,
-                       ks=DEFAULT_KS, show_progress: bool = False, workdir: str | Path | None = None,
-                       graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                       one_view: bool = False) -> dict:
-    """Train ``backend`` with ``preset`` on ``split``'s training part and evaluate it.
+def train_and_evaluate(ratings, split: Split, data: Interactions, config: RunConfig, ks=DEFAULT_KS,
+                       show_progress: bool = False) -> dict:
+    """Train ``config`` on ``split``'s training part and evaluate it.
 
-    The artifact is written to a temporary directory (inside ``workdir`` if given) and
-    removed afterwards. ``scoring``, ``trainer_overrides``, ``graph_overrides`` and
-    ``walk_overrides`` win over the preset; ``one_view`` drops its extra graph views.
+    The model is fitted in memory and ranked with the scoring its configuration records,
+    through :meth:`recgraph.model.Recommender.recommend`, as users get it.
     """
-    from ..config import resolve_config
-    from ..pipeline import train
-
+    from ..artifact import manifest_config
     from ..model import Recommender
 
-    config = resolve_config(preset, backend, graph=graph_overrides, walks=walk_overrides, trainer=trainer_overrides,
-                            scoring=scoring, seed=seed, one_view=one_view)
     t = time.perf_counter()
     # Fitted in memory and asked as users ask it: the same scoring the saved artifact answers with.
     model = Recommender(config=config, show_progress=show_progress).fit(split.train_ratings(ratings))
     train_s = time.perf_counter() - t
-    row = evaluate_model(model, data, ks, name=f"{backend}/{preset}")
-    manifest = model.manifest_
-    row["backend"] = backend
-    row["preset"] = preset
-    params = manifest["params"]
-    row["params"] = {"preset": preset, "backend": backend, "graph": params["graph"],
-                     **({"views": params["views"]} if "views" in params else {}), "walks": params["walks"],
-                     "trainer": params["trainer"], "scoring": model.scorer_.options.to_dict()}
-    row["config"] = manifest["config"]
-    row["graph"] = manifest["graph"]
+    row = evaluate_model(model, data, ks, name=f"{config.backend}/{config.preset}")
+    row["backend"] = config.backend
+    row["preset"] = config.preset
+    row["config"] = manifest_config(model.manifest_)
+    row["graph"] = model.manifest_["graph"]
     row["index_items"] = int(len(model.item_ids_))
     row["timings_s"] = {"train": round(train_s, 4), "rank": row["timings_s"]["rank"],
-                        "stages": manifest.get("timings_s", {})}
+                        "stages": model.manifest_.get("timings_s", {})}
     return row
 
 
@@ -242,63 +233,60 @@ def validation_depth(validation, name: str = "validation", minimum: int = 0) -> 
     return depth
 
 
-def run_evaluation(data, protocol: str = "leave-last-out", backends=("gensim",), preset: str = "tuned",
-                   seed: int | None = 0, split_seed: int | None = 0, baselines=DEFAULT_BASELINES,
-                   threshold: float = DEFAULT_THRESHOLD, test_fraction: float = DEFAULT_TEST_FRACTION,
-                   validation: int = 0, ease_lambda: float = DEFAULT_EASE_LAMBDA, ks=DEFAULT_KS,
-                   trainer_overrides: dict | None = None, scoring: dict | None = None,
-                   graph_overrides: dict | None = None, walk_overrides: dict | None = None,
-                   one_view: bool = False, show_progress: bool = False, log: dict | None = None,
-                   max_users: int | None = None, ease_max_gb: float = DEFAULT_EASE_MAX_GB) -> dict:
-    """Evaluate backends (with one preset) and baselines on one protocol.
+def run_evaluation(data, config: RunConfig | None = None, settings: EvaluationSettings | None = None,
+                   backends: Sequence[str] | None = None, log: dict | None = None,
+                   show_progress: bool = False) -> dict:
+    """Evaluate a run configuration (for one or more backends) and the baselines on one split.
 
     Parameters
     ----------
     data : a log for :func:`recgraph.data.load` (CSV/Parquet file or parts, DataFrame,
         MovieLens directory/zip/URL) or loaded Ratings.
+    config : the :class:`~recgraph.config.RunConfig` to train (None: ``RunConfig()``, the
+        showcase preset with seed 0); its seed seeds the walks, training and index.
+    settings : the :class:`~recgraph.evaluation.settings.EvaluationSettings` (protocol,
+        threshold, split seed, validation carvings, ``max_users``, ks, baselines; None: the
+        defaults).
+    backends : train each of these backends with ``config`` (each with its own trainer
+        section; None: ``config``'s backend; ``()``: baselines only).
     log : :func:`recgraph.data.load_log` options for ``data`` (column names, items table).
-    protocol : ``"leave-last-out"`` or ``"random"``.
-    validation : measure on a validation split carved from the training part (for tuning);
-        a number n > 1 carves it n times, each from the previous training part.
-    one_view : train on the preset's primary graph only (no extra graph views).
-    seed : seeds training (walks, trainer, index).
-    split_seed : seeds the random split (and the validation splits, with ``split_seed + 1``,
-        ``split_seed + 2``...) and the sample of ``max_users``.
-    max_users : score a seeded sample of this many eval users (None: all); drawn after the
-        split, so training is unchanged and every row scores the same users.
-    ease_max_gb : EASE is skipped, with one sentence in its row, when it would need more.
 
     Returns
     -------
     A JSON-ready dict: ``split``, ``rows`` (one per backend and baseline, each with
-    ``metrics``), ``data`` and the settings.
+    ``metrics``), ``data``, ``config`` and ``settings``.
     """
+    from ..config import RunConfig
     from ..pipeline import load_log_source
 
-    ks = tuple(sorted({int(k) for k in ks}))
-    if not ks or ks[0] < 1:
-        raise ParameterError(f"ks must hold positive integers; got {ks!r}.")
-    depth = validation_depth(validation)
+    config = RunConfig() if config is None else config
+    settings = EvaluationSettings() if settings is None else settings
+    backends = (config.backend,) if backends is None else tuple(backends)
+    depth = validation_depth(settings.validation)
     ratings = load_log_source(data, log)
-    split, matrices = prepare(ratings, protocol, threshold, test_fraction, split_seed, depth, max_users)
+    split, matrices = prepare(ratings, settings.protocol, settings.threshold, settings.test_fraction,
+                              settings.split_seed, depth, settings.max_users)
     rows = []
     for backend in backends:
-        logger.info("evaluating %s/%s on %s", backend, preset, protocol)
-        rows.append(train_and_evaluate(ratings, split, matrices, backend, preset, seed, trainer_overrides, scoring,
-                                       ks, show_progress, graph_overrides=graph_overrides,
-                                       walk_overrides=walk_overrides, one_view=one_view))
-    for name in baselines:
-        rows.append(evaluate_baseline(matrices, name, ks, **baseline_params(name, threshold, ease_lambda, ease_max_gb)))
+        run = config.with_backend(backend)
+        logger.info("evaluating %s/%s on %s", backend, run.preset, settings.protocol)
+        rows.append(train_and_evaluate(ratings, split, matrices, run, settings.ks, show_progress))
+    for name in settings.baselines:
+        rows.append(evaluate_baseline(matrices, name, settings.ks,
+                                      **baseline_params(name, settings.threshold, settings.ease_lambda,
+                                                        settings.ease_max_gb)))
     return {
         "recgraph_version": __version__,
         "data": {"source": ratings.source, "md5": ratings.md5, "implicit": bool(ratings.implicit)},
-        "protocol": protocol,
+        "protocol": settings.protocol,
         "validation": depth > 0,
         **({"validation_depth": depth} if depth > 1 else {}),
-        "seed": seed,
-        "split_seed": split_seed,
-        "ks": list(ks),
-        "max_users": max_users,
+        "seed": config.seed,
+        "split_seed": settings.split_seed,
+        "ks": list(settings.ks),
+        "max_users": settings.max_users,
+        "config": config.to_dict(),
+        "settings": settings.to_dict(),
         "split": {**split.summary(), "users": matrices.n_users, "items": matrices.n_items,
                   "eval_users": int(len(matrices.eval_users)),
                   "eval_users_total": int(matrices.eval_users_total or len(matrices.eval_users))},

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._version import __version__
+from ..artifact import manifest_config
 from ..errors import ParameterError, UnknownItemError
 from .cache import CachedResponse
 from .reloader import IndexHolder, Snapshot
@@ -329,15 +330,16 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     async def index_summary(request: Request) -> Response:
         """Summary of the artifact's manifest: backend, size, creation time, graph statistics."""
         manifest = _snapshot(request, holder).index.manifest
-        seed = manifest.get("seed")
+        config = manifest_config(manifest)
+        seed = config.get("seed")
         return _json({
             "artifact_id": str(manifest.get("artifact_id", "")),
             "format_version": int(manifest.get("format_version", 0)),
-            "backend": str(manifest.get("backend", "")),
+            "backend": str((config.get("trainer") or {}).get("backend", "")),
             "metric": str(manifest.get("metric", "")),
             "dim": int(manifest.get("dim", 0)),
             "n_items": int(manifest.get("n_items", 0)),
-            "n_trees": int(manifest.get("n_trees", 0)),
+            "n_trees": int((config.get("index") or {}).get("n_trees", 0)),
             "seed": seed if isinstance(seed, int) else None,
             "created_at": str(manifest.get("created_at", "")),
             "recgraph_version": str(manifest.get("recgraph_version", "")),
