@@ -13,8 +13,11 @@ Each run is two fresh processes, alternated so load on the machine hits both ali
 2. ``scripts/train.py --backend keras --seed run --quiet``: the whole job's wall time.
 
 Processes are cold on purpose (the example's figures are of one cold run): every run
-pays importing Keras/JAX and compiling. The table reports medians against the
-example's own timings (6.3 s, 29.5 s, 47 s), with the issue's targets.
+pays importing Keras/JAX and compiling. The table reports medians against the Keras
+example page's timings (6.3 s, 29.5 s, 47 s; the speed targets: examples >= 20x,
+10 epochs >= 3.5x, whole job faster) and the document's (``../shared/seed``: 16 s of
+example generation, 10 epochs of 5-6 s, about 100 s for walks, examples and training),
+and the loss per epoch against the document's.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small.zip"
 
-#: The example's timings (s) and the issue's targets for ours.
+#: The Keras example page's timings (s) and the speed-up over them that ours must reach.
 EXAMPLE_S = {"examples": 6.3, "train": 29.5, "whole": 47.0}
-TARGET_S = {"examples": 0.3, "train": 6.0, "whole": 10.0}
+TARGET_SPEEDUP = {"examples": 20.0, "train": 3.5, "whole": 1.0}
+#: The document's printed progress: examples 7025 walks at 437.07 it/s; epochs 6 s + 9 x 5 s;
+#: walks 5 x about 6.6 s (1405 nodes at 202-219 it/s) + examples + epochs.
+DOCUMENT_S = {"examples": 16.1, "train": 51.0, "whole": 100.0}
 STAGE_NAMES = {
     "examples": "example generation",
     "train": "training, 10 epochs",
@@ -43,8 +49,8 @@ STAGE_NAMES = {
 }
 STAR_WARS, EMPIRE, JEDI = 260, 1196, 1210
 LION_KING, ALADDIN, BEAUTY = 364, 588, 595
-#: The example's 2021 page: loss 2.45 after the first epoch, 2.31 after the tenth.
-EXAMPLE_FINAL_LOSS = 2.31
+#: The document's loss per epoch (its aggregation, 730,460 examples).
+DOCUMENT_LOSS = [2.1005, 1.7545, 1.6827, 1.6522, 1.6343, 1.6209, 1.6084, 1.5952, 1.5807, 1.5650]
 
 
 def child(data: Path, seed: int) -> None:
@@ -134,14 +140,16 @@ def main() -> None:
         "whole": walls,
     }
     print(f"keras backend on {args.data.name}, {args.runs} cold runs each, medians (s)\n")
-    print("| stage | Keras example | ours (median) | speed-up | target | runs (s) |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| stage | the document | Keras example page | ours (median) | speed-up (document, page) | "
+          "target (page) | runs (s) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for key, name in STAGE_NAMES.items():
         med = statistics.median(ours[key])
-        ok = "met" if med <= TARGET_S[key] else "MISSED"
+        speedup = EXAMPLE_S[key] / med
+        ok = "met" if speedup >= TARGET_SPEEDUP[key] else "MISSED"
         runs = ", ".join(f"{x:.2f}" for x in ours[key])
-        print(f"| {name} | {EXAMPLE_S[key]:.1f} | {med:.2f} | {EXAMPLE_S[key] / med:.0f}x | "
-              f"<= {TARGET_S[key]:g} ({ok}) | {runs} |")
+        print(f"| {name} | {DOCUMENT_S[key]:.1f} | {EXAMPLE_S[key]:.1f} | {med:.2f} | "
+              f"{DOCUMENT_S[key] / med:.1f}x, {speedup:.1f}x | >= {TARGET_SPEEDUP[key]:g}x ({ok}) | {runs} |")
 
     load = os.getloadavg()
     print(f"\ntrain.py CPU time (user + system, all threads; a proxy for an idle machine): "
@@ -157,9 +165,12 @@ def main() -> None:
 
     finals = [c["loss"][-1] for c in children]
     curve = [statistics.median(c["loss"][e] for c in children) for e in range(len(children[0]["loss"]))]
-    print(f"\nloss per epoch (median over runs): {', '.join(f'{x:.3f}' for x in curve)}")
-    print(f"final loss: median {statistics.median(finals):.3f}, range {min(finals):.3f}-{max(finals):.3f} "
-          f"(example {EXAMPLE_FINAL_LOSS}; target within +-0.05)")
+    examples = [c["n_examples"] for c in children]
+    print(f"\nexamples: median {statistics.median(examples):,.0f} (the document: 730,460)")
+    print(f"loss per epoch (median over runs): {', '.join(f'{x:.4f}' for x in curve)}")
+    print(f"the document's:                    {', '.join(f'{x:.4f}' for x in DOCUMENT_LOSS)}")
+    print(f"final loss: median {statistics.median(finals):.4f}, range {min(finals):.4f}-{max(finals):.4f} "
+          f"(the document {DOCUMENT_LOSS[-1]}; target within +-0.05)")
     sw = sum(EMPIRE in c["star_wars"] and JEDI in c["star_wars"] for c in children)
     lk = sum(ALADDIN in c["lion_king"] or BEAUTY in c["lion_king"] for c in children)
     print(f"Star Wars top 5 holds Empire and Jedi: {sw}/{len(children)} runs; "

@@ -1,9 +1,10 @@
 """Skip-gram example generation against a slow, readable pure-Python reference.
 
 The reference follows ``keras.preprocessing.sequence.skipgrams`` (Keras 2) and the
-node2vec example's aggregation loop line by line, plus the optional deviation
-(``drop_positive_negatives=True``: a pair that is positive anywhere is never kept as a
-negative).
+document's ``generate_examples`` loop line by line (``../shared/seed``: a positive zeroes
+the pair's earlier negative entry, a later negative draw of a pair already positive is
+skipped), plus the option ``keep_cooccurring_negatives=True`` (every draw counted under its
+own ``(target, context, label)`` key, as another published version of the example does).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from recgraph.trainers.skipgrams import _negative_targets, skipgram_examples
 # --------------------------------------------------------------------------- reference
 
 
-def reference_skipgrams(sequence, vocabulary_size, window_size, negative_samples, rnd):
-    """Keras 2's ``skipgrams`` (no sampling table, labels not shuffled): couples and labels."""
+def reference_skipgrams(sequence, vocabulary_size, window_size, negative_samples, rnd, shuffle=False):
+    """Keras 2's ``skipgrams`` (no sampling table): couples and labels, shuffled together
+    when ``shuffle`` (Keras' default, which the document uses)."""
     couples, labels = [], []
     for i, wi in enumerate(sequence):
         if not wi:
@@ -43,11 +45,16 @@ def reference_skipgrams(sequence, vocabulary_size, window_size, negative_samples
         couples += [[words[i % len(words)], rnd.randint(1, vocabulary_size - 1)]
                     for i in range(num_negative_samples)]
         labels += [0] * num_negative_samples
+    if shuffle:
+        order = list(range(len(labels)))
+        rnd.shuffle(order)
+        couples, labels = [couples[i] for i in order], [labels[i] for i in order]
     return couples, labels
 
 
-def reference_examples(walks, vocabulary_size, window_size, negative_samples, seed=0, drop=True):
-    """The example's ``generate_examples``; with ``drop``, negatives that are also positives dropped.
+def reference_examples(walks, vocabulary_size, window_size, negative_samples, seed=0, keep=False):
+    """The document's ``generate_examples`` over shuffled ``skipgrams`` output, in its order;
+    with ``keep``, every draw counted under its ``(target, context, label)`` key instead.
 
     Returns (positive {(t, c): weight}, negative {(t, c): weight}, raw draws by label,
     negative targets per walk as Counters).
@@ -57,16 +64,25 @@ def reference_examples(walks, vocabulary_size, window_size, negative_samples, se
     raw = Counter()
     negative_targets = []
     for sequence in walks:
-        pairs, labels = reference_skipgrams(list(sequence), vocabulary_size, window_size, negative_samples, rnd)
+        pairs, labels = reference_skipgrams(list(sequence), vocabulary_size, window_size, negative_samples, rnd,
+                                            shuffle=True)
         negative_targets.append(Counter(p[0] for p, lab in zip(pairs, labels) if lab == 0))
         for pair, label in zip(pairs, labels):
             raw[label] += 1
             target, context = min(pair[0], pair[1]), max(pair[0], pair[1])
             if target == context:
                 continue
-            example_weights[(target, context, label)] += 1
-    positive = {(t, c): w for (t, c, label), w in example_weights.items() if label == 1}
-    negative = {(t, c): w for (t, c, label), w in example_weights.items() if label == 0 and not (drop and (t, c) in positive)}
+            if keep:
+                example_weights[(target, context, label)] += 1
+            elif label == 1:
+                example_weights[(target, context, 0)] = 0  # an earlier negative entry is zeroed
+                example_weights[(target, context, 1)] += 1
+            elif example_weights[(target, context, 1)] > 0:
+                continue                                   # a later negative draw is skipped
+            else:
+                example_weights[(target, context, 0)] += 1
+    positive = {(t, c): w for (t, c, label), w in example_weights.items() if label == 1 and w > 0}
+    negative = {(t, c): w for (t, c, label), w in example_weights.items() if label == 0 and w > 0}
     return positive, negative, raw, negative_targets
 
 
@@ -134,13 +150,34 @@ def test_negative_counts_and_ranges(walks, negative):
     assert ex.weights[~neg].sum() == sum(ref_pos.values())
 
 
+def test_default_drops_every_negative_of_a_cooccurring_pair():
+    """Hand-built: walk 1-2, window 1, vocabulary {1, 2}. Every negative draw is (1, 2) or a
+    self-pair; (1, 2) co-occurs, so by default it keeps its positive weight 2 and no negative
+    weight, whichever came first in the document's loop. The option keeps those draws."""
+    walk = np.array([[1, 2]])
+    ex = skipgram_examples(walk, vocab_size=3, window=1, negative=4, rng=np.random.default_rng(0))
+    pos, neg = as_dicts(ex)
+    assert pos == {(1, 2): 2.0} and neg == {}
+    assert ex.n_negative_pairs == 8 and ex.n_dropped_negative > 0
+    assert ex.n_dropped_negative + ex.n_self_negative == 8
+    kept = skipgram_examples(walk, vocab_size=3, window=1, negative=4, rng=np.random.default_rng(0),
+                             keep_cooccurring_negatives=True)
+    pos_k, neg_k = as_dicts(kept)
+    assert pos_k == {(1, 2): 2.0} and neg_k == {(1, 2): float(ex.n_dropped_negative)}
+    assert kept.n_dropped_negative == 0 and kept.n_self_negative == ex.n_self_negative
+    # The document's loop, whatever order the shuffle puts the draws in: the same rows.
+    for seed in range(20):
+        ref_pos, ref_neg, *_ = reference_examples([[1, 2]], 3, 1, 4, seed=seed)
+        assert ref_pos == {(1, 2): 2} and ref_neg == {}
+
+
 def test_no_pair_is_both_positive_and_negative(walks):
-    ex = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2), drop_positive_negatives=True)
+    ex = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2))  # the default: the document's
     pos, neg = as_dicts(ex)
     assert not set(pos) & set(neg)
     keys = ex.targets.astype(np.int64) * VOCAB + ex.contexts
     assert np.unique(keys).shape[0] == keys.shape[0]  # one row per distinct pair
-    assert ex.n_dropped_negative > 0                  # the deviation actually bit on this data
+    assert ex.n_dropped_negative > 0                  # the rule actually bit on this data
 
 
 @pytest.mark.parametrize("negative", [4, 2.5, 0.3])
@@ -172,17 +209,17 @@ def test_negative_targets_follow_the_shuffled_cycle(walks, negative):
             assert ours == ref  # whole cycles: the multiset is fixed, shuffle or not
 
 
-@pytest.mark.parametrize("drop", [False, True])
-def test_negative_aggregation_matches_reference_in_distribution(drop):
+@pytest.mark.parametrize("keep", [False, True])
+def test_negative_aggregation_matches_reference_in_distribution(keep):
     """Negative weight per distinct pair: same totals as the reference over many walks."""
     rng = np.random.default_rng(4)
     walks = rng.integers(1, 400, size=(400, 10))  # ~1 pair in 5 positive: many negatives dropped, many kept
-    _, ref_neg, raw, _ = reference_examples(walks, 400, 10, 4, seed=4, drop=drop)
-    ex = skipgram_examples(walks, 400, 10, 4, np.random.default_rng(4), drop_positive_negatives=drop)
+    _, ref_neg, raw, _ = reference_examples(walks, 400, 10, 4, seed=4, keep=keep)
+    ex = skipgram_examples(walks, 400, 10, 4, np.random.default_rng(4), keep_cooccurring_negatives=keep)
     _, neg = as_dicts(ex)
     assert ex.n_negative_pairs == raw[0]
     assert len(ref_neg) > 40_000
-    assert (ex.n_dropped_negative > 20_000) if drop else (ex.n_dropped_negative == 0)
+    assert (ex.n_dropped_negative == 0) if keep else (ex.n_dropped_negative > 20_000)
     # Same expected number of kept negative draws and distinct pairs (seed to seed they
     # differ by under 0.5%).
     assert sum(neg.values()) == pytest.approx(sum(ref_neg.values()), rel=0.02)
@@ -223,12 +260,12 @@ def test_bad_input(kwargs, match):
         skipgram_examples(**args)
 
 
-def test_example_aggregation_keeps_both_labels(walks):
-    """The default, the example's (target, context, label) keys, so a pair
-    drawn as a negative and seen in a walk stays under both labels; the positives and the
-    negative draws are the same as with the deviation."""
-    dropped = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2), drop_positive_negatives=True)
-    kept = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2))  # the example's, the default
+def test_keep_cooccurring_negatives_keeps_both_labels(walks):
+    """The option: (target, context, label) keys, so a pair drawn as a negative and seen in
+    a walk stays under both labels; the positives and the negative draws are the same as
+    with the default."""
+    dropped = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2))  # the document's, the default
+    kept = skipgram_examples(walks, VOCAB, 3, 4, np.random.default_rng(2), keep_cooccurring_negatives=True)
     pos_d, neg_d = as_dicts(dropped)
     pos_k, neg_k = as_dicts(kept)
     assert pos_k == pos_d

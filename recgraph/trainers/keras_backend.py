@@ -1,8 +1,10 @@
 """The Keras "node2vec on MovieLens" example's skip-gram model, on Keras 3 (JAX by default).
 
-The model, loss, optimizer, batch size, epochs, examples and their weighting are the
-example's (see ``docs/keras_backend.md``; ``drop_positive_negatives=True`` brings back an
-earlier deviation, measured less robust). What differs:
+The model, loss, optimizer, batch size, epochs, examples and their weighting are those of
+the document recgraph was created from (``../shared/seed``; ``docs/keras_backend.md``):
+a negative draw of a pair that co-occurs in a walk is dropped.
+``keep_cooccurring_negatives=True`` keeps such draws, as another published version of
+the example does. What differs:
 
 - training examples are built by whole-array numpy (:mod:`.skipgrams`), not a Python
   loop over walks and pairs;
@@ -89,7 +91,7 @@ _check_dependencies()
 
 
 class KerasTrainer(Trainer):
-    """Skip-gram with negative sampling as a Keras model, exactly the node2vec example's.
+    """Skip-gram with negative sampling as a Keras model, exactly the document's.
 
     One shared ``Embedding(num_nodes + 1, dim)`` (he_normal, L2 1e-6; token 0 is
     reserved as in the example) embeds target and context; the logit is their dot
@@ -105,10 +107,10 @@ class KerasTrainer(Trainer):
     epochs : passes over the examples.
     batch_size : examples per gradient step.
     learning_rate : Adam's learning rate.
-    drop_positive_negatives : False (default): the example's aggregation, which keeps a
-        pair drawn as a negative and seen in a walk under both labels. True: such negative
-        draws are dropped (an earlier recgraph deviation; measured less robust,
-        ``docs/keras_backend.md``).
+    keep_cooccurring_negatives : False (default): the document's aggregation, which
+        drops every negative draw of a pair that co-occurs in a walk. True: such draws
+        are kept, as a negative row beside the pair's positive row (another published
+        version of the example; ``docs/keras_backend.md``).
     seed : seeds example generation, the per-epoch shuffles and Keras
         (``keras.utils.set_random_seed``, which also seeds Python's and numpy's
         global generators). On JAX/CPU the same seed gives the same embeddings.
@@ -125,7 +127,7 @@ class KerasTrainer(Trainer):
         epochs: int = 10,
         batch_size: int = 1024,
         learning_rate: float = 0.001,
-        drop_positive_negatives: bool = False,
+        keep_cooccurring_negatives: bool = False,
         seed: int | None = None,
         show_progress: bool = True,
     ):
@@ -135,15 +137,16 @@ class KerasTrainer(Trainer):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
-        self.drop_positive_negatives = drop_positive_negatives
+        self.keep_cooccurring_negatives = keep_cooccurring_negatives
         self.seed = seed
         self.show_progress = show_progress
 
     def validate(self) -> dict:
         if self.seed is not None:
             check_int("seed", self.seed, low=0)
-        if not isinstance(self.drop_positive_negatives, bool):
-            raise ParameterError(f"drop_positive_negatives must be True or False; got {self.drop_positive_negatives!r}.")
+        if not isinstance(self.keep_cooccurring_negatives, bool):
+            raise ParameterError("keep_cooccurring_negatives must be True or False; "
+                                 f"got {self.keep_cooccurring_negatives!r}.")
         return {
             "dim": check_int("dim", self.dim),
             "window": check_int("window", self.window),
@@ -164,7 +167,7 @@ class KerasTrainer(Trainer):
         tokens = walks.astype(np.int32) + 1
         vocab_size = num_nodes + 1
         examples = skipgram_examples(tokens, vocab_size, window, negative, np.random.default_rng(examples_seq),
-                                     drop_positive_negatives=self.drop_positive_negatives)
+                                     keep_cooccurring_negatives=self.keep_cooccurring_negatives)
         examples_s = time.perf_counter() - t
         steps = examples.n_examples // batch_size
         if steps == 0:

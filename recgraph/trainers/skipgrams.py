@@ -10,10 +10,14 @@ aggregates the pairs in a Python dict. Per walk of tokens (0 = padding, skipped)
   label 0.
 
 Then every pair is ordered as ``(min, max)``, self-pairs are dropped and duplicates
-are merged into a count per ``(pair, label)``, used as the sample weight: a pair drawn
-as a negative and also seen in a walk keeps both rows, as in the example, so the model
-learns ``P(label 1) = positive count / (positive + negative count)`` for it. Optionally
-(``drop_positive_negatives=True``) such negative draws are dropped instead.
+are merged into a count per ``(pair, label)``, used as the sample weight. As in the
+document's ``generate_examples`` (``../shared/seed``), a negative draw of a pair that
+co-occurs in any walk is dropped: its loop zeroes an earlier negative entry when the
+positive arrives and skips a later one, so whatever the order of the draws, no
+co-occurring pair keeps a negative weight. ``keep_cooccurring_negatives=True`` keeps
+those draws instead, as a row labelled 0 beside the pair's positive row (another
+published version of the example does this); the model then learns
+``P(label 1) = positive count / (positive + negative count)`` for such a pair.
 
 Everything is whole-array numpy: one loop over window offsets, no loop per walk or
 per pair; duplicates are merged by ``np.unique`` on packed integer keys
@@ -95,7 +99,7 @@ def skipgram_examples(
     window: int,
     negative: float,
     rng: np.random.Generator,
-    drop_positive_negatives: bool = False,
+    keep_cooccurring_negatives: bool = False,
 ) -> SkipgramExamples:
     """Positive and negative skip-gram examples of every walk, aggregated.
 
@@ -107,10 +111,10 @@ def skipgram_examples(
     window : maximum distance between target and context within a walk.
     negative : negative pairs per positive pair (``int(n_positive * negative)`` per walk).
     rng : the generator for negative pairs.
-    drop_positive_negatives : False (default): the example's aggregation, keyed on
-        ``(target, context, label)``, which keeps a pair drawn as a negative and seen in a
-        walk under both labels. True: such negative draws are dropped (an earlier
-        recgraph deviation, less robust: ``docs/keras_backend.md``).
+    keep_cooccurring_negatives : False (default): the document's aggregation, every
+        negative draw of a pair that co-occurs in a walk is dropped (counted in
+        ``n_dropped_negative``). True: such draws are kept as a negative row beside the
+        pair's positive row (``docs/keras_backend.md``).
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
@@ -147,7 +151,7 @@ def skipgram_examples(
     del neg_contexts
 
     pos_uniq, pos_count, neg_uniq, neg_count, n_dropped, n_self = _aggregate(pos_keys, neg_keys, vocab_size,
-                                                                              drop_positive_negatives)
+                                                                              keep_cooccurring_negatives)
     pos_count *= 2
 
     keys = np.concatenate([pos_uniq, neg_uniq])
@@ -198,13 +202,14 @@ def _is_self(keys: np.ndarray, vocab_size: int) -> np.ndarray:
     return keys % (vocab_size + 1) == 0
 
 
-def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop_positive_negatives: bool = False):
+def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int,
+               keep_cooccurring_negatives: bool = False):
     """Distinct positive and negative keys (ascending, self-pairs dropped) with their counts.
 
     Returns ``(pos_keys, pos_counts, neg_keys, neg_counts, n_dropped, n_self_negative)``:
-    with ``drop_positive_negatives``, negatives that are also positive are dropped and
-    ``n_dropped`` counts the draws that removed (else 0); ``n_self_negative`` counts the
-    negative self-pair draws.
+    negatives that are also positive are dropped and ``n_dropped`` counts the draws that
+    removed, unless ``keep_cooccurring_negatives`` (then ``n_dropped`` is 0);
+    ``n_self_negative`` counts the negative self-pair draws.
     """
     pos_uniq, pos_count = np.unique(pos_keys, return_counts=True)
     neg_uniq, neg_count = np.unique(neg_keys, return_counts=True)
@@ -213,9 +218,9 @@ def _aggregate(pos_keys: np.ndarray, neg_keys: np.ndarray, vocab_size: int, drop
     keep = ~_is_self(neg_uniq, vocab_size)
     n_self = int(neg_count[~keep].sum())
     neg_uniq, neg_count = neg_uniq[keep], neg_count[keep]
-    if not drop_positive_negatives:  # the example's: (a, b, 0) kept beside (a, b, 1)
+    if keep_cooccurring_negatives:  # the option: (a, b, 0) kept beside (a, b, 1)
         return pos_uniq, pos_count, neg_uniq, neg_count, 0, n_self
-    # The optional deviation: a pair that is positive anywhere is never a negative.
+    # The document's: a pair that is positive anywhere is never a negative.
     seen = np.isin(neg_uniq, pos_uniq, assume_unique=True)
     n_dropped = int(neg_count[seen].sum())
     return pos_uniq, pos_count, neg_uniq[~seen], neg_count[~seen], n_dropped, n_self
