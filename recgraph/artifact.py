@@ -131,6 +131,8 @@ def manifest_config(manifest: Mapping) -> dict:
     if isinstance(trainer, dict) and "params" in trainer:
         backend = trainer.get("backend") or "gensim"
         own = {k: v for k, v in (trainer.pop("params") or {}).items() if k not in _RUN_LEVEL_TRAINER_PARAMS}
+        if "drop_positive_negatives" in own:  # 0.1's name, with the opposite sense
+            own["keep_cooccurring_negatives"] = not own.pop("drop_positive_negatives")
         trainer[backend] = own
     if config.get("preset") is None:  # 0.1 ran without a preset on the class defaults: showcase
         config.pop("preset", None)

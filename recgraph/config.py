@@ -171,14 +171,17 @@ class KerasParams:
     epochs: int = 10
     batch_size: int = 1024
     learning_rate: float = 0.001
-    drop_positive_negatives: bool = False
+    #: False: the document's aggregation (a pair that co-occurs in a walk never keeps a
+    #: negative draw); True: another published version's (docs/keras_backend.md).
+    keep_cooccurring_negatives: bool = False
 
     def __post_init__(self):
         for name in ("dim", "window", "negative", "epochs", "batch_size"):
             object.__setattr__(self, name, check_int(name, getattr(self, name)))
         object.__setattr__(self, "learning_rate", check_positive("learning_rate", self.learning_rate))
-        if not isinstance(self.drop_positive_negatives, bool):
-            raise ParameterError(f"drop_positive_negatives must be true or false; got {self.drop_positive_negatives!r}.")
+        if not isinstance(self.keep_cooccurring_negatives, bool):
+            raise ParameterError("keep_cooccurring_negatives must be true or false; "
+                                 f"got {self.keep_cooccurring_negatives!r}.")
 
 
 #: Backend name -> the typed section of its hyperparameters (one per registered trainer).

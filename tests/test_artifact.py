@@ -258,10 +258,13 @@ def test_a_format_1_artifact_still_loads(format_1_artifact):
     files = read_artifact(format_1_artifact)
     assert files.manifest["format_version"] == 1 and files.movie_ids.tolist() == IDS.tolist()
     config = manifest_config(files.manifest)
-    assert config["trainer"] == {"backend": "keras", "keras": FORMAT_1["config"]["trainer"]["params"]}
+    # 0.1's drop_positive_negatives=False is today's keep_cooccurring_negatives=True.
+    legacy = {k: v for k, v in FORMAT_1["config"]["trainer"]["params"].items() if k != "drop_positive_negatives"}
+    assert config["trainer"] == {"backend": "keras", "keras": {**legacy, "keep_cooccurring_negatives": True}}
     assert config["index"] == {"n_trees": 5} and config["seed"] == 4
     run = RunConfig.from_manifest(files.manifest)
     assert run.backend == "keras" and run.trainer.params["dim"] == 3 and run.preset == "tuned"
+    assert run.trainer.params["keep_cooccurring_negatives"] is True
     assert [v.min_rating for v in run.views] == [5.0, 4.0] and run.walks.max_walks == 500_000  # tuned's, not recorded
     index = ItemIndex.load(format_1_artifact)
     assert index.scoring.recent_weight == 0.25 and index.scoring.recent_count == 3
