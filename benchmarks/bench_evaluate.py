@@ -7,22 +7,19 @@
 ``--scale``: where the time goes on a large log (one run of each stage, wall seconds and the
 process's peak RSS so far): load, split + matrices + user sample, each baseline's fit and
 ranking (EASE's skip sentence when it cannot fit), training (the pipeline, reported apart:
-it is not evaluation), and the ranking through ``ItemIndex.recommend`` with the share of
-it spent inside Annoy's queries and the median per user.
+it is not evaluation), and the batched ranking through the artifact
+(``ItemIndex.recommend_many``, the scoring every surface uses) with the median per user.
 
 1. Ranking + metrics: argpartition top-K and array HR/NDCG/Recall against a per-user
    sort-and-count loop (same lists, same values, and the speed-up).
 2. Baselines: fit + full ranking time of most-popular, item-kNN, EASE.
-3. The index path (ItemIndex.recommend per user, what the harness reports) against an
-   exact batched cosine ranking over the same embeddings: share of identical top-10 lists
-   (Annoy is approximate) and the metric difference; and the popularity re-ranking of the
-   index's top ``candidates`` against exact full re-scoring.
+
+(The batch scoring against single queries is ``benchmarks/bench_model.py``.)
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import tempfile
 import time
@@ -56,47 +53,10 @@ def timed(fn, *args, repeat: int = 3, **kwargs):
     return best, out
 
 
-def exact_scores(index, data, users, history_min_rating: float) -> np.ndarray:
-    """Cosine of each item's unit vector to the mean of the user's watched unit vectors (the
-    index's formula), over the whole catalogue; -inf for movies outside the index."""
-    unit = index.embeddings / np.maximum(np.linalg.norm(index.embeddings, axis=1, keepdims=True), 1e-12)
-    rows = data.item_rows(index.movie_ids)
-    m = np.zeros((data.n_items, unit.shape[1]))
-    inside = np.zeros(data.n_items, bool)
-    m[rows] = unit
-    inside[rows] = True
-    hist = data.positives(history_min_rating)[users]
-    count = hist @ inside.astype(float)
-    query = (hist @ m) / np.maximum(count, 1)[:, None]
-    query /= np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-12)
-    scores = query @ m.T
-    scores[:, ~inside] = -np.inf
-    scores[count == 0] = -np.inf
-    return scores
-
-
 def peak_gb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
-
-
-class TimedAnnoy:
-    """Wraps an AnnoyIndex and adds up the time spent in its queries."""
-
-    def __init__(self, annoy):
-        self._annoy, self.seconds, self.calls = annoy, 0.0, 0
-
-    def get_nns_by_vector(self, *args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return self._annoy.get_nns_by_vector(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t
-            self.calls += 1
-
-    def __getattr__(self, name):
-        return getattr(self._annoy, name)
 
 
 def scale(args) -> None:
@@ -143,10 +103,9 @@ def scale(args) -> None:
         index = ItemIndex.load(result.out_dir)
         stage("index load", time.perf_counter() - t, f"{len(index):,} movies")
         users = data.eval_users
-        # The artifact's own scoring, then tuned's (popularity prior over 200 candidates,
-        # recency, fallback) on the same vectors: what the query side costs with each.
+        # The artifact's own scoring, then tuned's (popularity prior, recency, fallback) on the
+        # same vectors: what the query side costs with each.
         for name, scoring in ((args.preset, None), ("tuned", load_preset("tuned").scoring)):
-            index._annoy = annoy = TimedAnnoy(getattr(index._annoy, "_annoy", index._annoy))
             per_user = []
             t = time.perf_counter()
             for lo in range(0, len(users), 100):  # blocks of 100, for a per-user median
@@ -154,9 +113,8 @@ def scale(args) -> None:
                 rank_with_index(index, data, users[lo:lo + 100], 20, scoring)
                 per_user.append((time.perf_counter() - t_block) / len(users[lo:lo + 100]))
             total = time.perf_counter() - t
-            stage(f"rank through ItemIndex.recommend, {name} scoring", total,
-                  f"{annoy.seconds / total:.0%} inside Annoy ({annoy.calls:,} queries); "
-                  f"median {np.median(per_user) * 1e3:.1f} ms per user")
+            stage(f"rank through ItemIndex.recommend_many, {name} scoring", total,
+                  f"median {np.median(per_user) * 1e3:.2f} ms per user (blocks of 100)")
 
 
 def main() -> None:
@@ -180,12 +138,8 @@ def main() -> None:
 
     from recgraph.data import load as load_movielens
     from recgraph.evaluation.baselines import make_baseline
-    from recgraph.evaluation.harness import baseline_params, popularity_of, prepare, rank_with_index
-    from recgraph.evaluation.metrics import hit_rate, ndcg, recall, summarize, top_k
-    from recgraph.scoring import ScoringOptions
-    from recgraph.index import ItemIndex
-    from recgraph.pipeline import train
-    from recgraph.config import resolve_config
+    from recgraph.evaluation.harness import baseline_params, prepare
+    from recgraph.evaluation.metrics import hit_rate, ndcg, recall, top_k
 
     ratings = load_movielens(args.data)
     for protocol in ("leave-last-out", "random"):
@@ -195,8 +149,8 @@ def main() -> None:
         print(f"\n## {protocol}: {len(users)} users x {data.n_items} movies (split + matrices {t_split:.2f} s)\n")
 
         # 1. full ranking + metrics: argpartition and array metrics vs a per-user loop
-        model = make_baseline("item-knn", **baseline_params("item-knn", data.threshold)).fit(data)
-        scores = model.scores(users)
+        model = make_baseline("item-knn", **baseline_params("item-knn", data.threshold)).fit_interactions(data)
+        scores = model.scores(data.positives(data.threshold)[users])
         rated = data.train[users]
         truth_sets = [set(truth[i].indices.tolist()) for i in range(len(users))]
 
@@ -224,43 +178,11 @@ def main() -> None:
         print("\n| baseline | fit + full ranking s |\n|---|---:|")
         for name in ("most-popular", "item-knn", "ease"):
             def run(name=name):
-                m = make_baseline(name, **baseline_params(name, data.threshold)).fit(data)
-                return top_k(m.scores(users), 20, data.train[users])
+                m = make_baseline(name, **baseline_params(name, data.threshold)).fit_interactions(data)
+                return top_k(m.scores(data.positives(data.threshold)[users]), 20, data.train[users])
             seconds, _ = timed(run)
             print(f"| {name} | {seconds:.3f} |")
 
-        # 3. the index path vs exact batched ranking
-        config = resolve_config(args.preset, "gensim", seed=args.seed)
-        with tempfile.TemporaryDirectory() as tmp:
-            t_train, result = timed(train, split.train_ratings(ratings), Path(tmp) / "a", config=config,
-                                    show_progress=False, repeat=1)
-            index = ItemIndex.load(result.out_dir)
-            plain = ScoringOptions(history_min_rating=config.scoring.history_min_rating)
-            t_index, (top_index, _) = timed(rank_with_index, index, data, users, 10, plain,
-                                            repeat=1)
-            exact = exact_scores(index, data, users, plain.history_min_rating)
-            t_exact, top_exact = timed(top_k, exact, 10, data.train[users], repeat=1)
-            same = (top_index == top_exact).all(axis=1).mean()
-            a = summarize(top_index, truth, data.n_items, (10,))
-            b = summarize(top_exact, truth, data.n_items, (10,))
-            print(f"\n{args.preset} preset, gensim: train {t_train:.1f} s")
-            print(f"plain cosine: index path {t_index:.2f} s, exact batched {t_exact:.2f} s; identical top-10 "
-                  f"lists {same:.1%}; NDCG@10 {a['ndcg@10']:.4f} (index) vs {b['ndcg@10']:.4f} (exact)")
-            # The re-ranking's approximation alone: the exact scores below have no recency term.
-            scoring = dataclasses.replace(config.scoring, recent_weight=0.0)
-            if scoring.popularity_weight > 0:
-                pop = popularity_of(data)
-                t_rerank, (top_rerank, _) = timed(rank_with_index, index, data, users, 10, scoring,
-                                                  repeat=1)
-                full = exact + scoring.popularity_weight * np.log1p(pop.count(data.item_ids))[None, :]
-                has_history = np.isfinite(exact).any(axis=1)
-                top_full = top_k(full, 10, data.train[users])
-                same = (top_rerank == top_full).all(axis=1)[has_history].mean()
-                a = summarize(top_rerank[has_history], truth[has_history], data.n_items, (10,))
-                b = summarize(top_full[has_history], truth[has_history], data.n_items, (10,))
-                print(f"popularity re-rank of the top {scoring.candidates}: {t_rerank:.2f} s; identical top-10 "
-                      f"lists vs exact full re-scoring {same:.1%} of users with history; NDCG@10 "
-                      f"{a['ndcg@10']:.4f} vs {b['ndcg@10']:.4f}")
 
 
 if __name__ == "__main__":
