@@ -92,3 +92,39 @@ def test_readme_output_is_what_the_command_prints(ml_small_path, tmp_path):
         assert [t for _, t in got] == [t for _, t in hits], f"{title}: README {hits}, printed {got}"
         for (want, _), (have, _) in zip(hits, got):
             assert abs(want - have) <= SCORE_TOLERANCE, f"{title}: README {hits}, printed {got}"
+
+
+def _commented_arrays(body: str) -> list[list[list[float]]]:
+    """The arrays a code block shows in comments (``# ids [[1 2] ...`` and continuation lines
+    ``#  [3 4]]``), each as a list of rows."""
+    arrays: list[list[list[float]]] = []
+    for line in body.splitlines():
+        match = re.match(r"\s*#\s*(ids|scores)?\s*(\[\[?[^\]]*\]\]?)", line)
+        if not match:
+            continue
+        row = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", match.group(2))]
+        if match.group(1):
+            arrays.append([row])
+        elif arrays:
+            arrays[-1].append(row)
+    return arrays
+
+
+@pytest.mark.slow
+def test_readme_python_example_prints_what_it_shows(tmp_path):
+    """The README's Python block, run as written (its save path moved to a temporary directory):
+    the arrays in its comments are what the model returns."""
+    import numpy as np
+
+    (body,) = [b for _, b in _blocks(README.read_text(encoding="utf-8"), "python") if "Recommender(" in b][:1]
+    code = body.replace('"artifacts/ml-model"', repr(str(tmp_path / "model")))
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # the README's own example
+    model = namespace["model"]
+    ids, scores = model.similar_items([260, 364], n=3)
+    recommended, _ = model.recommend([[260, 1196, 1210], [1, 364, 588]], n=5)
+    shown = _commented_arrays(body)
+    assert len(shown) == 3
+    assert ids.tolist() == shown[0]
+    assert np.allclose(scores, shown[1], atol=1e-6)
+    assert recommended.tolist() == shown[2]
