@@ -1,7 +1,8 @@
 """The graph directory: the item graph as a stage's output, in files any engine can write.
 
 ``recgraph graph`` writes it, ``recgraph train --graph DIR`` walks, trains and indexes
-from it, and the Spark engine writes the same layout (``docs/artifact.md``)::
+from it (``docs/artifact.md``). :func:`write_graph` is its one writer: every graph engine
+(:mod:`recgraph.engines`: numpy, Spark) hands it tables and a :class:`GraphOutput`::
 
     manifest.json      kind "recgraph-graph", format_version, engine, data, views, files
     items.parquet      item_id int64, title string, genres string, likes int64 (every movie of the log)
@@ -13,6 +14,7 @@ atomically (built beside the target, then renamed) and never replaces a director
 recgraph did not write as a graph directory.
 
 >>> write_graph_dir("runs/graph", graphs, views, items, data={"source": "ml.zip", "md5": None})
+>>> write_graph(local_output("runs/graph"), tables, views, engine="numpy")   # what write_graph_dir does
 >>> stored = read_graph_dir("runs/graph")
 >>> stored.graphs[0].stats(), stored.views[0]
 """

@@ -36,11 +36,14 @@ class NumpyEngine:
     def build(self, source, views: Sequence[GraphParams], log: Mapping | None = None) -> Iterator[GraphTables]:
         started = time.perf_counter()
         ratings = load_log_source(source, log)
-        # A log the caller read first (the CLI checks it before any work) counts its own reading.
-        timings = {"load": round(max(time.perf_counter() - started, ratings.load_s or 0.0), 3)}
+        read = time.perf_counter() - started
+        # A log the caller read first (the CLI checks it before any work) counts its own reading,
+        # in the load and in the total.
+        earlier = max((ratings.load_s or 0.0) - read, 0.0)
+        timings = {"load": round(read + earlier, 3)}
         t = time.perf_counter()
         graphs = build_graphs(ratings, views)
         items = ItemCatalog.from_ratings(ratings)
         timings["graph"] = round(time.perf_counter() - t, 3)
         yield GraphTables([edge_table(g) for g in graphs], items_table(items), data_summary(ratings, log), timings,
-                          started=started - (timings["load"] - (t - started)))
+                          started=started - earlier)

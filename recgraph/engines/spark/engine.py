@@ -120,12 +120,13 @@ class SparkEngine:
                 if stats["empty"]:
                     raise DataError(f"{label} has {stats['empty']:,} row(s) with an empty user, item or rating; "
                                     "fill or drop them.")
+                rated = frame.select("item").distinct().count()
                 timings = {"load": round(time.perf_counter() - started, 3)}
                 data = {"source": src.source, "md5": src.md5, "implicit": implicit, "has_titles": titles is not None,
-                        "columns": used, "rows": int(stats["rows"]), "users": int(stats["users"]), "items": None}
+                        "columns": used, "rows": int(stats["rows"]), "users": int(stats["users"]), "items": rated}
                 if options["items"] is not None:
                     data["items_table"] = options["items"]
-                items = SparkItemTable(frame, titles, on_written=lambda n: data.__setitem__("items", int(n)))
+                items = SparkItemTable(frame, titles)
                 extra = {"spark": {"master": spark.sparkContext.master, "version": spark.version,
                                    "shuffle_partitions": int(spark.conf.get("spark.sql.shuffle.partitions")),
                                    "log_partitions": partitions}}

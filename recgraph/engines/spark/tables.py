@@ -5,7 +5,6 @@ each writes itself as Parquet part files where the writer says, and nothing else
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 from ...scoring import LIKE_MIN_RATING
 from .hadoop import HadoopFS
@@ -40,26 +39,23 @@ class SparkEdgeTable:
 
 
 class SparkItemTable:
-    """Every item of the log: id, title (``item <id>`` without one), genres, likes (users who
-    rated it >= ``LIKE_MIN_RATING``, the numpy engine's threshold), in one file sorted by id.
-
-    ``on_written`` receives the number of rows written (read from the Parquet footers).
+    """Every item of the log and of its items table (the numpy engine's
+    :class:`recgraph.catalog.ItemCatalog`): id, title (``item <id>`` without one), genres,
+    likes (users who rated it >= ``LIKE_MIN_RATING``, 0 when unrated), in one file sorted by id.
     """
 
-    def __init__(self, log, titles, on_written: Callable[[int], None] | None = None):
+    def __init__(self, log, titles):
         self.log = log
         self.titles = titles
-        self.on_written = on_written
 
     def frame(self):
         from pyspark.sql import functions as F
 
-        likes = (self.log.where(F.col("rating") >= F.lit(LIKE_MIN_RATING)).groupBy("item")
-                 .agg(F.count(F.lit(1)).alias("likes")))
-        rows = self.log.select("item").distinct().join(likes, "item", "left")
+        liked = F.when(F.col("rating") >= F.lit(LIKE_MIN_RATING), 1).otherwise(0)
+        rows = self.log.groupBy("item").agg(F.sum(liked).alias("likes"))
         default_title = F.concat(F.lit("item "), F.col("item").cast("string"))
         if self.titles is not None:
-            rows = rows.join(self.titles, "item", "left")
+            rows = rows.join(self.titles.where(F.col("item").isNotNull()), "item", "full")
             title = F.coalesce(F.col("title"), default_title)
             genres = F.coalesce(F.col("genres"), F.lit(""))
         else:
@@ -68,7 +64,4 @@ class SparkItemTable:
                            F.coalesce(F.col("likes"), F.lit(0)).cast("long").alias("likes"))
 
     def write_parquet(self, path: str) -> None:
-        frame = self.frame()
-        _write(frame.coalesce(1).sortWithinPartitions("item_id"), path)
-        if self.on_written is not None:
-            self.on_written(frame.sparkSession.read.parquet(_uri(path)).count())  # from the footers
+        _write(self.frame().coalesce(1).sortWithinPartitions("item_id"), path)
