@@ -395,6 +395,37 @@ def test_replaces_own_directory_but_never_a_foreign_one(spark, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "mine", "r.csv"]
 
 
+def test_hadoop_output_replaces_refuses_and_lists_like_the_local_one(spark, tmp_path, monkeypatch):
+    """The output for paths off this machine (hdfs://, s3a://), driven here through Hadoop's
+    file:// file system: same refusals, staging beside the target, swap, manifest last."""
+    from recgraph.engines.spark.hadoop import HadoopFS, HadoopOutput
+
+    monkeypatch.setattr(se.SparkEngine, "output", lambda self, out: HadoopOutput(HadoopFS(self.spark, out), out))
+    path = write_csv(tmp_path / "r.csv", [(u, m, 5.0) for u, m in LIKED], ["userId", "movieId", "rating"])
+    out = tmp_path / "g"
+    first = se.build_graph_spark(path, f"file://{out}", [{"min_weight": -100.0}], spark=spark)
+    on_disk = {str(p.relative_to(out)): p.stat().st_size for p in out.rglob("*") if p.is_file()}
+    assert {rel: entry["size"] for rel, entry in first["files"].items()} == {
+        rel: size for rel, size in on_disk.items() if rel != "manifest.json"}
+    assert all(entry["sha256"] is None for entry in first["files"].values())
+    assert not [rel for rel in on_disk if rel.endswith(".crc")]
+    before = (out / "manifest.json").read_text()
+    with pytest.raises(EmptyGraphError, match="min_weight"):
+        se.build_graph_spark(path, f"file://{out}", [{"min_weight": 1e9}], spark=spark)
+    assert (out / "manifest.json").read_text() == before
+    second = se.build_graph_spark(path, f"file://{out}", [{"min_weight": 0.5}], spark=spark)
+    assert json.loads((out / "manifest.json").read_text()) == second
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ArtifactError, match="not a graph directory recgraph wrote"):
+        se.build_graph_spark(path, f"file://{foreign}", [{}], spark=spark)
+    (out / "notes.txt").write_text("mine too")
+    with pytest.raises(ArtifactError, match="it also holds notes.txt"):
+        se.build_graph_spark(path, f"file://{out}", [{}], spark=spark)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "mine", "r.csv"]  # nothing left beside them
+
+
 def test_bad_inputs_get_one_sentence(spark, tmp_path):
     path = write_csv(tmp_path / "r.csv", [(1, 10, 5.0)], ["user", "movieId", "rating"])
     with pytest.raises(DataError, match=r"lacks column\(s\) userId; found user, movieId, rating"):

@@ -41,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
 
     config, source, options = resolve(args)
     if args.engine == "spark":
+        if source is None:  # before Spark starts
+            raise ParameterError("--engine spark needs --data: a CSV or Parquet log, a directory of parts, or a "
+                                 "MovieLens directory, on any path Spark reads.")
         if options.get("rating_col") == "" and any(v is not None for v in rating_thresholds(args).values()):
             raise ParameterError("--rating-col '' makes the log implicit (every row a positive), so --min-rating "
                                  "cannot apply; leave it out.")
-        data = None if source is None else str(source)
-        manifest = build_graph_dir(data, args.out, config, engine="spark", log=options,
+        manifest = build_graph_dir(str(source), args.out, config, engine="spark", log=options,
                                    engine_options=spark_options(args))
     else:
         check_graph_output(args.out)  # a bad --out fails before the log is read

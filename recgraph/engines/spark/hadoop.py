@@ -91,7 +91,7 @@ class HadoopFS:
                 self.raw.delete(self.path(join(directory, rel)), False)
 
     def write_bytes(self, path: str, payload: bytes) -> None:
-        stream = self.fs.create(self._Path(path), True)
+        stream = self.raw.create(self._Path(path), True)  # raw: no .crc side file on local disks
         try:
             stream.write(bytearray(payload))
         finally:
