@@ -187,7 +187,10 @@ class GraphOutput(Protocol):
     engine that reaches others (Spark: ``hdfs://``, ``s3a://``) brings its own. Made only for
     a target that passed the output check."""
 
-    location: str
+    @property
+    def location(self) -> str:
+        """The target, as messages name it."""
+        ...
 
     def staging(self) -> ContextManager[str]:
         """A temporary directory beside the target; on success it replaces the target, on error

@@ -14,6 +14,7 @@ class SparkEngineError(RecgraphError, RuntimeError):
 def one_line(exc: BaseException) -> str:
     """The first useful line of a Java/PySpark exception, without the stack trace."""
     java = getattr(exc, "java_exception", None)
+    text: str | None
     if java is not None:
         try:
             cause = java

@@ -112,8 +112,12 @@ class HadoopOutput:
 
     def __init__(self, fs: HadoopFS, location: str):
         self.fs = fs
-        self.location = location.rstrip("/")
+        self._location = location.rstrip("/")
         self._check()
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     def _check(self) -> None:
         fs, out = self.fs, self.location

@@ -40,13 +40,14 @@ def read_log(spark, src: LogSource, user_col: str, item_col: str, rating_col: st
     if missing:
         raise DataError(f"{label} lacks column(s) {', '.join(missing)}; found {', '.join(columns)} "
                         "(name them with --user-col / --item-col).")
-    implicit = rating_col is None or rating_col not in columns
-    has_time = time_col is not None and time_col in columns
-    wanted = {user_col: LongType(), item_col: LongType()}
-    if not implicit:
-        wanted[rating_col] = DoubleType()
-    if has_time:
-        wanted[time_col] = LongType()
+    rating = rating_col if rating_col in columns else None  # absent: implicit feedback
+    time_name = time_col if time_col in columns else None
+    implicit, has_time = rating is None, time_name is not None
+    wanted: dict = {user_col: LongType(), item_col: LongType()}
+    if rating is not None:
+        wanted[rating] = DoubleType()
+    if time_name is not None:
+        wanted[time_name] = LongType()
     if src.ratings_format == "csv":
         schema = StructType([StructField(c, wanted.get(c, StringType()), True) for c in columns])
         frame = (spark.read.option("header", True).option("mode", "FAILFAST").option("enforceSchema", False)
@@ -54,12 +55,11 @@ def read_log(spark, src: LogSource, user_col: str, item_col: str, rating_col: st
     else:
         frame = spark.read.parquet(src.ratings)
     cols = [F.col(user_col).cast("long").alias("user"), F.col(item_col).cast("long").alias("item"),
-            (F.lit(IMPLICIT_RATING) if implicit else F.col(rating_col).cast("double")).alias("rating")]
-    if has_time:
-        cols.append(F.col(time_col).cast("long").alias("ts"))
+            (F.lit(IMPLICIT_RATING) if rating is None else F.col(rating).cast("double")).alias("rating")]
+    if time_name is not None:
+        cols.append(F.col(time_name).cast("long").alias("ts"))
     # The file's names as load_log keyword arguments (None: absent), as the numpy engine records them.
-    used = {"user_col": user_col, "item_col": item_col, "rating_col": None if implicit else rating_col,
-            "time_col": time_col if has_time else None}
+    used = {"user_col": user_col, "item_col": item_col, "rating_col": rating, "time_col": time_name}
     return frame.select(*cols), implicit, has_time, used, label
 
 

@@ -117,7 +117,7 @@ def _extract_zip(path: str, items: str | None) -> LogSource:
     tmp = tempfile.mkdtemp(prefix="recgraph-spark-zip-")
     try:
         for name, member in (("ratings.csv", ratings_csv), ("movies.csv", movies_csv)):
-            if member is not None:
+            if member is not None and member.opener is not None:
                 with member.opener() as stream, open(os.path.join(tmp, name), "wb") as out:
                     shutil.copyfileobj(stream, out, 1 << 20)
     except BaseException:
