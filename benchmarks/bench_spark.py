@@ -8,7 +8,7 @@ Each run is its own process under ``/usr/bin/time -v`` (wall time, peak RSS), so
 cached between runs and the JVM's start is counted, as a user would see it:
 
 - numpy: ``recgraph.data.load_movielens`` + ``recgraph.graph.build_item_graph`` (one process).
-- spark: ``recgraph.spark_engine.build_graph_spark`` with ``local[2]`` into a temporary graph
+- spark: ``recgraph.engines.spark.build_graph_spark`` with ``local[2]`` into a temporary graph
   directory. The driver JVM is a child of the Python process; the worker stops it and waits
   for it, so ``time -v``'s "maximum resident set size" (the largest single process among the
   process and its waited-for children, not their sum) is the JVM's peak: the whole Spark job
@@ -49,7 +49,7 @@ def worker_numpy(data: str, view: dict) -> dict:
 def worker_spark(data: str, view: dict, driver_memory: str, partitions: int) -> dict:
     import shutil
 
-    from recgraph import spark_engine as se
+    from recgraph.engines import spark as se
 
     t0 = time.perf_counter()
     spark = se.spark_session("local[2]", shuffle_partitions=partitions, driver_memory=driver_memory)

@@ -1,7 +1,8 @@
 """The graph directory: the item graph as a stage's output, in files any engine can write.
 
 ``recgraph graph`` writes it, ``recgraph train --graph DIR`` walks, trains and indexes
-from it, and the Spark engine writes the same layout (``docs/artifact.md``)::
+from it (``docs/artifact.md``). :func:`write_graph` is its one writer: every graph engine
+(:mod:`recgraph.engines`: numpy, Spark) hands it tables and a :class:`GraphOutput`::
 
     manifest.json      kind "recgraph-graph", format_version, engine, data, views, files
     items.parquet      item_id int64, title string, genres string, likes int64 (every movie of the log)
@@ -13,6 +14,7 @@ atomically (built beside the target, then renamed) and never replaces a director
 recgraph did not write as a graph directory.
 
 >>> write_graph_dir("runs/graph", graphs, views, items, data={"source": "ml.zip", "md5": None})
+>>> write_graph(local_output("runs/graph"), tables, views, engine="numpy")   # what write_graph_dir does
 >>> stored = read_graph_dir("runs/graph")
 >>> stored.graphs[0].stats(), stored.views[0]
 """
@@ -24,8 +26,11 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import ContextManager, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -109,17 +114,202 @@ def check_graph_output(out_dir: str | os.PathLike) -> Path:
     """Refuse a target that is a link, a file (or under one), unwritable, or a non-empty directory
     that is not a graph directory (:func:`recgraph.artifact.check_output_dir`'s rules)."""
     return check_output_dir(out_dir, allowed=_ENTRY.match, is_ours=lambda d: _read_manifest(d, strict=False) is not None,
-                            what="a graph directory recgraph wrote")
+                            what=GRAPH_DIR_WHAT)
+
+
+#: How a refusal names a directory the writer may replace.
+GRAPH_DIR_WHAT = "a graph directory recgraph wrote"
+
+
+class Table(Protocol):
+    """A table an engine hands the writer; it writes itself as Parquet (a file or a directory
+    of parts) at the path the writer names."""
+
+    def write_parquet(self, path: str) -> None: ...
+
+
+class EdgeTable(Table, Protocol):
+    """One graph view's edges: ``src``, ``dst``, ``weight`` (item ids, src < dst, sorted)."""
+
+    stats: dict
+
+
+@dataclass
+class GraphTables:
+    """What an engine hands the writer.
+
+    ``edges`` holds one :class:`EdgeTable` per view, in view order; it may be an iterator that
+    builds each view when the writer reaches it. ``data`` (the log's record) and ``timings``
+    are read after every table is written, so an engine may complete them while writing.
+    ``extra`` is the engine's own section of the manifest (e.g. ``{"spark": {...}}``);
+    ``started`` is when the engine began (``time.perf_counter()``), for the total time.
+    """
+
+    edges: Iterable
+    items: Table
+    data: dict
+    timings: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class ArrowTable:
+    """A pyarrow table in memory (the numpy engine's tables)."""
+
+    table: object
+    stats: dict = field(default_factory=dict)
+
+    def write_parquet(self, path: str) -> None:
+        _, pq = _pyarrow()
+        pq.write_table(self.table, path)
+
+
+def edge_table(graph: ItemGraph) -> ArrowTable:
+    """``graph``'s edges as the writer's table (:func:`edge_arrays`), with its stats."""
+    pa, _ = _pyarrow()
+    src, dst, weight = edge_arrays(graph)
+    return ArrowTable(pa.table({"src": pa.array(src, pa.int64()), "dst": pa.array(dst, pa.int64()),
+                                "weight": pa.array(weight, pa.float64())}), graph.stats())
+
+
+def items_table(items: ItemCatalog) -> ArrowTable:
+    """Every item of the log (ids, titles, genres, likes) as the writer's table."""
+    pa, _ = _pyarrow()
+    return ArrowTable(pa.table({"item_id": pa.array(items.movie_ids, pa.int64()),
+                                "title": pa.array(list(items.titles), pa.string()),
+                                "genres": pa.array(list(items.genres), pa.string()),
+                                "likes": pa.array(items.likes, pa.int64())}))
+
+
+class GraphOutput(Protocol):
+    """Where a graph directory goes. :class:`LocalOutput` for this machine's file system; an
+    engine that reaches others (Spark: ``hdfs://``, ``s3a://``) brings its own. Made only for
+    a target that passed the output check."""
+
+    @property
+    def location(self) -> str:
+        """The target, as messages name it."""
+        ...
+
+    def staging(self) -> ContextManager[str]:
+        """A temporary directory beside the target; on success it replaces the target, on error
+        it is removed."""
+        ...
+
+    def join(self, directory: str, name: str) -> str: ...
+
+    def write_text(self, path: str, text: str) -> None: ...
+
+    def file_records(self, directory: str) -> dict:
+        """``{relative path: {"size", "sha256"}}`` of every file under ``directory`` but the manifest."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalOutput:
+    """A graph directory on this machine: :func:`check_graph_output`'s rules, written through
+    :func:`recgraph.atomic.atomic_dir`, every file's SHA-256 listed."""
+
+    path: Path
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @contextmanager
+    def staging(self) -> Iterator[str]:
+        with atomic_dir(self.path) as tmp:
+            yield str(tmp)
+
+    def join(self, directory: str, name: str) -> str:
+        return str(Path(directory) / name)
+
+    def write_text(self, path: str, text: str) -> None:
+        Path(path).write_text(text, encoding="utf-8")
+
+    def file_records(self, directory: str) -> dict:
+        return file_records(Path(directory))
+
+
+def local_output(out_dir: str | os.PathLike) -> LocalOutput:
+    """The checked :class:`LocalOutput` for ``out_dir`` (:func:`check_graph_output`)."""
+    return LocalOutput(check_graph_output(out_dir))
+
+
+def is_graph_manifest(text: str | bytes) -> bool:
+    """True when ``text`` is a graph directory's manifest (JSON of kind ``recgraph-graph``)."""
+    try:
+        payload = json.loads(text)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(payload, dict) and payload.get("kind") == GRAPH_KIND
+
+
+def is_graph_entry(name: str) -> bool:
+    """True for a top-level name a graph directory may hold."""
+    return bool(_ENTRY.match(name))
+
+
+def write_graph(output: GraphOutput, tables: GraphTables, views, engine: str) -> dict:
+    """Write an engine's tables as the graph directory ``output``: the one writer of the format.
+
+    Names the files (:func:`edges_file`, :data:`ITEMS_FILE`), writes them into a staging
+    directory, lists them with their sizes and checksums in the manifest (written last) and
+    swaps the directory into place. Returns the manifest as written.
+    """
+    views = tuple(views)
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
+    writing = 0.0  # seconds in the tables' writes (a lazy engine computes between them)
+    with output.staging() as tmp:
+        records = []
+        for i, table in enumerate(tables.edges):
+            if i >= len(views):
+                raise ParameterError(f"The engine built more edge tables than the {len(views)} view(s) asked for.")
+            t = time.perf_counter()
+            table.write_parquet(output.join(tmp, edges_file(i)))
+            writing += time.perf_counter() - t
+            records.append({"params": asdict(views[i]), "stats": dict(table.stats), "edges": edges_file(i)})
+        if len(records) != len(views) or not records:
+            raise ParameterError(f"write_graph needs one edge table per view; got {len(records)} tables, "
+                                 f"{len(views)} views.")
+        t = time.perf_counter()
+        tables.items.write_parquet(output.join(tmp, ITEMS_FILE))
+        writing += time.perf_counter() - t
+        timings = {**tables.timings, "write": round(writing, 3),
+                   "total": round(time.perf_counter() - tables.started, 3)}
+        manifest = {
+            "kind": GRAPH_KIND,
+            "format_version": GRAPH_FORMAT_VERSION,
+            "engine": engine,
+            "recgraph_version": __version__,
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "data": dict(tables.data),
+            "views": records,
+            "items": ITEMS_FILE,
+            "timings_s": timings,
+            **{k: v for k, v in tables.extra.items() if k not in _MANIFEST_KEYS},
+            "files": output.file_records(tmp),
+        }
+        output.write_text(output.join(tmp, MANIFEST_FILE), json.dumps(manifest, indent=2) + "\n")
+    logger.info("wrote graph directory %s (%d views)", output.location, len(records))
+    return manifest
+
+
+_MANIFEST_KEYS = frozenset({"kind", "format_version", "engine", "recgraph_version", "created_at", "data", "views",
+                            "items", "timings_s", "files"})
 
 
 def write_graph_dir(out_dir: str | os.PathLike, graphs, views, items: ItemCatalog, data: dict,
                     timings: dict | None = None, engine: str = "numpy") -> dict:
-    """Write one graph per view (``views[i]`` built ``graphs[i]``) and the movies to ``out_dir``.
+    """Write one graph per view (``views[i]`` built ``graphs[i]``) and the items to ``out_dir``
+    (:func:`write_graph` of in-memory graphs).
 
     Parameters
     ----------
     graphs, views : one :class:`ItemGraph` and one :class:`GraphParams` per view, primary first.
-    items : every movie of the log (titles, genres, likes).
+    items : every item of the log (titles, genres, likes).
     data : the log's record: ``source``, ``md5`` and, when known, ``implicit``,
         ``has_titles``, ``columns``, ``rows``, ``users``, ``items``.
 
@@ -127,40 +317,13 @@ def write_graph_dir(out_dir: str | os.PathLike, graphs, views, items: ItemCatalo
     -------
     The manifest as written.
     """
-    pa, pq = _pyarrow()
     graphs, views = tuple(graphs), tuple(views)
     if not graphs or len(graphs) != len(views):
         raise ParameterError(f"write_graph_dir needs one GraphParams per graph; got {len(graphs)} graphs, "
                              f"{len(views)} views.")
-    if engine not in ENGINES:
-        raise ParameterError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
-    out = check_graph_output(out_dir)
-    with atomic_dir(out) as tmp:
-        pq.write_table(pa.table({"item_id": pa.array(items.movie_ids, pa.int64()),
-                                 "title": pa.array(list(items.titles), pa.string()),
-                                 "genres": pa.array(list(items.genres), pa.string()),
-                                 "likes": pa.array(items.likes, pa.int64())}), tmp / ITEMS_FILE)
-        records = []
-        for i, (graph, params) in enumerate(zip(graphs, views)):
-            src, dst, weight = edge_arrays(graph)
-            pq.write_table(pa.table({"src": pa.array(src, pa.int64()), "dst": pa.array(dst, pa.int64()),
-                                     "weight": pa.array(weight, pa.float64())}), tmp / edges_file(i))
-            records.append({"params": asdict(params), "stats": graph.stats(), "edges": edges_file(i)})
-        manifest = {
-            "kind": GRAPH_KIND,
-            "format_version": GRAPH_FORMAT_VERSION,
-            "engine": engine,
-            "recgraph_version": __version__,
-            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "data": dict(data),
-            "views": records,
-            "items": ITEMS_FILE,
-            "timings_s": dict(timings or {}),
-            "files": file_records(tmp),
-        }
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    logger.info("wrote graph directory %s (%d views)", out, len(graphs))
-    return manifest
+    output = local_output(out_dir)
+    return write_graph(output, GraphTables([edge_table(g) for g in graphs], items_table(items), data,
+                                           dict(timings or {})), views, engine)
 
 
 def file_records(root: Path) -> dict:

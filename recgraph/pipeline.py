@@ -15,7 +15,6 @@ starts from its output.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import time
@@ -29,9 +28,10 @@ from .artifact import check_output_dir, write_artifact
 from .catalog import ItemCatalog
 from .config import GraphParams, RunConfig, WalkParams
 from .corpus import WalkCorpus, build_graphs, fit_embeddings, walk_graphs
-from .data import Ratings, load
+from .data import Ratings
 from .errors import ParameterError
 from .graph import ItemGraph
+from .log_source import data_summary, load_log_source
 from .seeds import stage_seeds
 from . import trainers
 
@@ -95,33 +95,6 @@ class _Stopwatch:
         self.timings["total"] = round(time.perf_counter() - self._start, 4)
 
 
-def data_summary(ratings: Ratings, log: Mapping | None = None) -> dict:
-    """The log's record in an artifact's or a graph directory's manifest.
-
-    ``columns`` are the file's column names as :func:`recgraph.data.load_log` options and
-    ``items_table`` the items table's path (when ``log`` names one), so
-    :func:`recgraph.config.load_config` can read the same log again.
-    """
-    frame = ratings.ratings
-    record = {"source": ratings.source, "md5": ratings.md5, "implicit": bool(getattr(ratings, "implicit", False)),
-              "has_titles": bool(getattr(ratings, "has_titles", True)),
-              "columns": dict(getattr(ratings, "columns", {}) or {}),
-              "rows": int(len(frame)), "users": int(frame["userId"].nunique()), "items": int(frame["movieId"].nunique())}
-    items = (log or {}).get("items")
-    if items is not None:
-        record["items_table"] = items if isinstance(items, str) else (
-            "DataFrame" if hasattr(items, "columns") else str(items))
-    return record
-
-
-def load_log_source(data, log: Mapping | None = None) -> Ratings:
-    """The log ``data`` names (:func:`recgraph.data.load`; loaded :class:`Ratings` pass through),
-    read with ``log``'s :func:`recgraph.data.load_log` options (column names, items table)."""
-    if isinstance(data, Ratings):
-        return data
-    t = time.perf_counter()
-    ratings = load(data, **dict(log or {}))
-    return dataclasses.replace(ratings, load_s=round(time.perf_counter() - t, 4))
 
 
 def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | Path | None = None,
@@ -303,25 +276,15 @@ def write_fitted(path: str | Path, *, item_ids, embeddings, likes, titles, genre
 
 
 def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, config: RunConfig | None = None,
-                    engine: str = "numpy", log: Mapping | None = None) -> dict:
-    """The graph stage alone: build ``config``'s graph views from the log (``data`` read with
-    ``log``'s options, as :func:`train` reads it) and write the graph directory
-    (:mod:`recgraph.graph_store`). Returns its manifest."""
-    from .graph_store import check_graph_output, write_graph_dir
+                    engine: str = "numpy", log: Mapping | None = None, engine_options: Mapping | None = None) -> dict:
+    """The graph stage alone: build ``config``'s graph views from the log with ``engine``
+    (:mod:`recgraph.engines`: ``"numpy"`` or ``"spark"``, made with ``engine_options``) and write
+    the graph directory (:func:`recgraph.graph_store.write_graph`). ``data`` is read with
+    ``log``'s options, as :func:`train` reads it. Returns its manifest."""
+    from .engines import build_graph
 
     config = config or RunConfig()
-    out = check_graph_output(out_dir)
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    ratings = load_log_source(data, log)
-    t = _lap(timings, "load", t)
-    if ratings.load_s is not None:  # read before the call (e.g. by the command, to check it)
-        timings["load"] = max(timings["load"], ratings.load_s)
-    graphs = build_graphs(ratings, config.views)
-    items = ItemCatalog.from_ratings(ratings)
-    t = _lap(timings, "graph", t)
-    manifest = write_graph_dir(out, graphs, config.views, items, data_summary(ratings, log), timings, engine=engine)
-    return manifest
+    return build_graph(engine, data, out_dir, config.views, log, **dict(engine_options or {}))
 
 
 def _advance(bar, next_stage: str) -> None:

@@ -1,7 +1,8 @@
 """Shared fixtures: the real ml-latest-small archive, one small trained artifact, and a tiny
 synthetic log (as loaded Ratings and as a MovieLens directory) for the fast lane.
 
-Two lanes: ``pytest -m "not slow"`` for everyday work, the whole suite in CI. A test that
+Two lanes: ``pytest -m "not slow and not spark"`` for everyday work, the whole suite in CI
+(the Spark engine's tests are marked ``spark`` in their module). A test that
 trains on ml-latest-small is ``slow``: mark it, or use a fixture listed in
 ``TRAINS_ON_ML_SMALL`` (such tests are marked here).
 """

@@ -18,11 +18,17 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recgraph.errors import DataError, EmptyGraphError, MissingDependencyError, ParameterError
+from recgraph.errors import ArtifactError, DataError, EmptyGraphError, MissingDependencyError, ParameterError
+
+# A JVM and ~80 s of Spark jobs: the fast lane leaves these out (-m "not slow and not spark").
+pytestmark = pytest.mark.spark
 
 pyspark = pytest.importorskip("pyspark", reason="the Spark engine needs PySpark (pip install 'recgraph[spark]')")
 
-from recgraph import spark_engine as se  # noqa: E402
+from recgraph.commands.flags import parse_spark_conf  # noqa: E402
+from recgraph.engines import spark as se, view_params  # noqa: E402
+from recgraph.engines.spark import counting, session, source  # noqa: E402
+from recgraph.engines.spark import log as spark_log  # noqa: E402
 
 try:
     se.java_version()
@@ -45,7 +51,7 @@ def spark():
 
 def reference_edges(log: pd.DataFrame, view: dict) -> pd.DataFrame:
     """(src, dst, weight) of one view from a log with userId, movieId, rating[, timestamp]."""
-    v = vars(se.view_params(view))
+    v = vars(view_params(view))
     frame = log.copy()
     has_time = "timestamp" in frame.columns
     # Loader: one row per (user, item), the latest timestamp, ties the highest rating.
@@ -93,12 +99,12 @@ def spark_edges(spark, path, view: dict, packed: bool = True, **columns) -> pd.D
     ``packed=False``: dedupe by max(struct(ts, rating)), the engine's path for logs whose ratings
     are not whole thousandths.
     """
-    src = se.resolve_source(spark, str(path))
+    src = source.resolve_source(spark, str(path))
     cols = {"user_col": "userId", "item_col": "movieId", "rating_col": "rating", "time_col": "timestamp", **columns}
-    raw, _implicit, has_time, _used, _label = se.read_log(spark, src, **cols)
+    raw, _implicit, has_time, _used, _label = spark_log.read_log(spark, src, **cols)
     cached = [] if packed else None
-    log = se.dedupe(raw, has_time, 2, cached)
-    edges, counts = se.graph_edges(spark, log, se.view_params(view), has_time)
+    log = spark_log.dedupe(raw, has_time, 2, cached)
+    edges, counts = counting.graph_edges(spark, log, view_params(view), has_time)
     rows = edges.collect()
     counts["freq"].unpersist()
     for frame in cached or ():
@@ -216,10 +222,11 @@ def test_implicit_parquet_parts_custom_columns(spark, tmp_path):
     for view in ({"min_rating": 5.0, "min_weight": 0.0}, {"min_rating": 5.0, "min_weight": 0.0, "max_degree": 4,
                                                            "max_user_items": 15, "min_item_users": 20}):
         assert_same_edges(spark_edges(spark, parts, view, **cols), reference_edges(as_ml, view))
-    src = se.resolve_source(spark, str(parts))
+    src = source.resolve_source(spark, str(parts))
     assert src.ratings_format == "parquet"
-    _raw, implicit, has_time, used, _ = se.read_log(spark, src, "who", "what", "rating", "when")
-    assert implicit and has_time and used == {"user": "who", "item": "what", "timestamp": "when"}
+    _raw, implicit, has_time, used, _ = spark_log.read_log(spark, src, "who", "what", "rating", "when")
+    assert implicit and has_time and used == {"user_col": "who", "item_col": "what", "rating_col": None,
+                                              "time_col": "when"}
 
 
 def test_random_logs_match_reference_and_numpy_engine(spark, tmp_path):
@@ -248,6 +255,37 @@ def test_random_logs_match_reference_and_numpy_engine(spark, tmp_path):
             assert_same_edges(got, numpy_edges)
 
 
+def test_build_graph_dir_runs_the_engine_it_names(spark, tmp_path):
+    """pipeline.build_graph_dir(engine="spark") builds on Spark (it used to run numpy and write
+    "spark" into the manifest), through the same writer, to the numpy engine's graph directory."""
+    from recgraph.config import RunConfig
+    from recgraph.graph_store import read_graph_dir
+    from recgraph.pipeline import build_graph_dir
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    frame = pd.DataFrame({"userId": rng.integers(0, 120, n), "movieId": rng.zipf(1.5, n) % 90,
+                          "rating": rng.integers(1, 11, n) / 2.0, "timestamp": rng.integers(0, 40, n)})
+    path = write_csv(tmp_path / "r.csv", frame.itertuples(index=False), list(frame.columns))
+    config = RunConfig(graph=[view_params({"min_rating": 4.0, "min_weight": 1.0}),
+                              view_params({"min_rating": 3.5, "min_weight": 0.5, "max_degree": 4, "max_user_items": 9})])
+    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
+    on_spark = build_graph_dir(str(path), tmp_path / "spark", config, engine="spark", engine_options={"spark": spark})
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(None)) > jobs_before  # Spark did the work
+    on_numpy = build_graph_dir(str(path), tmp_path / "numpy", config)
+    assert (on_spark["engine"], on_numpy["engine"]) == ("spark", "numpy") and "spark" in on_spark
+    assert on_spark["data"] == on_numpy["data"]
+    assert [v["params"] for v in on_spark["views"]] == [v["params"] for v in on_numpy["views"]]
+    assert [v["stats"] for v in on_spark["views"]] == [v["stats"] for v in on_numpy["views"]]
+    for entry in on_numpy["views"]:
+        assert_same_edges(pd.read_parquet(tmp_path / "spark" / entry["edges"]),
+                          pd.read_parquet(tmp_path / "numpy" / entry["edges"]))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "spark" / "items.parquet"),
+                                  pd.read_parquet(tmp_path / "numpy" / "items.parquet"))
+    for name in ("spark", "numpy"):  # both read back, checksums verified
+        assert read_graph_dir(tmp_path / name).views == config.views
+
+
 # ---------------------------------------------------------------------------------------------
 # ml-latest-small end to end: the numpy engine's graph, the graph directory
 
@@ -259,7 +297,7 @@ def preset_views() -> list[dict]:
     views = []
     for name in ("seed", "tuned"):
         for view in (v.to_dict() for v in preset_config(name).views):
-            full = vars(se.view_params(view))
+            full = vars(view_params(view))
             if full not in views:
                 views.append(full)
     return views
@@ -311,12 +349,17 @@ def test_ml_small_graph_directory(ml_small, ml_small_graph_dir):
     assert [v["edges"] for v in manifest["views"]] == ["edges.parquet"] + [f"edges-{i}.parquet" for i in range(1, len(views))]
     items = pd.read_parquet(out / "items.parquet")
     assert list(items.columns) == ["item_id", "title", "genres", "likes"]
-    assert items["item_id"].is_monotonic_increasing and len(items) == 9724
+    # Every movie of the log and of movies.csv (18 are never rated), as the numpy engine lists them.
+    assert items["item_id"].is_monotonic_increasing and len(items) == 9742
     ratings = ml_small.ratings
     likes = ratings[ratings["rating"] >= 4.0].groupby("movieId")["userId"].nunique()
     np.testing.assert_array_equal(items["likes"].to_numpy(), likes.reindex(items["item_id"], fill_value=0).to_numpy())
-    titles = ml_small.titles()
-    assert items.set_index("item_id").loc[1, "title"] == titles[1]
+    from recgraph.catalog import ItemCatalog
+
+    catalog = ItemCatalog.from_ratings(ml_small)
+    np.testing.assert_array_equal(items["item_id"].to_numpy(), catalog.movie_ids)
+    assert tuple(items["title"]) == catalog.titles and tuple(items["genres"]) == catalog.genres
+    np.testing.assert_array_equal(items["likes"].to_numpy(), catalog.likes)
     # Every file is listed with its size and checksum, and nothing else is in the directory.
     listed = manifest["files"]
     present = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
@@ -346,10 +389,41 @@ def test_replaces_own_directory_but_never_a_foreign_one(spark, tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(ParameterError, match="not a recgraph graph directory"):
+    with pytest.raises(ArtifactError, match="not a graph directory recgraph wrote"):
         se.build_graph_spark(path, foreign, [{}], spark=spark)
     assert (foreign / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "mine", "r.csv"]
+
+
+def test_hadoop_output_replaces_refuses_and_lists_like_the_local_one(spark, tmp_path, monkeypatch):
+    """The output for paths off this machine (hdfs://, s3a://), driven here through Hadoop's
+    file:// file system: same refusals, staging beside the target, swap, manifest last."""
+    from recgraph.engines.spark.hadoop import HadoopFS, HadoopOutput
+
+    monkeypatch.setattr(se.SparkEngine, "output", lambda self, out: HadoopOutput(HadoopFS(self.spark, out), out))
+    path = write_csv(tmp_path / "r.csv", [(u, m, 5.0) for u, m in LIKED], ["userId", "movieId", "rating"])
+    out = tmp_path / "g"
+    first = se.build_graph_spark(path, f"file://{out}", [{"min_weight": -100.0}], spark=spark)
+    on_disk = {str(p.relative_to(out)): p.stat().st_size for p in out.rglob("*") if p.is_file()}
+    assert {rel: entry["size"] for rel, entry in first["files"].items()} == {
+        rel: size for rel, size in on_disk.items() if rel != "manifest.json"}
+    assert all(entry["sha256"] is None for entry in first["files"].values())
+    assert not [rel for rel in on_disk if rel.endswith(".crc")]
+    before = (out / "manifest.json").read_text()
+    with pytest.raises(EmptyGraphError, match="min_weight"):
+        se.build_graph_spark(path, f"file://{out}", [{"min_weight": 1e9}], spark=spark)
+    assert (out / "manifest.json").read_text() == before
+    second = se.build_graph_spark(path, f"file://{out}", [{"min_weight": 0.5}], spark=spark)
+    assert json.loads((out / "manifest.json").read_text()) == second
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ArtifactError, match="not a graph directory recgraph wrote"):
+        se.build_graph_spark(path, f"file://{foreign}", [{}], spark=spark)
+    (out / "notes.txt").write_text("mine too")
+    with pytest.raises(ArtifactError, match="it also holds notes.txt"):
+        se.build_graph_spark(path, f"file://{out}", [{}], spark=spark)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "mine", "r.csv"]  # nothing left beside them
 
 
 def test_bad_inputs_get_one_sentence(spark, tmp_path):
@@ -365,7 +439,7 @@ def test_bad_inputs_get_one_sentence(spark, tmp_path):
     with pytest.raises(ParameterError, match="max_degree must be an integer >= 1"):
         se.build_graph_spark(path, tmp_path / "g", [{"max_degree": 0}], spark=spark)
     with pytest.raises(ParameterError, match="Unknown graph field"):
-        se.view_params({"min_ratng": 4})
+        view_params({"min_ratng": 4})
     assert not (tmp_path / "g").exists()
 
 
@@ -376,8 +450,8 @@ def test_bad_master_missing_java_and_pyspark(monkeypatch, tmp_path):
     for master in ("local", "local[*]", "local[2]", "local[4,2]", "spark://a:7077,b:7077", "yarn", "k8s://https://h:6443"):
         assert se.check_master(master) == master
     with pytest.raises(ParameterError, match="KEY=VALUE"):
-        se.parse_spark_conf(["spark.driver.memory"])
-    assert se.parse_spark_conf(["a=b=c", " k = v"]) == {"a": "b=c", "k": "v"}
+        parse_spark_conf(["spark.driver.memory"])
+    assert parse_spark_conf(["a=b=c", " k = v"]) == {"a": "b=c", "k": "v"}
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(MissingDependencyError, match="needs Java 17 or newer .*install a JDK"):
         se.java_version()
@@ -387,7 +461,7 @@ def test_bad_master_missing_java_and_pyspark(monkeypatch, tmp_path):
         se.java_version()
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'recgraph\[spark\]'"):
-        se._import_pyspark()
+        session.import_pyspark()
 
 
 def test_cli_prints_counts_or_one_error_line(spark, tmp_path, capsys):
@@ -410,17 +484,17 @@ def test_cli_prints_counts_or_one_error_line(spark, tmp_path, capsys):
 
 def test_partitions_follow_the_log_size_unless_set(spark, tmp_path):
     path = write_csv(tmp_path / "r.csv", [(u, m, 5.0) for u, m in LIKED], ["userId", "movieId", "rating"])
-    src = se.resolve_source(spark, str(path))
-    assert se._auto_partitions(spark, src) == 2  # the module's session chose 2
+    src = source.resolve_source(spark, str(path))
+    assert source.auto_partitions(spark, src) == 2  # the module's session chose 2
     spark.conf.set("spark.sql.shuffle.partitions", "200")  # Spark's default: nobody chose
     try:
-        assert se._auto_partitions(spark, src) == 2 * spark.sparkContext.defaultParallelism  # tiny: 2 per core
-        big = se.LogSource(str(path), "csv", None, None, str(path), None)
+        assert source.auto_partitions(spark, src) == 2 * spark.sparkContext.defaultParallelism  # tiny: 2 per core
+        big = source.LogSource(str(path), "csv", None, None, str(path), None)
         size = path.stat().st_size
-        se.AUTO_BYTES_PER_PARTITION["csv"], saved = max(1, size // 10), se.AUTO_BYTES_PER_PARTITION["csv"]
+        source.AUTO_BYTES_PER_PARTITION["csv"], saved = max(1, size // 10), source.AUTO_BYTES_PER_PARTITION["csv"]
         try:
-            assert se._auto_partitions(spark, big) == -(-size // max(1, size // 10))
+            assert source.auto_partitions(spark, big) == -(-size // max(1, size // 10))
         finally:
-            se.AUTO_BYTES_PER_PARTITION["csv"] = saved
+            source.AUTO_BYTES_PER_PARTITION["csv"] = saved
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", "2")

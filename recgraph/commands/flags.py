@@ -54,6 +54,43 @@ SCORING_FLAGS = (
 )
 
 
+SPARK_GROUP = "spark engine (--engine spark; docs/spark.md)"
+
+
+def add_spark_flags(p: argparse.ArgumentParser) -> None:
+    """The Spark engine's options: --master, --spark-conf, --shuffle-partitions, --driver-memory."""
+    g = p.add_argument_group(SPARK_GROUP)
+    g.add_argument("--master", default="local[*]",
+                   help="Spark master: local[*] (this machine, every core), local[N], spark://HOST:PORT, yarn "
+                        "(default local[*])")
+    g.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting, repeatable (e.g. spark.executor.memory=8g)")
+    g.add_argument("--shuffle-partitions", type=int, default=None,
+                   help="spark.sql.shuffle.partitions and the log's user partitions (default: one per 64 MiB of CSV "
+                        "or 16 MiB of Parquet, at least 2 per core; docs/spark.md says how to size it)")
+    g.add_argument("--driver-memory", default=None,
+                   help="driver JVM heap, e.g. 8g (local mode: the whole job runs in it)")
+
+
+def spark_options(args: argparse.Namespace) -> dict:
+    """The Spark engine's keyword options (:class:`recgraph.engines.spark.SparkEngine`) from its flags."""
+    return {"master": args.master, "spark_conf": parse_spark_conf(args.spark_conf),
+            "shuffle_partitions": args.shuffle_partitions, "driver_memory": args.driver_memory}
+
+
+def parse_spark_conf(pairs) -> dict:
+    """``["KEY=VALUE", ...]`` (``--spark-conf``) -> dict; one sentence for a bad pair."""
+    from ..errors import ParameterError
+
+    conf = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--spark-conf {pair!r} is not KEY=VALUE, e.g. spark.driver.memory=8g.")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
 def field_name(flag: str) -> str:
     return flag[2:].replace("-", "_")
 
