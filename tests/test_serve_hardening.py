@@ -8,7 +8,10 @@ and stopped here, bounded in time) where the process or the socket does.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,11 +23,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from test_serve import REPO, ServerProcess, free_port, make_artifact, switch_symlink  # noqa: E402
+from fastapi.testclient import TestClient
+from test_serve import REPO, ServerProcess, free_port, make_artifact, switch_symlink
 
-from recgraph.serve.app import create_app  # noqa: E402
-from recgraph.serve.reloader import IndexHolder  # noqa: E402
+from recgraph.serve.app import create_app
+from recgraph.serve.reloader import IndexHolder
 
 JSON = {"content-type": "application/json"}
 
@@ -182,7 +185,8 @@ def test_one_k_limit_for_cli_and_http(api, artifacts):
     assert api.get(f"/v1/similar/260?k={MAX_K}").status_code == 200
     assert api.get(f"/v1/similar/260?k={MAX_K + 1}").status_code == 422
     r = subprocess.run([sys.executable, "-m", "recgraph", "similar", "--index", str(artifacts / "v1"), "260",
-                        "-k", str(MAX_K + 1)], cwd=REPO, capture_output=True, text=True, timeout=60)
+                        "-k", str(MAX_K + 1)], check=False, cwd=REPO, capture_output=True,
+                        text=True, timeout=60)
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.strip() == f"recgraph: error: k must be an integer from 1 to {MAX_K}; got {MAX_K + 1}."
 
@@ -194,8 +198,13 @@ def test_two_servers_on_one_port(artifacts, tmp_path, workers):
     port = free_port()
     cmd = [sys.executable, "-m", "recgraph.serve", "--index", str(artifacts / "v1"), "--port", str(port),
            "--workers", str(workers)]
-    logs = [open(tmp_path / f"server{i}.log", "w+b") for i in range(2)]
-    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, start_new_session=True) for log in logs]
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(open(tmp_path / f"server{i}.log", "wb")) for i in range(2)]
+        procs = [subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, start_new_session=True) for log in logs]
+        _one_serves(procs, port, tmp_path)
+
+
+def _one_serves(procs: list[subprocess.Popen], port: int, tmp_path) -> None:
     try:
         deadline = time.monotonic() + 60
         while all(p.poll() is None for p in procs):  # wait for the loser to give up
@@ -222,10 +231,8 @@ def test_two_servers_on_one_port(artifacts, tmp_path, workers):
                 try:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    p.kill()
+                    os.killpg(p.pid, signal.SIGKILL)  # the workers too: their own session
                     p.wait()
-        for log in logs:
-            log.close()
 
 
 # ---------------------------------------------------------------------- item 9: slow headers
@@ -238,7 +245,7 @@ def _closed_after(sock: socket.socket, limit: float) -> float:
             pass
     except ConnectionResetError:
         pass
-    except socket.timeout:
+    except TimeoutError:
         raise AssertionError(f"the connection was still open after {limit:g} s") from None
     return time.monotonic() - start
 
@@ -257,8 +264,15 @@ def test_half_sent_headers_are_timed_out(artifacts, tmp_path):
             time.sleep(1.5)
             assert c.get("/v1/similar/260?k=2").status_code == 200
         bad = subprocess.run([sys.executable, "-m", "recgraph.serve", "--index", str(artifacts / "v1"),
-                              "--header-timeout", "0"], cwd=REPO, capture_output=True, text=True, timeout=60)
+                              "--header-timeout", "0"], check=False, cwd=REPO, capture_output=True,
+                        text=True, timeout=60)
         assert bad.returncode == 1 and bad.stderr.strip() == \
             "recgraph: error: --header-timeout must be a number of seconds > 0; got 0."
     finally:
         server.stop()
+
+
+def test_ids_past_int64_are_422_and_quoted_back(api):
+    r = api.post("/v1/similar:batch", content=b'{"movie_ids": [-9223372036854776001]}', headers=JSON)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["input"] == -9223372036854776001

@@ -507,7 +507,10 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # FastAPI's own list, with the numbers JSON cannot carry (NaN, Infinity, 1e400 read as inf)
         # quoted as text: its default handler fails on them with a 500.
-        return _json({"detail": _json_safe(jsonable_encoder(exc.errors()))}, 422)
+        # Standard json, not orjson: an out-of-range id (past int64) is quoted back as given.
+        body = json.dumps({"detail": _json_safe(jsonable_encoder(exc.errors()))}, allow_nan=False,
+                          ensure_ascii=False, separators=(",", ":"))
+        return Response(content=body.encode("utf-8"), status_code=422, media_type="application/json")
 
     @app.exception_handler(UnknownItemError)
     async def unknown_item(request: Request, exc: UnknownItemError) -> Response:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         http="recgraph.serve.protocols:HeaderTimeoutProtocol",
         backlog=BACKLOG,
     )
-    config.recgraph_header_timeout = args.header_timeout  # read by the protocol, in every worker
+    setattr(config, "recgraph_header_timeout", args.header_timeout)  # noqa: B010  (read by the protocol in every worker)
     logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)",
                                             args.host, sock.getsockname()[1])
     # The socket listens already; uvicorn's workers serve it instead of binding their own.

@@ -22,12 +22,12 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import ArtifactError
 from ..artifact import MANIFEST_FILE
+from ..errors import ArtifactError
 from ..index import ItemIndex
 from .cache import DEFAULT_MAX_BYTES, ResponseCache
 
@@ -195,15 +195,15 @@ class IndexHolder:
 
 def _refusal(directory: str, exc: BaseException) -> dict:
     """What ``/healthz`` reports about a refused version: where, which id (if readable) and why."""
-    artifact_id = None
     try:
         with open(Path(directory) / MANIFEST_FILE, encoding="utf-8") as fh:
-            value = json.load(fh).get("artifact_id")
-        artifact_id = value if isinstance(value, str) else None
-    except Exception:  # a manifest too broken to name its id: the path still says which version
-        pass
+            manifest = json.load(fh)
+    except (OSError, ValueError, RecursionError):  # too broken to name its id: the path still says which
+        manifest = None
+    value = manifest.get("artifact_id") if isinstance(manifest, dict) else None
+    artifact_id = value if isinstance(value, str) else None
     reason = str(exc) or type(exc).__name__
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[:MAX_REASON_CHARS - 3] + "..."
     return {"path": directory, "artifact_id": artifact_id, "reason": reason,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "at": datetime.now(UTC).isoformat(timespec="seconds")}
