@@ -38,7 +38,8 @@ _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _ARTICLE = re.compile(r"^(?:the|a|an) |, (?:the|a|an)$")
 #: Fuzzy title matches below this rapidfuzz score (0-100) are not suggested.
 FUZZY_CUTOFF = 60.0
-MAX_K = 100_000
+#: Largest k a query takes, in Python, the CLI and HTTP alike (recgraph.serve.app reads it too).
+MAX_K = 1000
 
 
 # ---------------------------------------------------------------------- result types

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from recgraph.artifact import write_artifact
+from recgraph.index import MAX_K
 
 REPO = Path(__file__).resolve().parent.parent
-N_MOVIES = 3000  # enough JSON (about 300 KB for -k 2999) to overflow any pipe buffer
+N_MOVIES = 3000  # -k MAX_K (1000) prints about 100 KB of JSON: more than any pipe buffer holds
 
 
 def run(*args):
@@ -35,7 +36,7 @@ def artifact(tmp_path_factory):
 
 def test_json_into_a_closed_pipe_exits_quietly(artifact):
     """``recgraph similar ... --json | head -3``: a real pipe that the reader closes early."""
-    script = (f"{sys.executable} -m recgraph similar --index {artifact} 1 -k {N_MOVIES - 1} --json | head -3; "
+    script = (f"{sys.executable} -m recgraph similar --index {artifact} 1 -k {MAX_K} --json | head -3; "
               "echo status=${PIPESTATUS[0]} >&2")
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.stdout.splitlines() == ["{", '  "kind": "similar",', '  "query": [']

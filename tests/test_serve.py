@@ -493,13 +493,14 @@ def test_reload_through_pointer_file(versions, tmp_path):
 
 
 def test_holder_keeps_old_version_when_new_one_is_broken(versions, tmp_path, caplog):
+    from recgraph.serve.cache import CachedResponse
     from recgraph.serve.reloader import IndexHolder
 
     link = tmp_path / "current"
     switch_symlink(link, versions["v1"])
     holder = IndexHolder(link, interval=0)
     first = holder.current
-    first.cache.put("key", "cached")
+    first.cache.put(("similar", 1, 1), CachedResponse([], b"cached"))
     assert holder.check() is False  # nothing moved
     broken = tmp_path / "broken"
     broken.mkdir()

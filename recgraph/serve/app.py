@@ -1,30 +1,38 @@
 """The HTTP API over an :class:`~recgraph.index.ItemIndex` (FastAPI app factory).
 
 Every response carries ``X-Recgraph-Artifact: <artifact_id>``, the version that answered it.
-Bad input never gives a 5xx: unknown movie -> 404, invalid parameter or body -> 422,
+Bad input never gives a 5xx: unknown movie -> 404, invalid parameter or body -> 422 (a body
+that is not UTF-8, or numbers JSON does not have: ``NaN``, ``Infinity``, ``1e400``, included),
 too many ids in one call or too large a body (whatever the transfer encoding) -> 413, a POST
-body not sent as ``application/json`` -> 415.
+body not sent as ``application/json`` -> 415. ``HEAD`` is answered like ``GET`` wherever
+``GET`` is, without the body.
 
 Similar and recommend answers are :meth:`recgraph.index.Similar.to_dict` /
 :meth:`recgraph.index.Recommendations.to_dict`, the envelope the CLI's ``--json`` prints too
 (:class:`Answer` below is its schema).
 
 The hot path is ``GET /v1/similar/{movie_id}``: answers are cached per artifact version as
-finished bytes, and a pure-ASGI layer in front of FastAPI sends a cached answer without
-routing or validation (``benchmarks/bench_serve.py`` measures it).
+finished bytes under the normalized query (:func:`cache_key`), and a pure-ASGI layer in front
+of FastAPI sends a cached answer without routing or validation (``benchmarks/bench_serve.py``
+measures it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,12 +40,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._version import __version__
 from ..artifact import manifest_config
 from ..errors import ParameterError, UnknownItemError
-from .cache import CachedResponse
+from ..index import MAX_K
+from .cache import DEFAULT_MAX_BYTES, CachedResponse
 from .reloader import IndexHolder, Snapshot
 
 logger = logging.getLogger(__name__)
 
-MAX_K = 1000
 MAX_BATCH = 100
 MAX_WATCHED = 1000
 MAX_BODY_BYTES = 64 * 1024
@@ -110,8 +118,17 @@ class BatchResponse(BaseModel):
     unknown: list[int] = Field(description="requested ids that are not in the index (left out of results)")
 
 
+class Refused(BaseModel):
+    path: str = Field(description="the artifact directory the pointer named")
+    artifact_id: str | None = Field(description="its manifest's artifact_id, when the manifest could be read")
+    reason: str = Field(description="why it was not loaded (one sentence)")
+    at: str = Field(description="when it was refused (ISO 8601, UTC)")
+
+
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "degraded"] = Field(description="\"degraded\" while the version the pointer names was "
+                                                          "refused and an older one is served (see refused)")
+    refused: Refused | None = Field(description="the version refused at the last reload, or null")
     artifact_id: str
     format_version: int
     recgraph_version: str = Field(description="recgraph version that wrote the artifact")
@@ -158,12 +175,53 @@ def _error(status: int, message: str, suggestions: list[str] | None = None) -> R
     return _json(body, status)
 
 
-def _cached_json(request: Request, snapshot: Snapshot, payload: Any) -> Response:
-    """A 200 JSON response, also stored in the version's cache under this exact GET request."""
+def _cached_json(snapshot: Snapshot, key: tuple, payload: Any) -> Response:
+    """A 200 JSON response, also stored in the version's cache under the normalized query ``key``."""
     body = _dumps(payload)
     headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode()), snapshot.header]
-    snapshot.cache.put((request.scope["path"], request.scope["query_string"]), CachedResponse(headers, body))
+    snapshot.cache.put(key, CachedResponse(headers, body))
     return Response(content=body, media_type="application/json")
+
+
+_CANONICAL_ID = re.compile(r"-?[1-9][0-9]{0,18}|0")
+_CANONICAL_K = re.compile(r"[1-9][0-9]{0,5}")
+_SIMILAR_PREFIX = "/v1/similar/"
+_TEXT_PARAM = {"/v1/similar": ("title", "title"), "/v1/search": ("search", "q")}
+
+
+def cache_key(scope) -> tuple | None:
+    """The normalized query of a cacheable GET, as the handlers store it, or None.
+
+    ``("similar", movie_id, k)``, ``("title", title, k)`` or ``("search", q, k)``: only the
+    parameters that decide the answer, so ``?k=5&n=1`` and ``?n=2&k=5`` share one entry.
+    None (no lookup; the routes validate and answer) for anything not in canonical form
+    (``k=05``, a repeated parameter, a missing one): a cached answer is only ever sent for a
+    request the routes would have given exactly that answer.
+    """
+    path = scope["path"]
+    if path.startswith(_SIMILAR_PREFIX):
+        ident = path[len(_SIMILAR_PREFIX):]
+        if not _CANONICAL_ID.fullmatch(ident):
+            return None
+        route, value, text_name = "similar", int(ident), None
+    elif path in _TEXT_PARAM:
+        (route, text_name), value = _TEXT_PARAM[path], None
+    else:
+        return None
+    k = None
+    # The same decoding as Starlette's query_params, so a text parameter matches what the route sees.
+    for name, given in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        if name == "k":
+            if k is not None or not _CANONICAL_K.fullmatch(given):
+                return None
+            k = int(given)
+        elif name == text_name:
+            if value is not None:
+                return None
+            value = given
+    if value is None:
+        return None
+    return route, value, 10 if k is None else k
 
 
 def _snapshot(request: Request, holder: IndexHolder) -> Snapshot:
@@ -175,10 +233,11 @@ def _snapshot(request: Request, holder: IndexHolder) -> Snapshot:
 class ServeLayer:
     """Pure-ASGI layer in front of the routes.
 
-    Pins the current version for the request, sends cached GET answers directly, refuses
-    a POST to ``json_paths`` whose Content-Type is not JSON with 415, reads request bodies
-    itself and refuses one over ``MAX_BODY_BYTES`` with 413 (by Content-Length when there
-    is one, else by counting: a chunked body has none), and adds the
+    Pins the current version for the request, answers HEAD as GET without the body, sends
+    cached GET answers directly (looked up by :func:`cache_key`), refuses a POST to
+    ``json_paths`` whose Content-Type is not JSON with 415, reads request bodies itself and
+    refuses one over ``MAX_BODY_BYTES`` with 413 (by Content-Length when there is one, else
+    by counting: a chunked body has none) and one that is not UTF-8 with 422, and adds the
     ``X-Recgraph-Artifact`` header.
     """
 
@@ -192,8 +251,13 @@ class ServeLayer:
             await self.app(scope, receive, send)
             return
         snapshot = self.holder.current
+        if scope["method"] == "HEAD":
+            # Routed as GET (405 where GET is not allowed either); the server sends no body.
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         if scope["method"] == "GET":
-            hit = snapshot.cache.get((scope["path"], scope["query_string"]))
+            key = cache_key(scope)
+            hit = snapshot.cache.get(key) if key is not None else None
             if hit is not None:
                 await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
                 await send({"type": "http.response.body", "body": hit.body})
@@ -208,9 +272,13 @@ class ServeLayer:
             if _content_length(scope) > MAX_BODY_BYTES:
                 await _send_error(send, snapshot, 413, f"The request body is over {MAX_BODY_BYTES} bytes.")
                 return
-            receive = await _read_body(receive)
+            receive, body = await _read_body(receive)
             if receive is None:
                 await _send_error(send, snapshot, 413, f"The request body is over {MAX_BODY_BYTES} bytes.")
+                return
+            if scope["method"] == "POST" and scope["path"] in self.json_paths and not _is_utf8(body):
+                # json.loads would guess UTF-16 or UTF-32 from the first bytes; this API takes UTF-8 only.
+                await _send_json(send, snapshot, 422, NOT_UTF8)
                 return
         scope["recgraph.snapshot"] = snapshot
         name = snapshot.header[0]
@@ -246,9 +314,31 @@ def _is_json(scope) -> bool:
     return value is not None and value.split(";", 1)[0].strip().lower() == "application/json"
 
 
+def _is_utf8(body: bytes) -> bool:
+    """UTF-8 with no NUL byte: JSON has no place for one, and json.loads reads NULs as UTF-16 or UTF-32."""
+    if b"\x00" in body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _without_body(send):
+    """``send`` for a HEAD request answered by the GET route: headers (Content-Length too), no body."""
+    async def send_head(message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
+
+
 async def _read_body(receive):
-    """Read the whole request body (at most ``MAX_BODY_BYTES``); a ``receive`` that replays it,
-    or None when the body is larger. Counting the bytes is what caps a chunked body."""
+    """Read the whole request body (at most ``MAX_BODY_BYTES``): a ``receive`` that replays it
+    and the body's bytes, or ``(None, b"")`` when the body is larger. Counting the bytes is
+    what caps a chunked body."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -257,25 +347,30 @@ async def _read_body(receive):
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            return None
+            return None, b""
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+    body = b"".join(chunks)
     if message["type"] != "http.request":
         pending = [message]
     else:
-        pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def replay():
         if pending:
             return pending.pop()
         return await receive()
 
-    return replay
+    return replay, body
 
 
 async def _send_error(send, snapshot: Snapshot, status: int, message: str) -> None:
-    body = _dumps({"detail": message})
+    await _send_json(send, snapshot, status, {"detail": message})
+
+
+async def _send_json(send, snapshot: Snapshot, status: int, payload: Any) -> None:
+    body = _dumps(payload)
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode()),
         snapshot.header, (b"connection", b"close")]})
@@ -284,7 +379,7 @@ async def _send_error(send, snapshot: Snapshot, status: int, message: str) -> No
 
 # ---------------------------------------------------------------------- the app
 def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 1.0,
-               cache_size: int = 4096) -> FastAPI:
+               cache_size: int = 4096, cache_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
     """The FastAPI app serving the artifact at ``index``.
 
     Parameters
@@ -293,8 +388,10 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
         moves), or a ready :class:`IndexHolder`.
     reload_interval : seconds between checks of the pointer (0 = never reload).
     cache_size : finished GET responses kept per artifact version (0 = no cache).
+    cache_bytes : bytes those responses may hold per artifact version (0 = no cache).
     """
-    holder = index if isinstance(index, IndexHolder) else IndexHolder(index, reload_interval, cache_size)
+    holder = (index if isinstance(index, IndexHolder)
+              else IndexHolder(index, reload_interval, cache_size, cache_bytes))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -314,10 +411,12 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz(request: Request) -> Response:
-        """Liveness and the version being served."""
+        """Liveness and the version being served; \"degraded\" (still 200) while a newer version was refused."""
         manifest = _snapshot(request, holder).index.manifest
+        refused = holder.refused
         return _json({
-            "status": "ok",
+            "status": "ok" if refused is None else "degraded",
+            "refused": refused,
             "artifact_id": str(manifest.get("artifact_id", "")),
             "format_version": int(manifest.get("format_version", 0)),
             "recgraph_version": str(manifest.get("recgraph_version", "")),
@@ -350,7 +449,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     async def similar(request: Request, movie_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)],
                       k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """The ``k`` movies most similar to one movie (never the movie itself), best first."""
-        return _similar_response(request, holder, movie_id, k)
+        return _similar_response(request, holder, movie_id, k, ("similar", movie_id, k))
 
     @app.get("/v1/similar", response_model=Answer, responses=ERRORS_404, tags=["query"])
     async def similar_by_title(request: Request,
@@ -359,7 +458,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
                                    description="exact title, e.g. 'Toy Story (1995)' (case-insensitive)")],
                                k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
         """Like ``/v1/similar/{movie_id}``, by title; an unknown title gets 404 with close titles."""
-        return _similar_response(request, holder, title, k)
+        return _similar_response(request, holder, title, k, ("title", title, k))
 
     @app.get("/v1/search", response_model=SearchResponse, tags=["query"])
     def search(request: Request,
@@ -368,7 +467,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
         """Movies whose titles contain every word of ``q`` (case-insensitive), then close spellings."""
         snapshot = _snapshot(request, holder)
         hits = [h.to_dict() for h in snapshot.index.search(q, k)]
-        return _cached_json(request, snapshot, {"query": q, "results": hits})
+        return _cached_json(snapshot, ("search", q, k), {"query": q, "results": hits})
 
     @app.post("/v1/recommend", response_model=Answer, responses=POST_ERRORS, tags=["query"])
     def recommend(request: Request, body: RecommendRequest) -> Response:
@@ -403,9 +502,17 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8): malformed JSON
-            return _json({"detail": [{"type": "json_invalid", "loc": ["body"],
-                                      "msg": "The request body is not valid JSON (UTF-8)."}]}, 422)
+            return _json(NOT_UTF8, 422)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own list, with the numbers JSON cannot carry (NaN, Infinity, 1e400 read as inf)
+        # quoted as text: its default handler fails on them with a 500.
+        # Standard json, not orjson: an out-of-range id (past int64) is quoted back as given.
+        body = json.dumps({"detail": _json_safe(jsonable_encoder(exc.errors()))}, allow_nan=False,
+                          ensure_ascii=False, separators=(",", ":"))
+        return Response(content=body.encode("utf-8"), status_code=422, media_type="application/json")
 
     @app.exception_handler(UnknownItemError)
     async def unknown_item(request: Request, exc: UnknownItemError) -> Response:
@@ -428,14 +535,29 @@ def create_app_from_env() -> FastAPI:
         raise RuntimeError(f"{CONFIG_ENV} is not set; start the service with 'recgraph serve'.") from None
     level = config.get("log_level", "info").upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s [%(process)d]: %(message)s")
-    return create_app(config["index"], config.get("reload_interval", 1.0), config.get("cache_size", 4096))
+    return create_app(config["index"], config.get("reload_interval", 1.0), config.get("cache_size", 4096),
+                      config.get("cache_bytes", DEFAULT_MAX_BYTES))
 
 
-def _similar_response(request, holder, movie, k: int) -> Response:
+NOT_UTF8 = {"detail": [{"type": "json_invalid", "loc": ["body"], "msg": "The request body is not valid JSON (UTF-8)."}]}
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats written as JSON-like text (``"NaN"``, ``"Infinity"``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _similar_response(request, holder, movie, k: int, key: tuple) -> Response:
     """A similar-movies answer for a movie id or title; 404 (with title suggestions) when unknown."""
     snapshot = _snapshot(request, holder)
     try:
         answer = snapshot.index.similar(movie, k)
     except UnknownItemError as exc:
         return _error(404, str(exc), exc.suggestions if isinstance(movie, str) else None)
-    return _cached_json(request, snapshot, answer.to_dict())
+    return _cached_json(snapshot, key, answer.to_dict())
