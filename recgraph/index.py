@@ -355,6 +355,17 @@ class ItemIndex:
         cols, scores = self.scorer.similar([row], k)
         return Similar(self.movie(row), self._hits(cols[0], scores[0]))
 
+    def similar_many(self, movies: Iterable[MovieRef], k: int = 10) -> tuple[list[Similar], list[MovieRef]]:
+        """:meth:`similar` for many movies in one scoring call (the HTTP batch route's path):
+        the answers of the known movies, in order, and the unknown ones."""
+        k = _check_k(k)
+        movies = list(movies)
+        found = [(movie, self._find(movie)) for movie in movies]
+        rows = [row for _, row in found if row is not None]
+        cols, scores = self.scorer.similar(rows, k) if rows else (np.empty((0, k), np.int64), np.empty((0, k)))
+        answers = [Similar(self.movie(row), self._hits(cols[i], scores[i])) for i, row in enumerate(rows)]
+        return answers, [movie for movie, row in found if row is None]
+
     def recommend(self, watched: Iterable[MovieRef], k: int = 10, exclude: Iterable[MovieRef] = (),
                   on_unknown: str | None = None, scoring: ScoringOptions | dict | None = None, *,
                   strict: bool = False) -> Recommendations:

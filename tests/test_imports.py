@@ -35,7 +35,8 @@ def import_graph() -> dict[str, set[str]]:
                     base = node.module or ""
                 # `from pkg import sub` imports the submodule pkg.sub when there is one.
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in files:
+            elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value
+                  and node.value in files):  # a dotted path: the bare "recgraph" is a name (a cache dir)
                 targets = [node.value]  # a registry's module path (recgraph.trainers.TRAINERS)
             for target in targets:
                 while target and target not in files:  # `import recgraph.x.y` -> the module itself

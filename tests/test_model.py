@@ -118,6 +118,9 @@ def test_fit_recommend_save_load_on_a_tiny_log(tiny_ratings, tmp_path):
     hits = index.recommend(some, k=5)
     assert [h.movie_id for h in hits] == ids[0][ids[0] >= 0].tolist()
     assert [h.movie_id for h in index.similar(some[0], k=4)] == sim_ids[0].tolist()
+    # The batch route's path: one scoring call, the same answers as one by one.
+    answers, unknown = index.similar_many([*some, 10 ** 9], k=4)
+    assert answers == [index.similar(m, k=4) for m in some] and unknown == [10 ** 9]
 
 
 @pytest.mark.slow

@@ -489,12 +489,8 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
         if len(body.movie_ids) > MAX_BATCH:
             return _error(413, f"A batch takes at most {MAX_BATCH} movie ids; got {len(body.movie_ids)}.")
         index = _snapshot(request, holder).index
-        results, unknown = [], []
-        for movie_id in body.movie_ids:
-            if movie_id in index:
-                results.append(index.similar(movie_id, body.k).to_dict())
-            else:
-                unknown.append(movie_id)
+        answers, unknown = index.similar_many(body.movie_ids, body.k)  # one scoring call for the batch
+        results = [answer.to_dict() for answer in answers]
         if not results:
             return _error(404, f"None of the {len(body.movie_ids)} movie ids is in the index.")
         return _json({"results": results, "unknown": unknown})
