@@ -53,7 +53,7 @@ class ImplicitShape:
     activity_sigma: float     # log-normal pairs per user
     min_per_user: int
 
-    def scaled(self, scale: float) -> "ImplicitShape":
+    def scaled(self, scale: float) -> ImplicitShape:
         """The same shape with users, items, pairs and clusters times ``scale`` (items and
         clusters only when the shape's catalogue grows with its users: ``checkins``)."""
         if scale == 1.0:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -161,6 +161,7 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
             if best is None or value > best[0] + 1e-9:
                 best = (value, entry)
             del parts
+    assert best is not None  # builds is not empty
     chosen = best[1]
     report["chosen"] = chosen
     report["seconds"] = round(time.perf_counter() - t0, 2)

@@ -30,7 +30,7 @@ histories and returns dense scores, matrix products over the batch, no loop per 
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,7 +39,7 @@ from .errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COMPONENTS", "DEFAULT_PARAMS", "components", "combine", "fit", "score", "subspace_weights"]
+__all__ = ["COMPONENTS", "DEFAULT_PARAMS", "combine", "components", "fit", "score", "subspace_weights"]
 
 #: The scores combined, in the order of ``params["weights"]``.
 COMPONENTS = ("embedding", "subspace", "graph", "popularity")
@@ -175,11 +175,12 @@ def components(state: Mapping, h, which=COMPONENTS) -> dict[str, np.ndarray]:
 
 def combine(parts: Mapping[str, np.ndarray], weights) -> np.ndarray:
     """``sum_k weights[k] * parts[COMPONENTS[k]]`` over the parts present and weighted (float32)."""
-    total = None
+    total: np.ndarray | None = None
     for name, wk in zip(COMPONENTS, np.asarray(weights, dtype=np.float64)):
         if wk == 0 or name not in parts:
             continue
-        total = parts[name] * np.float32(wk) if total is None else total + parts[name] * np.float32(wk)
+        term = np.asarray(parts[name] * np.float32(wk), dtype=np.float32)
+        total = term if total is None else total + term
     if total is None:
         raise ParameterError("Every user-model weight is zero; at least one score must count.")
     return total
