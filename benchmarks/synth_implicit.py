@@ -6,9 +6,9 @@ Writes ``OUT/interactions.csv`` (``user,item``, sorted by user then item) and pr
 Three shapes, after the held-back logs of issue 18 (sizes at ``scale`` 1):
 
 - ``checkins``: sparse power law, 30,000 users, 41,000 places, ~810k pairs. Places sit in
-  1,000 small "cities" of ~40; each user has a home city (most draws) and a few others,
-  plus a share of draws by global popularity, so most places are seen by few users and the
-  co-occurrence is local;
+  1,000 small "cities" of ~40; each user has a home city (about half the draws) and five
+  others, plus 20% of draws by global popularity, so most places are seen by few users and
+  the co-occurrence is local but noisy;
 - ``music``: dense, 15,400 users, 1,000 songs, ~289k pairs; 20 genres, each user a
   Dirichlet mixture over 3 of them plus popularity;
 - ``movies1m``: 6,040 users, 3,706 movies, ~800k pairs (ML-1M's shape: at least 20 per user,
@@ -65,8 +65,8 @@ class ImplicitShape:
 
 
 SHAPES = {
-    "checkins": ImplicitShape("checkins", 30_000, 41_000, 810_000, clusters=1_000, user_clusters=4, alpha=0.5,
-                              home_weight=3.0, global_share=0.08, pop_sigma=1.3, cluster_sigma=1.0,
+    "checkins": ImplicitShape("checkins", 30_000, 41_000, 810_000, clusters=1_000, user_clusters=6, alpha=0.3,
+                              home_weight=1.0, global_share=0.2, pop_sigma=1.3, cluster_sigma=1.0,
                               activity_sigma=0.9, min_per_user=10),
     "music": ImplicitShape("music", 15_400, 1_000, 289_000, clusters=20, user_clusters=3, alpha=0.3,
                            home_weight=0.0, global_share=0.25, pop_sigma=1.0, cluster_sigma=0.5,
