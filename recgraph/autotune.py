@@ -3,7 +3,8 @@
 :func:`holdout` holds out a share of each user's items (the latest, when the log has times;
 else a seeded random share). :func:`select` builds the embeddings (and the item graph) on the
 rest with each candidate ``build`` (graph settings, walk budget), then searches the user
-model's parameters (:mod:`recgraph.user_model`): the subspace ridge ``lam`` over a grid, and the
+model's parameters (:mod:`recgraph.user_model`): the subspace ridge ``lam`` and the graph's
+embedding re-weighting ``edge_power`` over a grid, and the
 weights of the four scores by coordinate ascent over a grid of values, each setting judged
 by Recall@K of the held-out items under a full ranking of the catalogue. It returns the
 chosen parameters and the validation figures, for the manifest. Nothing here sees a test
@@ -31,7 +32,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["DEFAULT_GRID", "holdout", "select", "validation_figures"]
 
 #: The search: ``lam`` values tried, the values each weight may take, rounds of coordinate ascent.
-DEFAULT_GRID = {"lam": (1.0, 10.0, 100.0), "weight_values": (0.0, 0.25, 0.5, 1.0, 2.0), "rounds": 2}
+DEFAULT_GRID = {"lam": (1.0, 10.0, 100.0), "edge_power": (0.0, 1.0), "weight_values": (0.0, 0.25, 0.5, 1.0, 2.0),
+                "rounds": 2}
 #: Validation scores held at once (users x items); more users are sampled down to fit.
 DEFAULT_MAX_ENTRIES = 24_000_000
 
@@ -130,8 +132,8 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
 
     Returns
     -------
-    (params, report): ``params`` has ``build`` (the chosen name) and the user model's ``weights``
-    and ``lam``; ``report`` the validation figures of the chosen setting, of each component
+    (params, report): ``params`` has ``build`` (the chosen name) and the user model's ``weights``,
+    ``lam`` and ``edge_power``; ``report`` the validation figures of the chosen setting, of each component
     alone and of each build, with sizes and seconds.
     """
     if not builds:
@@ -148,16 +150,17 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
         t = time.perf_counter()
         emb, adjacency = build(x_fit)
         build_s = time.perf_counter() - t
-        for lam in grid["lam"]:
-            state = user_model.fit(emb, x_fit, adjacency, {"lam": lam})
+        for lam, power in [(lam, power) for lam in grid["lam"] for power in grid["edge_power"]]:
+            state = user_model.fit(emb, x_fit, adjacency, {"lam": lam, "edge_power": power})
             parts = user_model.components(state, seen)
             alone = {c: validation_figures(parts[c], seen, truth, k)[f"recall@{k}"] for c in user_model.COMPONENTS}
             weights, value, tried = _search_weights(parts, seen, truth, grid, k, user_model.DEFAULT_PARAMS["weights"])
             figures = validation_figures(user_model.combine(parts, weights), seen, truth, k)
-            entry = {"build": name, "lam": float(lam), "weights": [float(w) for w in weights], **figures,
+            entry = {"build": name, "lam": float(lam), "edge_power": float(power), "weights": [float(w) for w in weights], **figures,
                      "alone": alone, "tried": tried, "build_s": round(build_s, 2)}
             report["builds"].setdefault(name, []).append(entry)
-            logger.info("validation %s lam %g: recall@%d %.4f with weights %s", name, lam, k, value, weights)
+            logger.info("validation %s lam %g edge_power %g: recall@%d %.4f with weights %s", name, lam, power, k,
+                        value, weights)
             if best is None or value > best[0] + 1e-9:
                 best = (value, entry)
             del parts
@@ -165,5 +168,6 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
     chosen = best[1]
     report["chosen"] = chosen
     report["seconds"] = round(time.perf_counter() - t0, 2)
-    params = {"build": chosen["build"], "weights": chosen["weights"], "lam": chosen["lam"]}
+    params = {"build": chosen["build"], "weights": chosen["weights"], "lam": chosen["lam"],
+              "edge_power": chosen["edge_power"]}
     return params, report

@@ -17,7 +17,9 @@ validation slice (:mod:`recgraph.autotune`):
   directions of the embedding space predict the rest of a user's items (a user model beyond
   the mean vector), at the cost of one d x d solve;
 - ``graph``: the history's summed PMI-graph neighbourhoods, ``h D^-1/2 G D^-1/2`` with ``G``
-  the item graph's weighted adjacency and ``D`` its weighted degrees;
+  the item graph's adjacency, each edge's PMI weight times ``max(0, cos(e_i, e_j)) ** edge_power``
+  (the walks' embeddings re-weight the graph they were walked on; ``edge_power`` 0: plain PMI),
+  and ``D`` its weighted degrees;
 - ``popularity``: ``log(1 + training count)`` of each item, the prior the embeddings lack.
 
 The fitted state is a dict of numpy arrays (what a model saves); :func:`score` takes a CSR of
@@ -44,7 +46,7 @@ __all__ = ["COMPONENTS", "DEFAULT_PARAMS", "combine", "components", "fit", "scor
 #: The scores combined, in the order of ``params["weights"]``.
 COMPONENTS = ("embedding", "subspace", "graph", "popularity")
 #: Used for a parameter that is not given.
-DEFAULT_PARAMS = {"weights": (0.5, 1.0, 1.0, 0.25), "lam": 10.0, "eps": 1e-3}
+DEFAULT_PARAMS = {"weights": (0.5, 1.0, 1.0, 0.25), "lam": 10.0, "eps": 1e-3, "edge_power": 1.0}
 
 
 def _check_params(params: Mapping | None) -> dict:
@@ -60,6 +62,8 @@ def _check_params(params: Mapping | None) -> dict:
     for name in ("lam", "eps"):
         if not np.isfinite(out[name]) or out[name] <= 0:
             raise ParameterError(f"{name} must be a finite number > 0; got {out[name]!r}.")
+    if not np.isfinite(out["edge_power"]) or out["edge_power"] < 0:
+        raise ParameterError(f"edge_power must be a finite number >= 0; got {out['edge_power']!r}.")
     out["weights"] = weights
     return out
 
@@ -98,13 +102,21 @@ def subspace_weights(e: np.ndarray, x: sp.csr_matrix, lam: float, eps: float = 1
     return np.linalg.solve((gram_e + eps * max(np.trace(gram_e) / d, 1e-12) * eye).T, left.T).T
 
 
-def _normalized_adjacency(adjacency, n_items: int) -> sp.csr_matrix:
+def normalized_adjacency(adjacency, e: np.ndarray | None = None, edge_power: float = 0.0) -> sp.csr_matrix:
+    """``D^-1/2 G D^-1/2`` (float32) with ``G``'s weights times ``max(0, cos) ** edge_power`` of the
+    unit rows ``e`` at each edge's ends (``edge_power`` 0 or ``e`` None: the weights as they are)."""
+    n_items = adjacency.shape[0] if e is None else e.shape[0]
     if adjacency is None:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     if not sp.issparse(adjacency) or adjacency.shape != (n_items, n_items):
         raise ParameterError(f"adjacency must be a sparse [{n_items}, {n_items}] matrix aligned with the embeddings; "
                              f"got {getattr(adjacency, 'shape', type(adjacency).__name__)}.")
-    g = sp.csr_matrix(adjacency, dtype=np.float64)
+    g = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
+    if e is not None and edge_power > 0:
+        rows = np.repeat(np.arange(n_items), np.diff(g.indptr))
+        cos = np.einsum("ij,ij->i", e[rows], e[g.indices], dtype=np.float64)
+        g.data *= np.maximum(cos, 0.0) ** edge_power
+        g.eliminate_zeros()
     deg = np.asarray(g.sum(axis=1)).ravel()
     inv = np.divide(1.0, np.sqrt(deg), out=np.zeros_like(deg), where=deg > 0)
     g = sp.diags(inv) @ g @ sp.diags(inv)
@@ -120,7 +132,8 @@ def fit(embeddings: np.ndarray, x, adjacency=None, params: Mapping | None = None
         item without one).
     x : sparse [n_users, n_items], the training interactions (any stored entry counts as one).
     adjacency : sparse [n_items, n_items], the item graph's weights on the same numbering, or None.
-    params : ``weights`` (one per :data:`COMPONENTS`), ``lam``, ``eps`` (see :func:`subspace_weights`).
+    params : ``weights`` (one per :data:`COMPONENTS`), ``lam``, ``eps`` (see :func:`subspace_weights`),
+        ``edge_power`` (see :func:`normalized_adjacency`).
 
     Returns
     -------
@@ -135,10 +148,14 @@ def fit(embeddings: np.ndarray, x, adjacency=None, params: Mapping | None = None
     x = _binary(x, e.shape[0], "x")
     w = subspace_weights(e, x, params["lam"], params["eps"]) if params["weights"][1] > 0 else np.zeros(
         (e.shape[1], e.shape[1]))
-    g = _normalized_adjacency(adjacency, e.shape[0])
+    if adjacency is None:
+        g = sp.csr_matrix((e.shape[0], e.shape[0]), dtype=np.float32)
+    else:
+        g = normalized_adjacency(adjacency, e, params["edge_power"])
     counts = np.asarray(x.sum(axis=0)).ravel()
     return {"e": e, "w": w.astype(np.float32), "popularity": np.log1p(counts).astype(np.float32),
             "weights": params["weights"].copy(), "lam": np.float64(params["lam"]), "eps": np.float64(params["eps"]),
+            "edge_power": np.float64(params["edge_power"]),
             "graph_indptr": g.indptr.astype(np.int64), "graph_indices": g.indices.astype(np.int32),
             "graph_data": g.data.astype(np.float32)}
 

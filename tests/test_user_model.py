@@ -68,11 +68,24 @@ def test_graph_component_follows_the_adjacency():
     assert s[0, 1] > s[0, 2] > s[0, 3] == s[0, 4]
 
 
+def test_embeddings_reweight_the_graph_edges_by_their_cosine():
+    # edges 0-1 (PMI 2) and 0-2 (PMI 2): equal weights, but 0 and 2 point the same way, 0 and 1 apart
+    adjacency = sp.csr_matrix(([2.0, 2.0, 2.0, 2.0], ([0, 1, 0, 2], [1, 0, 2, 0])), shape=(3, 3))
+    e = user_model.unit_rows(np.array([[1.0, 0.0], [0.6, 0.8], [1.0, 0.0]], np.float32))
+    plain = user_model.normalized_adjacency(adjacency, e, 0.0).toarray()
+    assert plain[0, 1] == pytest.approx(plain[0, 2]) == pytest.approx(2 / np.sqrt(4 * 2))
+    g = sp.csr_matrix(([2.0 * 0.6, 2.0 * 0.6, 2.0, 2.0], ([0, 1, 0, 2], [1, 0, 2, 0])), shape=(3, 3)).toarray()
+    d = g.sum(axis=1)
+    np.testing.assert_allclose(user_model.normalized_adjacency(adjacency, e, 1.0).toarray(),
+                               g / np.sqrt(np.outer(d, d)), rtol=1e-6)
+
+
 @pytest.mark.parametrize("params, match", [
     ({"weights": [1, 1]}, "4 finite numbers"),
     ({"weights": [1, -1, 0, 0]}, ">= 0"),
     ({"lam": 0}, "lam must be"),
     ({"alpha": 1}, "Unknown user-model parameter"),
+    ({"edge_power": -1}, "edge_power must be"),
 ])
 def test_bad_params_say_what_is_valid(params, match):
     x, vectors = clustered_log()
@@ -113,4 +126,4 @@ def test_select_picks_the_build_that_knows_the_clusters():
     assert params["build"] == "clusters"
     best = {name: max(e["recall@20"] for e in entries) for name, entries in report["builds"].items()}
     assert report["chosen"]["recall@20"] == best["clusters"] > best["noise"]
-    assert set(params) == {"build", "weights", "lam"} and len(params["weights"]) == 4
+    assert set(params) == {"build", "weights", "lam", "edge_power"} and len(params["weights"]) == 4
