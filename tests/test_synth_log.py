@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import synth_log  # noqa: E402
+from benchmarks import synth_log
 
 N = 200_000
 

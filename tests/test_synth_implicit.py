@@ -1,0 +1,42 @@
+"""The synthetic implicit shapes: sizes near their targets, distinct pairs, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.synth_implicit import SHAPES, describe, get_shape, implicit_log
+
+
+@pytest.mark.parametrize("name", ["checkins", "music", "movies1m"])
+def test_scaled_shape_sizes_and_distinct_pairs(name):
+    shape = get_shape(name, 0.05)
+    user, item = implicit_log(shape, seed=2)
+    d = describe(user, item)
+    assert d["users"] == shape.users
+    assert 0.9 * shape.pairs <= d["pairs"] <= shape.pairs
+    assert item.max() < shape.items and item.min() >= 0
+    assert np.unique(user * shape.items + item).size == user.size
+    assert np.all(np.diff(user) >= 0)
+    assert np.bincount(user).min() >= min(shape.min_per_user, shape.items // 2)
+
+
+def test_checkins_is_sparse_power_law_and_music_dense():
+    c = describe(*implicit_log("checkins", seed=0, scale=0.1))
+    m = describe(*implicit_log("music", seed=0, scale=0.1))
+    assert c["density"] < 0.01 < m["density"]
+    assert c["median_per_item"] < 20 and c["max_per_item"] > 20 * c["median_per_item"]
+    assert SHAPES["music"].items == 1_000 and m["items"] <= 1_000
+
+
+def test_same_seed_same_log_other_seed_other_log():
+    a = implicit_log("movies1m", seed=5, scale=0.05)
+    b = implicit_log("movies1m", seed=5, scale=0.05)
+    c = implicit_log("movies1m", seed=6, scale=0.05)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_unknown_shape_names_the_valid_ones():
+    with pytest.raises(ValueError, match="checkins, music, movies1m"):
+        get_shape("books")

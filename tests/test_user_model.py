@@ -1,0 +1,129 @@
+"""The user model over item embeddings (recgraph.user_model) and its fit-time selection (recgraph.autotune)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recgraph import autotune, user_model
+from recgraph.errors import ParameterError
+
+
+def clustered_log(n_users=120, n_clusters=4, per_cluster=10, per_user=6, seed=0):
+    """Each user holds ``per_user`` items of one cluster (items numbered cluster by cluster)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = [], []
+    for u in range(n_users):
+        c = u % n_clusters
+        items = c * per_cluster + rng.choice(per_cluster, per_user, replace=False)
+        rows += [u] * per_user
+        cols += list(items)
+    n_items = n_clusters * per_cluster
+    x = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
+    cluster_vectors = np.repeat(np.eye(n_clusters, dtype=np.float32), per_cluster, axis=0)
+    return x, cluster_vectors
+
+
+def test_subspace_ridge_matches_the_hand_worked_solution():
+    # E = I: A = X, G = X^T X = [[2, 1], [1, 2]], mean diagonal 2, so lam 0.5 -> 1;
+    # (G + I)^-1 G = [[5, 1], [1, 5]] / 8; E^T E = I, eps 1e-3 -> divide by 1.001.
+    x = sp.csr_matrix(np.array([[1, 0], [1, 1], [0, 1]], dtype=np.float32))
+    w = user_model.subspace_weights(np.eye(2, dtype=np.float32), x, lam=0.5, eps=1e-3)
+    np.testing.assert_allclose(w, np.array([[5, 1], [1, 5]]) / 8 / 1.001, rtol=1e-12)
+
+
+def test_subspace_ridge_reconstructs_x_when_the_subspace_is_everything_and_lam_vanishes():
+    rng = np.random.default_rng(3)
+    x = sp.csr_matrix((rng.random((30, 6)) < 0.4).astype(np.float32))
+    e = rng.normal(size=(6, 6)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    w = user_model.subspace_weights(e, x, lam=1e-9, eps=1e-9)
+    np.testing.assert_allclose((x @ e) @ w @ e.T, x.toarray(), atol=1e-4)
+
+
+def test_score_shape_excludes_history_and_rows_are_independent():
+    x, vectors = clustered_log()
+    state = user_model.fit(vectors, x, None, {"weights": [1.0, 1.0, 0.0, 0.1]})
+    s = user_model.score(state, x[:7])
+    assert s.shape == (7, x.shape[1]) and s.dtype == np.float32
+    seen = x[:7].toarray() > 0
+    assert np.all(np.isneginf(s[seen])) and np.all(np.isfinite(s[~seen]))
+    one = user_model.score(state, x[3:4])
+    np.testing.assert_allclose(one[0], s[3], rtol=1e-5)
+    # the unseen items of the user's own cluster rank above every other cluster's
+    own = np.zeros(x.shape[1], bool)
+    own[(3 % 4) * 10:(3 % 4) * 10 + 10] = True
+    free = ~seen[3]
+    assert s[3][own & free].min() > s[3][~own].max()
+
+
+def test_graph_component_follows_the_adjacency():
+    n = 5
+    adjacency = sp.csr_matrix(([3.0, 3.0, 1.0, 1.0], ([0, 1, 0, 2], [1, 0, 2, 0])), shape=(n, n))
+    x = sp.csr_matrix(np.eye(n, dtype=np.float32))
+    state = user_model.fit(np.ones((n, 2), np.float32), x, adjacency, {"weights": [0, 0, 1.0, 0]})
+    s = user_model.score(state, sp.csr_matrix(([1.0], ([0], [0])), shape=(1, n)))
+    assert np.isneginf(s[0, 0])
+    assert s[0, 1] > s[0, 2] > s[0, 3] == s[0, 4]
+
+
+def test_embeddings_reweight_the_graph_edges_by_their_cosine():
+    # edges 0-1 (PMI 2) and 0-2 (PMI 2): equal weights, but 0 and 2 point the same way, 0 and 1 apart
+    adjacency = sp.csr_matrix(([2.0, 2.0, 2.0, 2.0], ([0, 1, 0, 2], [1, 0, 2, 0])), shape=(3, 3))
+    e = user_model.unit_rows(np.array([[1.0, 0.0], [0.6, 0.8], [1.0, 0.0]], np.float32))
+    plain = user_model.normalized_adjacency(adjacency, e, 0.0).toarray()
+    assert plain[0, 1] == pytest.approx(plain[0, 2]) == pytest.approx(2 / np.sqrt(4 * 2))
+    g = sp.csr_matrix(([2.0 * 0.6, 2.0 * 0.6, 2.0, 2.0], ([0, 1, 0, 2], [1, 0, 2, 0])), shape=(3, 3)).toarray()
+    d = g.sum(axis=1)
+    np.testing.assert_allclose(user_model.normalized_adjacency(adjacency, e, 1.0).toarray(),
+                               g / np.sqrt(np.outer(d, d)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"weights": [1, 1]}, "4 finite numbers"),
+    ({"weights": [1, -1, 0, 0]}, ">= 0"),
+    ({"lam": 0}, "lam must be"),
+    ({"alpha": 1}, "Unknown user-model parameter"),
+    ({"edge_power": -1}, "edge_power must be"),
+])
+def test_bad_params_say_what_is_valid(params, match):
+    x, vectors = clustered_log()
+    with pytest.raises(ParameterError, match=match):
+        user_model.fit(vectors, x, None, params)
+
+
+def test_all_zero_weights_and_misaligned_inputs_are_refused():
+    x, vectors = clustered_log()
+    state = user_model.fit(vectors, x, None, {"weights": [0, 0, 0, 0]})
+    with pytest.raises(ParameterError, match="at least one score"):
+        user_model.score(state, x[:2])
+    with pytest.raises(ParameterError, match="item columns"):
+        user_model.fit(vectors[:-1], x)
+
+
+def test_holdout_random_share_and_latest_by_time():
+    x, _ = clustered_log()
+    fit_m, val = autotune.holdout(x, 0.34, seed=1)
+    assert fit_m.multiply(val).nnz == 0
+    np.testing.assert_array_equal((fit_m + val).toarray(), x.toarray())
+    np.testing.assert_array_equal(np.diff(val.indptr), np.full(x.shape[0], 2))  # round(0.34 * 6) = 2
+    again, _ = autotune.holdout(x, 0.34, seed=1)
+    assert (again != fit_m).nnz == 0
+    order = x.copy()
+    order.data = np.tile(np.arange(1, 7, dtype=np.float32), x.shape[0])  # each row's last stored entry is latest
+    _, last = autotune.holdout(x, order=order, count=1)
+    np.testing.assert_array_equal(last.indices, x.indices[x.indptr[1:] - 1])
+    with pytest.raises(ParameterError, match="between 0 and 1"):
+        autotune.holdout(x, 1.5)
+
+
+def test_select_picks_the_build_that_knows_the_clusters():
+    x, vectors = clustered_log(n_users=200)
+    noise = np.random.default_rng(0).normal(size=vectors.shape).astype(np.float32)
+    builds = {"noise": lambda m: (noise, None), "clusters": lambda m: (vectors, None)}
+    params, report = autotune.select(x, builds, seed=2, grid={"lam": (1.0,), "rounds": 1})
+    assert params["build"] == "clusters"
+    best = {name: max(e["recall@20"] for e in entries) for name, entries in report["builds"].items()}
+    assert report["chosen"]["recall@20"] == best["clusters"] > best["noise"]
+    assert set(params) == {"build", "weights", "lam", "edge_power"} and len(params["weights"]) == 4
