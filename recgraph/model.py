@@ -98,26 +98,49 @@ class Recommender:
         graph directory written by ``recgraph graph``) the graph is read from it and ``log``
         may be None. Returns self.
         """
+        from . import blend
+        from .log_source import load_log_source
         from .pipeline import train
 
         config = self.resolve()
+        options = config.scoring
+        if options.method == "blend":
+            if graph is not None:
+                raise ParameterError("Scoring method 'blend' learns from the log's interactions; pass the log "
+                                     "(a graph directory alone is not enough).")
+            log = load_log_source(log, log_options or None)  # read once: training and the user model share it
         result = train(log, None, config=config, show_progress=self.show_progress, graph=graph,
                        log=log_options or None)
-        self._set_from_result(result)
+        state = self._state_from_result(result)
+        user_model = None
+        if options.method == "blend":
+            ids = IdMap(with_popular(state["item_ids"], state["embeddings"], state["likes"], state["popular"])[0])
+            if options.search:
+                config, report = blend.search(log, config, ids, self.show_progress)
+                result.config = config
+                result.manifest["config"]["scoring"] = config.scoring.to_dict()
+                result.manifest["validation"] = report
+            user_model = blend.fit_user_model(log, result, ids, config.scoring)
+        self._set_state(**state, config=result.config, manifest=result.manifest, timings=result.timings_s,
+                        user_model=user_model)
         return self
 
-    def _set_from_result(self, result) -> None:
+    @staticmethod
+    def _state_from_result(result) -> dict:
         items = result.items
         item_ids = result.corpus.item_ids
         rows = items.rows(item_ids)
         titles, genres = items.metadata(item_ids)
-        self._set_state(item_ids=item_ids, embeddings=result.embeddings, likes=items.likes[rows], titles=titles,
-                        genres=genres, popular=items.popular_rows(),
-                        catalogue=list(zip(items.movie_ids.tolist(), items.titles)),
-                        config=result.config, manifest=result.manifest, timings=result.timings_s)
+        return dict(item_ids=item_ids, embeddings=result.embeddings, likes=items.likes[rows], titles=titles,
+                    genres=genres, popular=items.popular_rows(),
+                    catalogue=list(zip(items.movie_ids.tolist(), items.titles)))
+
+    def _set_from_result(self, result) -> None:
+        self._set_state(**self._state_from_result(result), config=result.config, manifest=result.manifest,
+                        timings=result.timings_s)
 
     def _set_state(self, *, item_ids, embeddings, likes, titles, genres, popular, catalogue, config, manifest,
-                   timings) -> None:
+                   timings, user_model: dict | None = None) -> None:
         self.item_ids_ = np.asarray(item_ids, dtype=np.int64)
         self.embeddings_ = np.ascontiguousarray(embeddings, dtype=np.float32)
         self.likes_ = None if likes is None else np.asarray(likes, dtype=np.int64)
@@ -133,7 +156,8 @@ class Recommender:
         self.timings_ = dict(timings or {})
         # Scored: the items with a vector, then the log's most liked items without one (prior only).
         ids, vectors, likes = with_popular(self.item_ids_, self.embeddings_, self.likes_, self.popular_)
-        self.scorer_ = Scorer(vectors, likes, config.scoring if config is not None else None)
+        self.user_model_ = user_model
+        self.scorer_ = Scorer(vectors, likes, config.scoring if config is not None else None, user_model)
         self.ids_ = IdMap(ids)
 
     @property

@@ -28,6 +28,7 @@ from .errors import ParameterError
 from .validation import check_float, check_int
 
 FALLBACKS = ("popular", "none")
+METHODS = ("cosine", "blend")
 #: A like is a training rating at or above this; ``likes`` counts distinct users.
 LIKE_MIN_RATING = 4.0
 #: How many of the most liked movies an artifact's ``popular.csv`` keeps.
@@ -49,6 +50,16 @@ class ScoringOptions:
     recent_weight : weight of the last ``recent_count`` watched movies' direction added to
         the whole history's (0: the order of ``watched`` does not matter).
     recent_count : how many of the last watched movies form that recent direction.
+    method : ``"cosine"`` (the score above) or ``"blend"``: the fitted user model of
+        :mod:`recgraph.user_model`, four standardised scores over the embeddings and the item
+        graph (mean-vector cosine, a linear autoencoder in the embedding subspace, the PMI
+        graph's neighbourhoods, popularity) summed with ``blend_weights``; it needs the
+        artifact's ``user_model.npz``, fitted with ``blend_lam`` and ``blend_edge_power``.
+    blend_weights : the weights of those four scores.
+    blend_lam, blend_edge_power : the subspace ridge and the graph's embedding re-weighting.
+    search : choose ``blend_weights``, ``blend_lam`` and ``blend_edge_power`` at fit time on a
+        validation slice carved from the training log (:mod:`recgraph.autotune`); the
+        artifact records the values chosen and the validation figures.
     """
 
     history_min_rating: float | None = 4.0
@@ -57,6 +68,11 @@ class ScoringOptions:
     fallback: str = "none"
     recent_weight: float = 0.0
     recent_count: int = 5
+    method: str = "cosine"
+    blend_weights: tuple[float, ...] = (0.5, 1.0, 1.0, 0.25)
+    blend_lam: float = 10.0
+    blend_edge_power: float = 1.0
+    search: bool = False
 
     def __post_init__(self):
         if self.history_min_rating is not None:
@@ -67,6 +83,20 @@ class ScoringOptions:
         check_int("recent_count", self.recent_count)
         if self.fallback not in FALLBACKS:
             raise ParameterError(f"fallback must be one of {', '.join(FALLBACKS)}; got {self.fallback!r}.")
+        if self.method not in METHODS:
+            raise ParameterError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}.")
+        try:
+            weights = tuple(float(w) for w in self.blend_weights)
+        except (TypeError, ValueError):
+            weights = ()
+        if len(weights) != 4 or not all(np.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+            raise ParameterError("blend_weights must be 4 numbers >= 0, not all 0 (embedding, subspace, graph, "
+                                 f"popularity); got {self.blend_weights!r}.")
+        object.__setattr__(self, "blend_weights", weights)
+        check_float("blend_lam", self.blend_lam, low=0.0, open_low=True)
+        check_float("blend_edge_power", self.blend_edge_power, low=0.0)
+        if not isinstance(self.search, bool):
+            raise ParameterError(f"search must be true or false; got {self.search!r}.")
 
     @classmethod
     def from_value(cls, value: "ScoringOptions | dict | None") -> "ScoringOptions":
@@ -88,7 +118,9 @@ class ScoringOptions:
         return self.popularity_weight > 0 or self.fallback == "popular"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["blend_weights"] = list(self.blend_weights)
+        return out
 
 
 class Popularity:
@@ -237,7 +269,8 @@ class Scorer:
     options : :class:`ScoringOptions`.
     """
 
-    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions):
+    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions,
+                 user_model: dict | None = None):
         embeddings = np.asarray(embeddings, dtype=np.float64)
         if embeddings.ndim != 2:
             raise ParameterError(f"embeddings must be a 2-D array [items, dim]; got shape {embeddings.shape}.")
@@ -251,6 +284,10 @@ class Scorer:
         if self.likes is not None and self.likes.shape != (self.n_items,):
             raise ParameterError("likes must hold one value per item.")
         self._log_likes = None if self.likes is None else np.log1p(self.likes)
+        if user_model is not None and np.shape(user_model.get("e"))[0] != self.n_items:
+            raise ParameterError(f"The user model scores {np.shape(user_model.get('e'))[0]} items; "
+                                 f"the catalogue has {self.n_items}.")
+        self.user_model = user_model
         self.options = self.check_options(options)
 
     def check_options(self, options) -> ScoringOptions:
@@ -259,6 +296,9 @@ class Scorer:
         if options.needs_likes and self.likes is None:
             raise ParameterError("These items record no likes, so only plain cosine scoring is possible: "
                                  "popularity_weight 0 and fallback 'none'.")
+        if options.method == "blend" and self.user_model is None:
+            raise ParameterError("Scoring method 'blend' needs a fitted user model (an artifact's user_model.npz, "
+                                 "written when the model is fitted with method 'blend'); use method 'cosine'.")
         return options
 
     def scores(self, history, options: ScoringOptions | None = None) -> np.ndarray:
@@ -266,6 +306,13 @@ class Scorer:
         rows of users with no history are ``-inf`` (fallback "none") or the popularity prior."""
         opts = self.options if options is None else options
         counts = np.diff(history.indptr)
+        if opts.method == "blend":
+            from . import user_model
+
+            parts = user_model.components(self.user_model, history,
+                                          [c for c, w in zip(user_model.COMPONENTS, opts.blend_weights) if w > 0])
+            out = np.asarray(user_model.combine(parts, opts.blend_weights), dtype=np.float64)
+            return self._fallback(out, counts, opts)
         weights = history.copy()
         weights.data = np.ones_like(weights.data)
         query = np.asarray(weights @ self.unit) / np.maximum(counts, 1)[:, None]
@@ -280,6 +327,10 @@ class Scorer:
         out = query @ self._unit_t
         if opts.popularity_weight > 0:
             out += opts.popularity_weight * self._log_likes[None, :]
+        return self._fallback(out, counts, opts)
+
+    def _fallback(self, out: np.ndarray, counts: np.ndarray, opts: ScoringOptions) -> np.ndarray:
+        """Rows of users with no known item: the popularity prior (fallback "popular") or -inf."""
         empty = counts == 0
         if np.any(empty):
             if opts.fallback == "popular":
