@@ -36,7 +36,7 @@ import numpy as np
 
 from . import __version__
 from .atomic import replace_dir, staging_dir  # noqa: F401  (re-exported: the artifact's own staging)
-from .errors import ArtifactError, ParameterError
+from .errors import ArtifactError, ParameterError, excerpt
 from .scoring import POPULAR_SIZE, ScoringOptions
 from .validation import check_int
 
@@ -66,8 +66,6 @@ ARTIFACT_FILES = frozenset(REQUIRED_FILES + OPTIONAL_FILES + (MANIFEST_FILE, LOS
 MAX_FIELD_CHARS = 1 << 20
 #: Largest manifest.json the reader parses, in bytes.
 MAX_MANIFEST_BYTES = 16 << 20
-#: Characters of a file's content an error message quotes at most.
-EXCERPT_CHARS = 60
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -331,14 +329,6 @@ def _write_failure(exc: OSError, staged: Path, out: Path) -> ArtifactError:
              else (exc.strerror or str(exc) or type(exc).__name__))
     what = f"{name} of the artifact {out}" if name else f"the artifact {out}"
     return ArtifactError(f"Could not write {what}: {cause}; {out} was left unchanged.")
-
-
-def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
-    """At most ``limit`` characters of ``text`` for an error message (a file's content, a value):
-    a string quoted, anything else as its ``repr``, with a count of what was left out."""
-    shown = text if isinstance(text, str) else repr(text)
-    head = repr(shown[:limit]) if isinstance(text, str) else shown[:limit]
-    return head + (f" (and {len(shown) - limit:,} more characters)" if len(shown) > limit else "")
 
 
 def _clip(message: object, limit: int = 120) -> str:

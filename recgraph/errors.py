@@ -37,3 +37,15 @@ class UnknownItemError(RecgraphError, KeyError):
 
 class MissingDependencyError(RecgraphError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
+
+
+#: Characters of a file's content (or of a value) an error message quotes at most.
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """At most ``limit`` characters of ``value`` for an error message (hostile input can be
+    megabytes): a string quoted, anything else as its ``repr``, with a count of what was left out."""
+    shown = value if isinstance(value, str) else repr(value)
+    head = repr(shown[:limit]) if isinstance(value, str) else shown[:limit]
+    return head + (f" (and {len(shown) - limit:,} more characters)" if len(shown) > limit else "")
