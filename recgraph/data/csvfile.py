@@ -143,6 +143,9 @@ class CsvFile:
                 number, text = bad
                 return DataError(f"{self.label} line {number}: {first.split(': ', 1)[-1].split(':')[0].lower()} "
                                  f"({excerpt(text)}).")
+        if "straddling object" in first:
+            return DataError(f"{self.label} has a line longer than {BLOCK_BYTES:,} bytes; a log's lines hold a few "
+                             "fields.")
         if len(first) > 200:  # pyarrow quotes the offending row whole
             first = first[:200] + "..."
         return DataError(f"{self.label} is not a readable CSV file ({first}).")
