@@ -441,7 +441,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
     try:
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...
         raise ArtifactError(f"{root / EMBEDDINGS_FILE} is not a readable .npy array ({_clip(exc)}).") from None
     if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
         raise ArtifactError(
@@ -452,6 +452,9 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         vectors = np.asarray(embeddings, dtype=np.float32)
     except (ValueError, TypeError):
         raise ArtifactError(f"{root / EMBEDDINGS_FILE} does not hold numbers.") from None
+    if not np.isfinite(vectors).all():
+        raise ArtifactError(f"{root / EMBEDDINGS_FILE} holds NaN or infinite values; the file is corrupt.")
+    check_annoy_file(root / INDEX_FILE, dim, n_items)
     annoy_index = AnnoyIndex(dim, METRIC)
     try:
         annoy_index.load(str(root / INDEX_FILE))  # mmap; prefault off
@@ -460,6 +463,45 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     if annoy_index.get_n_items() != n_items:
         raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
     return ArtifactFiles(root, manifest, annoy_index, vectors, movie_ids, titles, genres, likes, popular, catalogue)
+
+
+def check_annoy_file(path: Path, dim: int, n_items: int, chunk: int = 1 << 20) -> None:
+    """Refuse an ``index.ann`` that Annoy would crash on or loop in (Annoy trusts its file):
+    a size that is not a whole number of nodes, an item node that is not a leaf, a leaf list
+    naming an item outside ``0 .. n_items - 1``, or a split node whose children do not come
+    before it (Annoy writes children first; a pointer forward could make a cycle). Vectorized,
+    in chunks of ``chunk`` nodes; reading the file once costs about as much as hashing it."""
+    words = 3 + dim  # angular node: n_descendants, children[2], v[dim]; 4 bytes each
+    leaf_max = words - 1  # Annoy's _K: item ids a leaf node holds in place of children and vector
+    size = path.stat().st_size
+    bad = None
+    if size == 0 or size % (4 * words):
+        bad = f"its {size:,} bytes are not a whole number of {4 * words}-byte nodes"
+    else:
+        nodes = np.memmap(path, dtype=np.int32, mode="r").reshape(-1, words)
+        total = nodes.shape[0]
+        if total < n_items:
+            bad = f"it holds {total:,} nodes for {n_items:,} items"
+        for start in range(0, total, chunk):
+            if bad:
+                break
+            block = np.asarray(nodes[start:start + chunk])
+            index = np.arange(start, start + block.shape[0])
+            count = block[:, 0]
+            item = index < n_items
+            children = block[:, 1:]
+            leaf = ~item & (count >= 1) & (count <= leaf_max)
+            listed = leaf[:, None] & (np.arange(leaf_max)[None, :] < count[:, None])
+            split = ~item & (count > leaf_max)
+            wrong = (item & (count != 1)) | (~item & (count < 1))
+            wrong |= np.any(listed & ((children < 0) | (children >= n_items)), axis=1)
+            wrong |= split & np.any((children[:, :2] < 0) | (children[:, :2] >= index[:, None]), axis=1)
+            if wrong.any():
+                bad = f"node {int(index[np.flatnonzero(wrong)[0]]):,} is malformed"
+        del nodes
+    if bad:
+        raise ArtifactError(f"{path} is not a valid Annoy index of {n_items:,} items of dim {dim}: {bad}; the file "
+                            "is corrupt.")
 
 
 def load_manifest(root: Path, name: str = MANIFEST_FILE) -> dict:

@@ -429,3 +429,16 @@ def test_a_five_thousand_digit_id_on_the_command_line(tmp_path):
     assert len(similar.stderr) < 300
     recommend = cli("recommend", "--watched", "11", digits, "--index", tmp_path / "a")
     assert recommend.returncode == 0 and "Traceback" not in recommend.stderr and "left out" in recommend.stderr
+
+
+def test_a_corrupt_annoy_file_with_a_matching_checksum_is_refused_not_crashed_on(tmp_path):
+    tiny_artifact(tmp_path / "a")
+    data = bytearray((tmp_path / "a" / "index.ann").read_bytes())
+    node = 4 * (3 + 3)  # angular, dim 3: n_descendants, two children, three floats
+    last = len(data) // node - 1  # a root: a split node; point its child forward, past itself
+    data[last * node + 4:last * node + 8] = (10**6).to_bytes(4, "little")
+    (tmp_path / "a" / "index.ann").write_bytes(bytes(data))
+    record(tmp_path / "a", "index.ann")
+    with pytest.raises(ArtifactError, match=r"index.ann is not a valid Annoy index of 5 items of dim 3: node \d+ is "
+                                            r"malformed; the file is corrupt"):
+        read_artifact(tmp_path / "a")

@@ -110,10 +110,11 @@ class CsvFile:
             break
         return columns, rows
 
-    def _read_table(self, types: dict[str, pa.DataType], *, threads: bool = True, handler=None) -> pa.Table:
+    def _read_table(self, types: dict[str, pa.DataType], *, threads: bool = True, handler=None,
+                    encoding: str = "utf8") -> pa.Table:
         source = self._open()
         try:
-            table = self._parse(source, types, threads, handler)
+            table = self._parse(source, types, threads, handler, encoding)
         except pa.ArrowInvalid:
             _raise_stream_error(source)
             raise
@@ -123,10 +124,10 @@ class CsvFile:
         _raise_stream_error(source)
         return table
 
-    def _parse(self, source, types: dict[str, pa.DataType], threads: bool, handler) -> pa.Table:
+    def _parse(self, source, types: dict[str, pa.DataType], threads: bool, handler, encoding: str) -> pa.Table:
         return pacsv.read_csv(
             source,
-            read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_BYTES, encoding=encoding),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(types), column_types=types,
@@ -160,7 +161,9 @@ class CsvFile:
             return "error"
 
         try:
-            self._read_table({}, threads=False, handler=handler)
+            # Read as Latin-1 (every byte is a character): pyarrow decodes each bad row's text
+            # for the handler, and a row that is not UTF-8 would fail there, outside our reach.
+            self._read_table({}, threads=False, handler=handler, encoding="latin-1")
         except pa.ArrowInvalid:
             pass
         return found[0] if found else None
