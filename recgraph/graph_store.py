@@ -217,8 +217,10 @@ def _member_name(root: Path, value, what: str, nested: bool = False) -> str:
 def _covered(root: Path, name: str, records: dict) -> None:
     """Every file under ``root/name`` must be one the manifest records (so all that is read was checked)."""
     where = root / name
-    found = [where] if where.is_file() else sorted(p for p in where.rglob("*") if p.is_file())
-    for file in found:
+    found = [where] if where.is_file() else sorted(
+        p for p in where.rglob("*")
+        if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(where).parts))
+    for file in found:  # (pyarrow skips _SUCCESS and other _/. files of a directory of parts)
         rel = file.relative_to(root).as_posix()
         if rel not in records:
             raise ArtifactError(f"{root}/{rel} has no checksum in the manifest; rebuild the graph.")
