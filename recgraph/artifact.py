@@ -433,6 +433,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 2**31 for v in (dim, n_items)):
         raise ArtifactError(f"{manifest_path}: dim and n_items must be positive integers; got "
                             f"{excerpt(dim, 20)}, {excerpt(n_items, 20)}.")
+    dim, n_items = int(dim), int(n_items)  # type: ignore[arg-type]  # checked just above
     present = [name for name in OPTIONAL_FILES if (root / name).is_file() or name in files]
     for name in REQUIRED_FILES + tuple(present):
         _check_file(root, name, files.get(name, {}), verify)
@@ -441,7 +442,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
     try:
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
-    except Exception as exc:  # numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...
+    except Exception as exc:  # noqa: BLE001  (numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...)
         raise ArtifactError(f"{root / EMBEDDINGS_FILE} is not a readable .npy array ({_clip(exc)}).") from None
     if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
         raise ArtifactError(

@@ -30,7 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .artifact import MAX_MANIFEST_BYTES, check_output_dir, excerpt, file_digest, inside_or_refuse
+from .artifact import (
+    MAX_MANIFEST_BYTES,
+    check_output_dir,
+    excerpt,
+    file_digest,
+    inside_or_refuse,
+)
 from .atomic import atomic_dir
 from .catalog import ItemCatalog
 from .config import GraphParams

@@ -17,7 +17,12 @@ import numpy as np
 import pytest
 
 from recgraph import artifact as artifact_module
-from recgraph.artifact import MAX_FIELD_CHARS, read_artifact, sha256_file, write_artifact
+from recgraph.artifact import (
+    MAX_FIELD_CHARS,
+    read_artifact,
+    sha256_file,
+    write_artifact,
+)
 from recgraph.atomic import atomic_dir, recover, replace_dir, staging_dir
 from recgraph.data import load_log
 from recgraph.data import movielens as movielens_module
@@ -38,7 +43,7 @@ def tiny_artifact(path, titles=TITLES, **kwargs):
 def cli(*args, timeout=120):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "recgraph.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, timeout=timeout, env=env)
+                          cwd=REPO, timeout=timeout, env=env, check=False)
 
 
 def dead_pid() -> int:
@@ -169,8 +174,8 @@ def test_a_crash_between_the_two_renames_is_restored(tmp_path, caplog):
     os.rename(out, tmp_path / f".art.old.{pid}")  # the state a kill between the renames leaves
     with caplog.at_level(logging.WARNING, logger="recgraph.atomic"):
         done = recover(out)
-    assert done == [f"restored {out} from .art.old.{pid}, left by an interrupted run (process {pid}) between the "
-                    "two renames of its swap"]
+    assert done == [(f"restored {out} from .art.old.{pid}, left by an interrupted run (process {pid}) between the "
+                     "two renames of its swap")]
     assert (out / "manifest.json").read_text() == old_manifest and "restored" in caplog.text
     read_artifact(out)
     # The next write also finds it there (and a finished swap's old copy is removed).
@@ -367,7 +372,7 @@ def test_a_huge_single_line_member_ends_in_a_clean_error(tmp_path):
     script = ("import sys\nfrom recgraph.data import load_log\nfrom recgraph.errors import DataError\n"
               "try:\n    load_log(sys.argv[1])\nexcept DataError as exc:\n    print(exc)\n    sys.exit(3)\n")
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "line.zip:ratings.csv has a line longer than 16,777,216 bytes" in proc.stdout
     assert "Fatal" not in proc.stderr and len(proc.stdout) < 600
