@@ -1,4 +1,4 @@
-"""Fuzz the loader and the artifact reader (hypothesis): hostile bytes give a project error
+"""Fuzz the loader, the artifact reader and the graph-directory reader (hypothesis): hostile bytes give a project error
 (one sentence, :class:`recgraph.errors.RecgraphError`), never a traceback of another type.
 
 Bounded: a few dozen small examples per test, a deadline each, no example database, so the
@@ -164,3 +164,41 @@ def test_read_artifact_on_mutated_files(name, at, cut, noise, rerecord, verify):
 
 def test_the_base_artifact_reads():
     assert read_artifact(_BASE).titles[2] == "Gamma, the (1990)"
+
+
+# ---------------------------------------------------------------- the graph-directory reader
+def _graph_base() -> Path:
+    from conftest import tiny_log
+
+    from recgraph.config import GraphParams, RunConfig
+    from recgraph.data import Ratings
+    from recgraph.pipeline import build_graph_dir
+
+    target = _ROOT / "graph"
+    if not target.exists():
+        ratings, movies = tiny_log()
+        build_graph_dir(Ratings(ratings, movies, "tiny", "0" * 32), target, RunConfig(graph=(GraphParams(5.0, 10.0),)))
+    return target
+
+
+@settings(FUZZ, max_examples=max(MAX_EXAMPLES // 2, 1))  # each example copies a directory and reads Parquet
+@given(data=st.data(), verify=st.booleans())
+def test_read_graph_dir_on_a_mutated_manifest(data, verify):
+    pytest.importorskip("pyarrow")
+    from recgraph.graph_store import read_graph_dir
+
+    base = _graph_base()
+    manifest = json.loads((base / "manifest.json").read_text())
+    path = data.draw(st.sampled_from(list(_paths(manifest))))
+    new = data.draw(_JSON | st.sampled_from(["/etc/hostname", "../graph/edges.parquet", "edges.parquet/../x",
+                                             "items.parquet", "edges-1.parquet"]))
+    root = _ROOT / f"graph-{next(_COUNTER)}"
+    shutil.copytree(base, root)
+    try:
+        (root / "manifest.json").write_text(json.dumps(_replaced(manifest, path, new)))
+        try:
+            read_graph_dir(root, verify=verify)
+        except RecgraphError as exc:
+            assert str(exc) and len(str(exc)) < 2000
+    finally:
+        shutil.rmtree(root)
