@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import errno
 import hashlib
 import json
 import logging
@@ -35,7 +36,7 @@ import numpy as np
 
 from ._version import __version__
 from .atomic import replace_dir, staging_dir  # noqa: F401  (re-exported: the artifact's own staging)
-from .errors import ArtifactError, ParameterError
+from .errors import ArtifactError, ParameterError, excerpt
 from .scoring import POPULAR_SIZE, ScoringOptions
 from .validation import check_int
 
@@ -115,7 +116,8 @@ def manifest_config(manifest: Mapping) -> dict:
     """
     recorded = manifest.get("config")
     if manifest.get("format_version") != 1:
-        return json.loads(json.dumps(recorded)) if isinstance(recorded, Mapping) else {}
+        config = json.loads(json.dumps(recorded)) if isinstance(recorded, Mapping) else {}
+        return _scoring_as_written(config)
     if isinstance(recorded, Mapping):
         config = json.loads(json.dumps(recorded))
     else:  # written before the manifest recorded its configuration
@@ -140,7 +142,23 @@ def manifest_config(manifest: Mapping) -> dict:
         config["scoring"] = dict(manifest["scoring"])
     if "index" not in config and isinstance(manifest.get("n_trees"), int):
         config["index"] = {"n_trees": manifest["n_trees"]}
+    return _scoring_as_written(config)
+
+
+def _scoring_as_written(config: dict) -> dict:
+    """A recorded scoring without a ``method`` was written before there was another: cosine (so
+    a preset's newer method never applies to an artifact that lacks its files)."""
+    if isinstance(config.get("scoring"), dict):
+        config["scoring"].setdefault("method", "cosine")
+        config["scoring"].setdefault("search", False)
     return config
+
+
+#: Longest field (a title, genres) the CSV files of an artifact hold, in characters: the
+#: writer refuses longer ones and the reader reads up to this (Python's csv default is 131,072).
+MAX_FIELD_CHARS = 1 << 20
+#: Largest manifest.json the reader parses, in bytes.
+MAX_MANIFEST_BYTES = 16 << 20
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -313,6 +331,7 @@ def write_artifact(
         raise ParameterError("movie_ids, titles and genres must have one entry per embedding row.")
     if not np.all(np.isfinite(embeddings)):
         raise ArtifactError("The embeddings hold NaN or infinite values; training diverged (lower the learning rate).")
+    _check_field_lengths(movie_ids, titles, genres)
     scoring = ScoringOptions.from_value(scoring)
     if likes is not None:
         likes = np.asarray(likes)
@@ -370,12 +389,63 @@ def write_artifact(
         if final_timings is not None:
             full["timings_s"] = final_timings()
         (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        check_readable(tmp, out)
         replace_dir(tmp, out)
-    except BaseException:
+    except BaseException as exc:
+        failure = _write_failure(exc, tmp, out) if isinstance(exc, OSError) else None
         shutil.rmtree(tmp, ignore_errors=True)
+        if failure is not None:
+            raise failure from None
         raise
     logger.info("wrote artifact %s (%d items, dim %d)", out, n_items, dim)
     return full
+
+
+def check_readable(staged: Path, out: Path) -> None:
+    """Read the artifact just built in ``staged`` back with :func:`read_artifact` (checksums
+    were computed a moment ago, so they are not hashed again): a job never reports success
+    for an artifact its own reader would refuse. Nothing is replaced when it would."""
+    try:
+        files = read_artifact(staged, verify=False)
+    except ArtifactError as exc:
+        raise ArtifactError(f"The artifact built for {out} could not be read back ({exc}); {out} was left "
+                            "unchanged.") from None
+    files.annoy.unload()
+
+
+def _check_field_lengths(movie_ids, titles, genres) -> None:
+    """Refuse a title or genres longer than :data:`MAX_FIELD_CHARS` (the reader's limit), before any work."""
+    for kind, values in (("title", titles), ("genres", genres)):
+        for i, value in enumerate(values):
+            if len(str(value)) > MAX_FIELD_CHARS:
+                raise ParameterError(
+                    f"The {kind} of movie {movie_ids[i]} is {len(str(value)):,} characters long; an artifact "
+                    f"stores at most {MAX_FIELD_CHARS:,} per field (shorten it in the items table).")
+
+
+def _write_failure(exc: OSError, staged: Path, out: Path) -> ArtifactError:
+    """One sentence for an OS error while writing the artifact: the file and the cause."""
+    name = Path(exc.filename).name if getattr(exc, "filename", None) else None
+    if name is None:  # numpy and Annoy name no file: the one being written is the newest
+        try:
+            written = sorted(staged.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+            name = written[-1].name if written else None
+        except OSError:
+            name = None
+    try:
+        full = exc.errno == errno.ENOSPC or shutil.disk_usage(out.parent).free < (1 << 20)
+    except OSError:
+        full = exc.errno == errno.ENOSPC
+    cause = (f"the disk holding {out.parent} is full" if full
+             else (exc.strerror or str(exc) or type(exc).__name__))
+    what = f"{name} of the artifact {out}" if name else f"the artifact {out}"
+    return ArtifactError(f"Could not write {what}: {cause}; {out} was left unchanged.")
+
+
+def _clip(message: object, limit: int = 120) -> str:
+    """An exception's text, cut to ``limit`` characters (some quote the hostile input)."""
+    text = str(message)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _catalogue_rows(catalogue: Any) -> list[tuple[int, str]]:
@@ -436,7 +506,9 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     """Open an artifact directory; with ``verify``, check every file against the manifest.
 
     Annoy maps the index file into memory, so processes that load the same file share its
-    pages. Every problem is one :class:`~recgraph.errors.ArtifactError` sentence.
+    pages. Every problem is one :class:`~recgraph.errors.ArtifactError` sentence; nothing
+    outside the directory is read (a file that is a symbolic link leading out of it is
+    refused), and an error quotes at most a short excerpt of a file.
     """
     from annoy import AnnoyIndex
 
@@ -449,49 +521,146 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         raise ArtifactError(f"Index directory {root} does not exist; train one with 'recgraph train --out {root}'.")
     if not manifest_path.is_file():
         raise ArtifactError(f"{root} holds no {MANIFEST_FILE}; it is not a recgraph artifact.")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{manifest_path} is not valid JSON ({exc}).") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
-        raise ArtifactError(f"{manifest_path} is not a recgraph manifest (expected a JSON object with 'files').")
+    manifest = load_manifest(root)
     if manifest.get("kind") == GRAPH_KIND:
         raise ArtifactError(f"{root} is a graph directory (written by 'recgraph graph'), not an artifact; train from "
                             f"it with 'recgraph train --graph {root} --out DIR' and query DIR.")
+    files = manifest.get("files", {})
+    for name, record in files.items():
+        if name not in REQUIRED_FILES + OPTIONAL_FILES:
+            raise ArtifactError(f"{manifest_path} lists a file {excerpt(name)}; an artifact's files are "
+                                f"{', '.join(REQUIRED_FILES + OPTIONAL_FILES)}, plain names inside its directory.")
+        if not isinstance(record, dict):
+            raise ArtifactError(f"{manifest_path}: the record of {name} must be an object with size and sha256.")
     version = manifest.get("format_version")
     if version not in READABLE_FORMAT_VERSIONS or isinstance(version, bool):
         readable = " and ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
         raise ArtifactError(
-            f"{manifest_path} has format_version {version!r}; this recgraph reads versions {readable}."
+            f"{manifest_path} has format_version {excerpt(version)}; this recgraph reads versions {readable}."
         )
-    files = manifest.get("files", {})
+    for key in ("data", "params", "scoring"):
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            raise ArtifactError(f"{manifest_path}: {key} must be a JSON object; got {type(manifest[key]).__name__}.")
+    if manifest.get("metric", METRIC) != METRIC:
+        raise ArtifactError(f"{manifest_path} has metric {excerpt(manifest.get('metric'))}; this recgraph "
+                            f"reads {METRIC!r} indexes.")
+    dim, n_items = manifest.get("dim"), manifest.get("n_items")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 2**31 for v in (dim, n_items)):
+        raise ArtifactError(f"{manifest_path}: dim and n_items must be positive integers; got "
+                            f"{excerpt(dim, 20)}, {excerpt(n_items, 20)}.")
+    dim, n_items = int(dim), int(n_items)  # type: ignore[arg-type]  # checked just above
     present = [name for name in OPTIONAL_FILES if (root / name).is_file() or name in files]
     for name in REQUIRED_FILES + tuple(present):
-        _check_file(root / name, files.get(name, {}), verify)
+        _check_file(root, name, files.get(name, {}), verify)
     movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
     popular = _read_popular(root / POPULAR_FILE) if POPULAR_FILE in present else None
     catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
-    embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
-    dim, n_items = manifest.get("dim"), manifest.get("n_items")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (dim, n_items)):
-        raise ArtifactError(f"{manifest_path}: dim and n_items must be positive integers; got {dim!r}, {n_items!r}.")
+    try:
+        embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
+    except Exception as exc:  # noqa: BLE001  (numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...)
+        raise ArtifactError(f"{root / EMBEDDINGS_FILE} is not a readable .npy array ({_clip(exc)}).") from None
     if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
         raise ArtifactError(
             f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
             f"{embeddings.shape} and items.csv has {len(movie_ids)} rows."
         )
-    annoy_index = AnnoyIndex(dim, manifest.get("metric", METRIC))
+    try:
+        vectors = np.asarray(embeddings, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise ArtifactError(f"{root / EMBEDDINGS_FILE} does not hold numbers.") from None
+    if not np.isfinite(vectors).all():
+        raise ArtifactError(f"{root / EMBEDDINGS_FILE} holds NaN or infinite values; the file is corrupt.")
+    check_annoy_file(root / INDEX_FILE, dim, n_items)
+    annoy_index = AnnoyIndex(dim, METRIC)
     try:
         annoy_index.load(str(root / INDEX_FILE))  # mmap; prefault off
     except OSError as exc:
         raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
     if annoy_index.get_n_items() != n_items:
         raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
-    return ArtifactFiles(root, manifest, annoy_index, np.asarray(embeddings, dtype=np.float32), movie_ids, titles,
-                         genres, likes, popular, catalogue)
+    return ArtifactFiles(root, manifest, annoy_index, vectors, movie_ids, titles, genres, likes, popular, catalogue)
 
 
-def _check_file(file_path: Path, expected: dict, verify: bool) -> None:
+def check_annoy_file(path: Path, dim: int, n_items: int, chunk: int = 1 << 20) -> None:
+    """Refuse an ``index.ann`` that Annoy would crash on or loop in (Annoy trusts its file):
+    a size that is not a whole number of nodes, an item node that is not a leaf, a leaf list
+    naming an item outside ``0 .. n_items - 1``, or a split node whose children do not come
+    before it (Annoy writes children first; a pointer forward could make a cycle). Vectorized,
+    in chunks of ``chunk`` nodes; reading the file once costs about as much as hashing it."""
+    words = 3 + dim  # angular node: n_descendants, children[2], v[dim]; 4 bytes each
+    leaf_max = words - 1  # Annoy's _K: item ids a leaf node holds in place of children and vector
+    size = path.stat().st_size
+    bad = None
+    if size == 0 or size % (4 * words):
+        bad = f"its {size:,} bytes are not a whole number of {4 * words}-byte nodes"
+    else:
+        nodes = np.memmap(path, dtype=np.int32, mode="r").reshape(-1, words)
+        total = nodes.shape[0]
+        if total < n_items:
+            bad = f"it holds {total:,} nodes for {n_items:,} items"
+        for start in range(0, total, chunk):
+            if bad:
+                break
+            block = np.asarray(nodes[start:start + chunk])
+            index = np.arange(start, start + block.shape[0])
+            count = block[:, 0]
+            item = index < n_items
+            children = block[:, 1:]
+            leaf = ~item & (count >= 1) & (count <= leaf_max)
+            listed = leaf[:, None] & (np.arange(leaf_max)[None, :] < count[:, None])
+            split = ~item & (count > leaf_max)
+            wrong = (item & (count != 1)) | (~item & (count < 1))
+            wrong |= np.any(listed & ((children < 0) | (children >= n_items)), axis=1)
+            wrong |= split & np.any((children[:, :2] < 0) | (children[:, :2] >= index[:, None]), axis=1)
+            if wrong.any():
+                bad = f"node {int(index[np.flatnonzero(wrong)[0]]):,} is malformed"
+        del nodes
+    if bad:
+        raise ArtifactError(f"{path} is not a valid Annoy index of {n_items:,} items of dim {dim}: {bad}; the file "
+                            "is corrupt.")
+
+
+def load_manifest(root: Path, name: str = MANIFEST_FILE) -> dict:
+    """The JSON object in ``root/name``, with a ``files`` object; one ArtifactError sentence otherwise
+    (also for a file over :data:`MAX_MANIFEST_BYTES`, nesting too deep to parse, or text that is not UTF-8)."""
+    where = Path(root) / name
+    inside_or_refuse(Path(root), name)
+    try:
+        size = where.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise ArtifactError(f"{where} is {size:,} bytes; a manifest is at most {MAX_MANIFEST_BYTES:,}.")
+        manifest = json.loads(where.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{where} is not UTF-8 text; it is not a recgraph manifest.") from None
+    except RecursionError:
+        raise ArtifactError(f"{where} nests too deeply to be a recgraph manifest.") from None
+    except ValueError as exc:
+        raise ArtifactError(f"{where} is not valid JSON ({_clip(exc)}).") from None
+    except OSError as exc:
+        raise ArtifactError(f"Cannot read {where} ({exc.strerror or exc}).") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+        raise ArtifactError(f"{where} is not a recgraph manifest (expected a JSON object with 'files').")
+    return manifest
+
+
+def inside_or_refuse(root: Path, rel: str) -> Path:
+    """``root/rel``, refused in one sentence when it is a symbolic link (or below one) that leads
+    out of ``root``: a manifest's files are read from inside its directory only."""
+    path = root / rel
+    if not (path.is_symlink() or any(p.is_symlink() for p in path.parents if p != root and root in p.parents)):
+        return path
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    if not inside:
+        raise ArtifactError(f"{path} is a symbolic link that leads out of {root}; refusing to read it "
+                            "(the files of a recgraph directory live inside it).")
+    return path
+
+
+def _check_file(root: Path, name: str, expected: dict, verify: bool) -> None:
+    file_path = inside_or_refuse(root, name)
     if not file_path.is_file():
         raise ArtifactError(f"{file_path} is missing; the artifact is incomplete.")
     if not verify:
@@ -499,7 +668,7 @@ def _check_file(file_path: Path, expected: dict, verify: bool) -> None:
     size = file_path.stat().st_size
     if expected.get("size") != size:
         raise ArtifactError(
-            f"{file_path} is {size} bytes but the manifest records {expected.get('size')}; "
+            f"{file_path} is {size} bytes but the manifest records {excerpt(expected.get('size'), 20)}; "
             "the file is truncated or from another artifact."
         )
     if expected.get("sha256") != file_digest(file_path):
@@ -509,18 +678,27 @@ def _check_file(file_path: Path, expected: dict, verify: bool) -> None:
 
 
 def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        first = next(reader, None)
-        if first is None or tuple(first[:len(header)]) != header:
-            raise ArtifactError(f"{path} must start with the header {','.join(header)}; got {first}.")
-        return first, list(reader)
+    if csv.field_size_limit() < MAX_FIELD_CHARS:  # raised once for the process, never lowered
+        csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            first = next(reader, None)
+            if first is None or tuple(first[:len(header)]) != header:
+                got = "nothing" if first is None else excerpt(",".join(first))
+                raise ArtifactError(f"{path} must start with the header {','.join(header)}; got {got}.")
+            return first, list(reader)
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{path} is not UTF-8 text; the file is corrupt.") from None
+    except csv.Error as exc:
+        raise ArtifactError(f"{path} is not a readable CSV file ({_clip(exc)}); fields hold at most "
+                            f"{MAX_FIELD_CHARS:,} characters.") from None
 
 
 def _read_popular(path: Path) -> list[tuple[int, str, int]]:
     _, rows = _read_csv(path, POPULAR_COLUMNS)
     try:
-        return [(int(r[0]), r[1], int(r[2])) for r in rows]
+        return [(_int64(r[0]), r[1], _int64(r[2])) for r in rows]
     except (ValueError, IndexError):
         raise ArtifactError(f"{path} has a row whose movie_id or likes is not an integer.") from None
 
@@ -528,25 +706,36 @@ def _read_popular(path: Path) -> list[tuple[int, str, int]]:
 def _read_catalogue(path: Path) -> list[tuple[int, str]]:
     _, rows = _read_csv(path, CATALOGUE_COLUMNS)
     try:
-        return [(int(r[0]), r[1]) for r in rows]
+        return [(_int64(r[0]), r[1]) for r in rows]
     except (ValueError, IndexError):
         raise ArtifactError(f"{path} has a row whose movie_id is not an integer.") from None
+
+
+def _int64(text: str) -> int:
+    """A 64-bit integer written in decimal; ValueError otherwise (also for 5,000 digits)."""
+    if len(text) > 21:
+        raise ValueError(text[:21])
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(text)
+    return value
 
 
 def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarray | None]:
     header, rows = _read_csv(path, ITEM_COLUMNS)
     try:
-        order = [int(r[0]) for r in rows]
-        movie_ids = np.array([int(r[1]) for r in rows], dtype=np.int64)
+        order = [_int64(r[0]) for r in rows]
+        movie_ids = np.array([_int64(r[1]) for r in rows], dtype=np.int64)
+        titles = [r[2] for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer.") from None
+        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer, or no title.") from None
     if order != list(range(len(rows))):
         raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
     likes = None
     if LIKES_COLUMN in header[len(ITEM_COLUMNS):]:
         col = header.index(LIKES_COLUMN, len(ITEM_COLUMNS))
         try:
-            likes = np.array([int(r[col]) for r in rows], dtype=np.int64)
+            likes = np.array([_int64(r[col]) for r in rows], dtype=np.int64)
         except (ValueError, IndexError):
             raise ArtifactError(f"{path} has a row whose likes is not an integer.") from None
-    return movie_ids, [r[2] for r in rows], [r[3] if len(r) > 3 else "" for r in rows], likes
+    return movie_ids, titles, [r[3] if len(r) > 3 else "" for r in rows], likes

@@ -41,3 +41,15 @@ class MissingDependencyError(RecgraphError, ImportError):
 
 class NotFittedError(RecgraphError, AttributeError):
     """A model was asked for answers before it was fitted or loaded."""
+
+
+#: Characters of a file's content (or of a value) an error message quotes at most.
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """At most ``limit`` characters of ``value`` for an error message (hostile input can be
+    megabytes): a string quoted, anything else as its ``repr``, with a count of what was left out."""
+    shown = value if isinstance(value, str) else repr(value)
+    head = repr(shown[:limit]) if isinstance(value, str) else shown[:limit]
+    return head + (f" (and {len(shown) - limit:,} more characters)" if len(shown) > limit else "")

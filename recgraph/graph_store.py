@@ -35,7 +35,13 @@ from typing import ContextManager, Iterable, Iterator, Protocol
 import numpy as np
 
 from ._version import __version__
-from .artifact import check_output_dir, file_digest
+from .artifact import (
+    MAX_MANIFEST_BYTES,
+    check_output_dir,
+    excerpt,
+    file_digest,
+    inside_or_refuse,
+)
 from .atomic import atomic_dir
 from .catalog import ItemCatalog
 from .config import GraphParams
@@ -339,22 +345,54 @@ def file_records(root: Path) -> dict:
 def _read_manifest(path: Path, strict: bool = True) -> dict | None:
     where = path / MANIFEST_FILE
     try:
-        manifest = json.loads(where.read_text(encoding="utf-8"))
+        if where.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"it is over {MAX_MANIFEST_BYTES:,} bytes")
+        manifest = json.loads(where.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         if not strict:
             return None
         raise ArtifactError(f"{path} is not a graph directory: it has no {MANIFEST_FILE} "
                             "(write one with 'recgraph graph').") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         if not strict:
             return None
-        raise ArtifactError(f"{where} is not readable JSON: {exc}.") from None
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+        raise ArtifactError(f"{where} is not readable JSON: {reason}.") from None
     if not isinstance(manifest, dict) or manifest.get("kind") != GRAPH_KIND or "views" not in manifest:
         if not strict:
             return None
         raise ArtifactError(f"{path} is not a graph directory: its {MANIFEST_FILE} is not of kind {GRAPH_KIND!r} "
                             "(an artifact goes to --index, a graph directory to --graph).")
     return manifest
+
+
+def _member_name(root: Path, value, what: str, nested: bool = False) -> str:
+    """A path the manifest names, checked before anything is opened: a plain name of the graph
+    directory's layout (``nested``: or a part file below one, ``edges.parquet/part-0.parquet``),
+    never absolute, never ``..``; and not a symbolic link that leads out of ``root``."""
+    ok = isinstance(value, str) and "\\" not in value and "\x00" not in value
+    if ok:
+        parts = value.split("/")
+        ok = (bool(_ENTRY.match(parts[0])) and parts[0] != MANIFEST_FILE and (nested or len(parts) == 1)
+              and all(p not in ("", ".", "..") for p in parts))
+    if not ok:
+        raise ArtifactError(f"{root}/{MANIFEST_FILE}: {what} {excerpt(value)} is not a file of the graph "
+                            "directory; paths in a manifest are names inside it (items.parquet, edges.parquet, "
+                            "edges-1.parquet, ...).")
+    inside_or_refuse(root, value)
+    return value
+
+
+def _covered(root: Path, name: str, records: dict) -> None:
+    """Every file under ``root/name`` must be one the manifest records (so all that is read was checked)."""
+    where = root / name
+    found = [where] if where.is_file() else sorted(
+        p for p in where.rglob("*")
+        if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(where).parts))
+    for file in found:  # (pyarrow skips _SUCCESS and other _/. files of a directory of parts)
+        rel = file.relative_to(root).as_posix()
+        if rel not in records:
+            raise ArtifactError(f"{root}/{rel} has no checksum in the manifest; rebuild the graph.")
 
 
 def read_graph_dir(path: str | os.PathLike, verify: bool = True) -> GraphDir:
@@ -371,14 +409,28 @@ def read_graph_dir(path: str | os.PathLike, verify: bool = True) -> GraphDir:
     if version != GRAPH_FORMAT_VERSION:
         raise ArtifactError(f"{root} has graph format_version {version!r}; this recgraph reads "
                             f"version {GRAPH_FORMAT_VERSION}.")
+    records = manifest.get("files") or {}
+    views_list = manifest["views"]
+    if not isinstance(records, dict) or not isinstance(views_list, list) \
+            or not all(isinstance(v, dict) and isinstance(v.get("params", {}), dict) for v in views_list):
+        raise ArtifactError(f"{root}/{MANIFEST_FILE} is not a graph manifest: files must be an object and views "
+                            "a list of objects with params.")
+    for rel in records:
+        _member_name(root, rel, "the files entry", nested=True)
+    items_name = _member_name(root, manifest.get("items", ITEMS_FILE), "items")
+    edge_names = [_member_name(root, view.get("edges", edges_file(i)), f"views[{i}].edges")
+                  for i, view in enumerate(views_list)]
     if verify:
-        for rel, record in (manifest.get("files") or {}).items():
+        for rel, record in records.items():
             file = root / rel
             if not file.is_file():
                 raise ArtifactError(f"{root} is incomplete: {rel} is missing.")
-            if file.stat().st_size != record.get("size") or file_digest(file) != record.get("sha256"):
+            if not isinstance(record, dict) or file.stat().st_size != record.get("size") \
+                    or file_digest(file) != record.get("sha256"):
                 raise ArtifactError(f"{root}/{rel} does not match the manifest's checksum; rebuild the graph.")
-    items_table = _read_table(pq, root, manifest.get("items", ITEMS_FILE), ITEM_COLUMNS)
+        for name in [items_name, *edge_names]:
+            _covered(root, name, records)
+    items_table = _read_table(pq, root, items_name, ITEM_COLUMNS)
     ids = items_table["item_id"].to_numpy().astype(np.int64)
     order = np.argsort(ids, kind="stable")
     titles = items_table["title"].to_pylist()
@@ -388,17 +440,20 @@ def read_graph_dir(path: str | os.PathLike, verify: bool = True) -> GraphDir:
                         items_table["likes"].to_numpy().astype(np.int64)[order])
     known = {f.name for f in fields(GraphParams)}
     graphs, views = [], []
-    if not manifest["views"]:
+    if not views_list:
         raise ArtifactError(f"{root}/{MANIFEST_FILE} lists no graph view.")
-    for i, view in enumerate(manifest["views"]):
-        params = GraphParams(**{k: v for k, v in view.get("params", {}).items() if k in known})
-        table = _read_table(pq, root, view.get("edges", edges_file(i)), EDGE_COLUMNS)
+    for i, view in enumerate(views_list):
+        try:
+            params = GraphParams(**{k: v for k, v in view.get("params", {}).items() if k in known})
+        except (ParameterError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{root}/{MANIFEST_FILE}: views[{i}].params are not valid ({str(exc)[:120]}).") from None
+        table = _read_table(pq, root, edge_names[i], EDGE_COLUMNS)
         try:
             graph = graph_from_edges(table["src"].to_numpy().astype(np.int64),
                                      table["dst"].to_numpy().astype(np.int64),
                                      table["weight"].to_numpy().astype(np.float64), params.to_dict())
         except ParameterError as exc:
-            raise ArtifactError(f"{root}/{view.get('edges', edges_file(i))}: {exc}") from None
+            raise ArtifactError(f"{root}/{edge_names[i]}: {exc}") from None
         missing = np.setdiff1d(graph.item_ids, items.movie_ids)
         if missing.size:
             raise ArtifactError(f"{root}: movie {int(missing[0])} has edges but is not in {ITEMS_FILE}.")

@@ -29,7 +29,7 @@ from typing import Iterable, Iterator, Union
 import numpy as np
 
 from .artifact import MANIFEST_FILE, ArtifactFiles, manifest_config, read_artifact  # noqa: F401  (MANIFEST_FILE: re-export)
-from .errors import ArtifactError, ParameterError, UnknownItemError
+from .errors import ArtifactError, ParameterError, UnknownItemError, excerpt
 from .scoring import IdMap, Popularity, Scorer, ScoringOptions, as_history_matrix, recommend_ids, with_popular
 
 MovieRef = Union[int, str]
@@ -239,7 +239,7 @@ class ItemIndex:
         if not isinstance(movie, str):
             raise ParameterError(f"A movie is an integer id or a title string; got {movie!r}.")
         if _ID_PATTERN.match(movie) and movie.strip() not in self._row_of_title:
-            return self._row_of_id.get(int(movie))
+            return self._row_of_id.get(_id_value(movie))
         row = self._row_of_title.get(movie)
         if row is not None:
             return row
@@ -248,7 +248,9 @@ class ItemIndex:
 
     def _unknown(self, movie: MovieRef) -> UnknownItemError:
         if not isinstance(movie, str) or _ID_PATTERN.match(movie):
-            movie_id = int(movie)
+            movie_id = _id_value(movie)
+            if movie_id is None:
+                return UnknownItemError(f"Movie id {_id_text(movie)} is not in the index: ids are 64-bit integers.")
             title = self.catalogue.get(movie_id)
             if title is not None:
                 return UnknownItemError(f"Movie id {movie_id} ({title!r}) is in movies.csv but not in the graph: "
@@ -473,6 +475,25 @@ class ItemIndex:
 def _stem(title: str) -> str:
     """A title for spelling comparison: lower case, no "(year)", no leading or trailing article."""
     return _ARTICLE.sub("", _YEAR.sub("", title.strip().lower())).strip()
+
+
+def _id_value(movie) -> int | None:
+    """A movie id (an int, or a string of digits) as an int, or None past the 64-bit range
+    (a 5,000-digit string is not parsed: Python refuses such ints)."""
+    if isinstance(movie, str):
+        digits = movie.strip().lstrip("0") or "0"
+        if len(digits) > 19:
+            return None
+        movie = int(digits)
+    value = int(movie)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def _id_text(movie) -> str:
+    """An id too large for int64, shown in at most a short excerpt."""
+    if isinstance(movie, str):
+        return f"{excerpt(movie.strip(), 24)}"
+    return f"of {int(movie).bit_length()} bits"
 
 
 def _check_k(k) -> int:

@@ -265,7 +265,8 @@ def test_a_format_1_artifact_still_loads(format_1_artifact):
     run = RunConfig.from_manifest(files.manifest)
     assert run.backend == "keras" and run.trainer.params["dim"] == 3 and run.preset == "tuned"
     assert run.trainer.params["keep_cooccurring_negatives"] is True
-    assert [v.min_rating for v in run.views] == [5.0, 4.0] and run.walks.max_walks == 500_000  # tuned's, not recorded
+    assert [v.min_rating for v in run.views] == [5.0, 4.0] and run.walks.max_walks == 100_000  # tuned's, not recorded
+    assert run.scoring.method == "cosine"  # recorded before there was another method
     index = ItemIndex.load(format_1_artifact)
     assert index.scoring.recent_weight == 0.25 and index.scoring.recent_count == 3
     assert index.similar(11, k=1).hits[0].movie_id == 12
@@ -275,7 +276,9 @@ def test_a_format_1_manifest_without_config_is_rebuilt_from_its_copies():
     manifest = {k: v for k, v in FORMAT_1.items() if k != "config"}
     config = manifest_config(manifest)
     assert config["trainer"] == {"backend": "keras", "keras": {"dim": 3}}  # the trainer's derived seed left out
-    assert config["graph"] == [FORMAT_1["params"]["graph"]] and config["scoring"] == FORMAT_1["scoring"]
+    # A scoring recorded before there was another method is cosine.
+    assert config["graph"] == [FORMAT_1["params"]["graph"]]
+    assert config["scoring"] == {**FORMAT_1["scoring"], "method": "cosine", "search": False}
     assert config["index"] == {"n_trees": 5} and config["preset"] == "tuned" and config["seed"] == 4
 
 

@@ -42,17 +42,17 @@ def test_defaults_and_round_trip():
     config = RunConfig()
     assert config.views == (GraphParams(),) and config.walks == WalkParams() and config.backend == "gensim"
     assert config.scoring == ScoringOptions() and config.index.n_trees == 50 and config.seed == 0
-    tuned = resolve_config("tuned", "keras", seed=4, n_trees=20, graph={"max_degree": 50})
+    tuned = resolve_config("movielens", "keras", seed=4, n_trees=20, graph={"max_degree": 50})
     payload = json.loads(json.dumps(tuned.to_dict()))
     assert RunConfig.from_dict(payload) == tuned
     assert payload["graph"][0]["max_degree"] == 50 and payload["graph"][1]["max_degree"] == 60  # flags: primary view only
 
 
 def test_resolution_order_preset_then_file_then_flags():
-    base = {"preset": "tuned", "seed": 9, "walks": {"num_walks": 7}, "trainer": {"gensim": {"dim": 16}},
+    base = {"preset": "movielens", "seed": 9, "walks": {"num_walks": 7}, "trainer": {"gensim": {"dim": 16}},
             "index": {"n_trees": 11}}
     config = resolve_config(base=base)
-    assert config.preset == "tuned" and config.seed == 9 and config.index.n_trees == 11
+    assert config.preset == "movielens" and config.seed == 9 and config.index.n_trees == 11
     assert config.walks == WalkParams(7, 10, 2.0, 1.5, 500_000)  # the file's field, the preset's others
     assert config.trainer.params["dim"] == 16 and config.trainer.params["window"] == 5
     assert len(config.views) == 3
@@ -87,7 +87,7 @@ def test_each_backend_keeps_its_own_section():
     ({"trainer": {"gensim": {"vectors": "all"}}}, "vectors must be 'input', 'output' or 'both'"),
     ({"trainer": {"keras": {"batch_sizes": 3}}}, "Unknown trainer.keras field(s) batch_sizes; valid: dim"),
     ({"walks": 3}, "The walks section must be a table"),
-    ({"preset": "best"}, "Unknown preset 'best'; available: seed, showcase, tuned."),
+    ({"preset": "best"}, "Unknown preset 'best'; available: movielens, seed, showcase, tuned."),
 ])
 def test_bad_configuration_is_one_sentence(payload, message):
     with pytest.raises(ParameterError) as info:

@@ -15,7 +15,7 @@ from recgraph.scoring import ScoringOptions
 
 
 def test_the_default_configuration_is_the_showcase_preset():
-    assert DEFAULT_PRESET == "showcase" and available_presets() == ["seed", "showcase", "tuned"]
+    assert DEFAULT_PRESET == "showcase" and available_presets() == ["movielens", "seed", "showcase", "tuned"]
     assert RunConfig() == load_preset("showcase") == resolve_config()
     # The showcase is what `recgraph train` ran in 0.1 without a preset: the gensim class defaults.
     from recgraph.trainers.gensim_backend import GensimTrainer
@@ -48,8 +48,8 @@ def test_backend_sections_mirror_the_trainers(backend, cls):
 
 
 def test_presets_resolve_per_backend():
-    gensim = resolve_config("tuned", "gensim")
-    keras = resolve_config("tuned", "keras", trainer={"epochs": 3})
+    gensim = resolve_config("movielens", "gensim")
+    keras = resolve_config("movielens", "keras", trainer={"epochs": 3})
     assert gensim.views == keras.views and gensim.walks == keras.walks
     assert "vectors" in gensim.trainer.params and "vectors" not in keras.trainer.params
     assert keras.trainer.params["epochs"] == 3 and keras.trainer.params["window"] == 10
@@ -57,17 +57,21 @@ def test_presets_resolve_per_backend():
     assert isinstance(gensim.scoring, ScoringOptions) and gensim.scoring.fallback == "popular"
     seed = resolve_config("seed", "gensim")
     assert seed.walks.to_dict() == {"num_walks": 5, "walk_length": 10, "p": 2.0, "q": 1.5}
-    # tuned: the 5-star graph first, then the >= 4 and >= 4.5 views; overrides change the first only.
+    # movielens: the 5-star graph first, then the >= 4 and >= 4.5 views; overrides change the first only.
     assert [v.min_rating for v in gensim.views] == [5.0, 4.0, 4.5] and len(seed.views) == 1
     views = gensim.to_dict()["graph"]
     limits = {"max_degree": 60, "max_user_items": 1000}  # size-free limits (docs/graph_options.md)
     assert views[0] == {"min_rating": 5.0, "min_weight": 10.0, "min_item_users": 0, **limits}
     assert views[1] == {"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10, **limits}
     assert views[2] == {"min_rating": 4.5, "min_weight": 20.0, "min_item_users": 0, **limits}
-    moved = resolve_config("tuned", "gensim", graph={"min_weight": 20.0})
+    moved = resolve_config("movielens", "gensim", graph={"min_weight": 20.0})
     assert [v.min_weight for v in moved.views] == [20.0, 30.0, 20.0]
-    assert resolve_config("tuned", "gensim", one_view=True).views == gensim.views[:1]
-    with pytest.raises(ParameterError, match="Unknown preset 'best'; available: seed, showcase, tuned."):
+    assert resolve_config("movielens", "gensim", one_view=True).views == gensim.views[:1]
+    # tuned names the search: one view that keeps a sparse log's pairs, the blend chosen at fit time.
+    tuned = resolve_config("tuned", "gensim")
+    assert len(tuned.views) == 1 and tuned.views[0].min_weight == 1.0 and tuned.walks.max_walks == 100_000
+    assert tuned.scoring.method == "blend" and tuned.scoring.search is True
+    with pytest.raises(ParameterError, match="Unknown preset 'best'; available: movielens, seed, showcase, tuned[.]"):
         resolve_config("best")
     with pytest.raises(ParameterError, match="showcase"):
         load_preset("best")

@@ -70,6 +70,9 @@ def _print(answer, as_json: bool) -> None:
 
 
 def movie_ref(text: str):
-    """A movie id when the text is ASCII digits, else a title."""
+    """A movie id when the text is ASCII digits, else a title (digits past a 64-bit id stay
+    text, which the index names as no id of its own rather than parsing 5,000 digits)."""
     stripped = text.strip()
-    return int(stripped) if stripped.isascii() and stripped.isdigit() else text
+    if stripped.isascii() and stripped.isdigit() and len(stripped.lstrip("0")) <= 19:
+        return int(stripped)
+    return text

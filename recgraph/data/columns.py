@@ -10,6 +10,7 @@ the pre-pyarrow loader accepted (``"2.0"`` as an id, surrounding spaces).
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 import numpy as np
@@ -17,10 +18,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import DataError
+from ..errors import DataError, excerpt
 
 Where = Callable[[int], str]
 ArrowColumn = pa.Array | pa.ChunkedArray
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Floats at or beyond this magnitude do not hold every integer exactly.
+_EXACT_FLOAT = 2.0**53
+
+
+def _out_of_range(where: Where, row: int, column: str, value) -> DataError:
+    return DataError(f"{where(row)}: {column} {excerpt(value)} is outside the 64-bit integer range "
+                     f"({INT64_MIN} to {INT64_MAX}).")
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -58,10 +67,40 @@ def _parse_numbers(values: ArrowColumn, column: str, where: Where, integer: bool
     row = _first(bad)
     if row is not None:
         kind = "an integer" if integer else "a number"
-        raise DataError(f"{where(row)}: {column} {raw.iloc[row]!r} is not {kind}.")
+        value = raw.iloc[row]
+        if integer and isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            raise _out_of_range(where, row, column, value)  # digits too many even for a float
+        raise DataError(f"{where(row)}: {column} {excerpt(value)} is not {kind}.")
     if integer:
-        return numbers.to_numpy().astype(np.int64)
+        return _exact_int64(raw, numbers, as_float, column, where)
     return as_float
+
+
+def _exact_int64(raw: pd.Series, numbers: pd.Series, as_float: np.ndarray, column: str, where: Where) -> np.ndarray:
+    """Parsed integers as int64, exactly: a value past int64 is refused, never wrapped, and a
+    large one that went through a float (a column mixing "2.0" and big ids) is read again exactly."""
+    if numbers.dtype.kind == "i":
+        return numbers.to_numpy(dtype=np.int64)
+    if numbers.dtype.kind == "u":
+        values = numbers.to_numpy()
+        row = _first(values > INT64_MAX)
+        if row is not None:
+            raise _out_of_range(where, row, column, raw.iloc[row])
+        return values.astype(np.int64)
+    big = np.flatnonzero(np.abs(as_float) >= _EXACT_FLOAT)
+    out = np.where(np.abs(as_float) >= _EXACT_FLOAT, 0.0, as_float).astype(np.int64)
+    for row in big.tolist():  # rare: only ids of 16 digits and more
+        try:
+            value = Decimal(str(raw.iloc[row]).strip())
+            exact = int(value) if value == value.to_integral_value() else None
+        except (InvalidOperation, ValueError):
+            exact = None
+        if exact is None:
+            raise DataError(f"{where(row)}: {column} {excerpt(raw.iloc[row])} is not an integer.")
+        if not INT64_MIN <= exact <= INT64_MAX:
+            raise _out_of_range(where, row, column, raw.iloc[row])
+        out[row] = exact
+    return out
 
 
 def to_int64(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
@@ -72,13 +111,16 @@ def to_int64(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
         if pa.types.is_uint64(kind):
             row = _first(_numpy(values) > np.iinfo(np.int64).max)
             if row is not None:
-                raise DataError(f"{where(row)}: {column} is larger than a 64-bit integer.")
+                raise _out_of_range(where, row, column, int(_numpy(values)[row]))
         return _numpy(values).astype(np.int64, copy=False)
     if pa.types.is_floating(kind):
         floats = _numpy(values).astype(np.float64, copy=False)
         row = _first(~np.isfinite(floats) | (floats != np.round(floats)))
         if row is not None:
             raise DataError(f"{where(row)}: {column} {float(floats[row])!r} is not an integer.")
+        row = _first((floats >= 2.0**63) | (floats < -(2.0**63)))
+        if row is not None:
+            raise _out_of_range(where, row, column, float(floats[row]))
         return floats.astype(np.int64)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
         return _parse_numbers(values, column, where, integer=True)
@@ -113,7 +155,7 @@ def to_seconds(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
         raw = _strings(values)
         numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        integral = np.isfinite(numbers) & (numbers == np.round(numbers))
+        integral = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2.0**63)
         if integral.all():
             return numbers.astype(np.int64)
         if not integral.any():  # text times, e.g. "2020-01-31 12:00:00"
@@ -123,7 +165,7 @@ def to_seconds(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
                 return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
         else:
             row = _first(~integral)
-        raise DataError(f"{where(row)}: {column} {raw.iloc[row]!r} is not an integer "
+        raise DataError(f"{where(row)}: {column} {excerpt(raw.iloc[row])} is not an integer "
                         "(Unix seconds) or an ISO-8601 date and time.")
     return to_int64(values, column, where)
 

@@ -16,10 +16,13 @@ from typing import BinaryIO, Callable
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..errors import DataError
+from ..errors import DataError, excerpt
 
 #: Bytes read to find the header line (a header longer than this is not a log we expect).
 HEADER_BYTES = 1 << 20
+#: Most columns a log or items CSV may have (a wider header is refused before parsing:
+#: pyarrow's memory grows with the column count).
+MAX_COLUMNS = 10_000
 #: pyarrow block size: large blocks parse faster; 16 MiB keeps each thread's buffer small.
 BLOCK_BYTES = 16 << 20
 
@@ -54,14 +57,25 @@ class CsvFile:
         else:
             with self.opener() as stream:
                 head = stream.read(HEADER_BYTES)
+                _raise_stream_error(stream)
         if not head.strip():
             raise DataError(f"{self.label} is empty; expected a CSV header with columns {', '.join(expected)}.")
+        if len(head) >= HEADER_BYTES and b"\n" not in head:
+            raise DataError(f"{self.label}: the header (line 1) is longer than {HEADER_BYTES:,} bytes; "
+                            "a log's header names a few columns.")
         line = head.split(b"\n", 1)[0].rstrip(b"\r")
         try:
             text = line.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise DataError(f"{self.label} is not a readable CSV file (its header is not UTF-8 text).") from None
-        return next(csv.reader([text], delimiter=self.delimiter), [])
+        try:
+            names = next(csv.reader([text], delimiter=self.delimiter), [])
+        except csv.Error as exc:
+            raise DataError(f"{self.label} is not a readable CSV file (its header: {str(exc)[:120]}).") from None
+        if len(names) > MAX_COLUMNS:
+            raise DataError(f"{self.label}: the header has {len(names):,} columns; a log or items table has at most "
+                            f"{MAX_COLUMNS:,}.")
+        return names
 
     def read(self, types: dict[str, pa.DataType], header: list[str]) -> tuple[dict[str, pa.ChunkedArray], int]:
         """The columns ``types`` names, typed where they parse and as strings where they don't.
@@ -96,10 +110,24 @@ class CsvFile:
             break
         return columns, rows
 
-    def _read_table(self, types: dict[str, pa.DataType], *, threads: bool = True, handler=None) -> pa.Table:
+    def _read_table(self, types: dict[str, pa.DataType], *, threads: bool = True, handler=None,
+                    encoding: str = "utf8") -> pa.Table:
+        source = self._open()
+        try:
+            table = self._parse(source, types, threads, handler, encoding)
+        except pa.ArrowInvalid:
+            _raise_stream_error(source)
+            raise
+        finally:
+            if hasattr(source, "close"):
+                source.close()
+        _raise_stream_error(source)
+        return table
+
+    def _parse(self, source, types: dict[str, pa.DataType], threads: bool, handler, encoding: str) -> pa.Table:
         return pacsv.read_csv(
-            self._open(),
-            read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_BYTES),
+            source,
+            read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_BYTES, encoding=encoding),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(types), column_types=types,
@@ -115,7 +143,12 @@ class CsvFile:
             if bad is not None:
                 number, text = bad
                 return DataError(f"{self.label} line {number}: {first.split(': ', 1)[-1].split(':')[0].lower()} "
-                                 f"({text!r}).")
+                                 f"({excerpt(text)}).")
+        if "straddling object" in first:
+            return DataError(f"{self.label} has a line longer than {BLOCK_BYTES:,} bytes; a log's lines hold a few "
+                             "fields.")
+        if len(first) > 200:  # pyarrow quotes the offending row whole
+            first = first[:200] + "..."
         return DataError(f"{self.label} is not a readable CSV file ({first}).")
 
     def _first_ragged_row(self) -> tuple[int, str] | None:
@@ -128,7 +161,17 @@ class CsvFile:
             return "error"
 
         try:
-            self._read_table({}, threads=False, handler=handler)
+            # Read as Latin-1 (every byte is a character): pyarrow decodes each bad row's text
+            # for the handler, and a row that is not UTF-8 would fail there, outside our reach.
+            self._read_table({}, threads=False, handler=handler, encoding="latin-1")
         except pa.ArrowInvalid:
             pass
         return found[0] if found else None
+
+
+def _raise_stream_error(source) -> None:
+    """Raise the error a stream recorded instead of raising it inside pyarrow's reading thread
+    (a Python exception there can take the interpreter down at exit)."""
+    error = getattr(source, "error", None)
+    if error is not None:
+        raise error

@@ -22,6 +22,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -154,21 +155,68 @@ def _archive_members(path: Path, need_movies: bool = True) -> tuple[CsvFile, Csv
     return found["ratings.csv"], found.get("movies.csv")
 
 
+#: Environment variable: how many times its compressed size a zip member may expand to.
+UNZIP_RATIO_ENV = "RECGRAPH_MAX_UNZIP_RATIO"
+#: Default of :data:`UNZIP_RATIO_ENV`; MovieLens CSVs expand about 3 to 5 times.
+MAX_UNZIP_RATIO = 50
+#: A member may always expand to this many bytes, whatever its compressed size.
+UNZIP_FLOOR_BYTES = 64 << 20
+
+
+def max_unzip_ratio() -> float:
+    """:data:`UNZIP_RATIO_ENV` as a number >= 1 (:data:`MAX_UNZIP_RATIO` when unset)."""
+    text = os.environ.get(UNZIP_RATIO_ENV, "").strip()
+    if not text:
+        return float(MAX_UNZIP_RATIO)
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = float("nan")
+    if not ratio >= 1:
+        raise DataError(f"{UNZIP_RATIO_ENV} must be a number >= 1 (times a zip member's compressed size); "
+                        f"got {text[:40]!r}.")
+    return ratio
+
+
 class _MemberStream:
-    """A zip member opened for reading; closing it closes the archive too."""
+    """A zip member opened for reading; closing it closes the archive too.
+
+    Decompression is capped (a zip bomb is refused, not expanded): at most
+    ``RECGRAPH_MAX_UNZIP_RATIO`` times the member's compressed size (and always 64 MiB).
+    A failure is recorded in ``error`` and reads as the end of the data, so no exception is
+    raised inside pyarrow's reading thread; the caller raises ``error`` once pyarrow is done.
+    """
 
     def __init__(self, path: Path, member: str):
+        self.error: DataError | None = None
+        self._read = 0
         try:
             self._archive = zipfile.ZipFile(path)
+            info = self._archive.getinfo(member)
             self._stream = self._archive.open(member)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, KeyError) as exc:
             raise DataError(f"Cannot read {path} as a zip archive ({exc}); pass a MovieLens .zip or a directory.") from None
+        ratio = max_unzip_ratio()
+        self._limit = max(int(ratio * info.compress_size), UNZIP_FLOOR_BYTES)
+        self._what = (f"{path}:{member} expands to more than {self._limit:,} bytes ({ratio:g} times its "
+                      f"{info.compress_size:,} compressed bytes); refusing to decompress further (raise "
+                      f"{UNZIP_RATIO_ENV} if the archive is genuine).")
 
     def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        want = self._limit + 1 - self._read if size is None or size < 0 else min(size, self._limit + 1 - self._read)
         try:
-            return self._stream.read(size)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise DataError(f"Cannot read a member of {self._archive.filename} ({exc}); the archive is damaged.") from None
+            block = self._stream.read(want)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            self.error = DataError(f"Cannot read a member of {self._archive.filename} ({str(exc)[:120]}); "
+                                   "the archive is damaged.")
+            return b""
+        self._read += len(block)
+        if self._read > self._limit:
+            self.error = DataError(self._what)
+            return b""
+        return block
 
     # pyarrow reads any object with read/close/closed; the rest makes it a context manager.
     @property

@@ -17,7 +17,7 @@ This module only finds the files and reads their text; :func:`recgraph.config.lo
 parses one into a :class:`~recgraph.config.RunConfig`.
 
 >>> available_presets()
-['seed', 'showcase', 'tuned']
+['movielens', 'seed', 'showcase', 'tuned']
 """
 
 from __future__ import annotations
