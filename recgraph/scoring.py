@@ -237,7 +237,7 @@ class Scorer:
     options : :class:`ScoringOptions`.
     """
 
-    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions):
+    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions | dict | None):
         embeddings = np.asarray(embeddings, dtype=np.float64)
         if embeddings.ndim != 2:
             raise ParameterError(f"embeddings must be a 2-D array [items, dim]; got shape {embeddings.shape}.")
@@ -279,10 +279,12 @@ class Scorer:
         query = _unit_rows(query)
         out = query @ self._unit_t
         if opts.popularity_weight > 0:
+            assert self._log_likes is not None  # check_options refuses a prior without likes
             out += opts.popularity_weight * self._log_likes[None, :]
         empty = counts == 0
         if np.any(empty):
             if opts.fallback == "popular":
+                assert self._log_likes is not None  # check_options refuses the fallback without likes
                 prior = self._log_likes * (opts.popularity_weight if opts.popularity_weight > 0 else 1.0)
                 out[empty] = prior[None, :]
             else:
