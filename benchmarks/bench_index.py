@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import median, print_table, run_timed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,12 +60,11 @@ def worker(items: int, dim: int, n_trees: int, n_jobs: int, out: str) -> None:
 
 def run_one(args, n_jobs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-index-") as out:
-        cmd = ["/usr/bin/time", "-v", sys.executable, __file__, "--worker", "--items", str(args.items),
+        cmd = [sys.executable, __file__, "--worker", "--items", str(args.items),
                "--dim", str(args.dim), "--n-trees", str(args.n_trees), "--n-jobs", str(n_jobs), "--out", out]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    result["peak_mb"] = int(peak.group(1)) / 1024 if peak else float("nan")
+        run = run_timed(cmd, check=True)
+    result = json.loads(run.last_json_line())
+    result["peak_mb"] = run.peak_mib if run.peak_mib is not None else float("nan")
     return result
 
 
@@ -90,12 +88,12 @@ def main() -> int:
             runs[s].append(run_one(args, s))
     print(f"index stage, {args.items:,} x {args.dim} float32, {args.n_trees} trees, {os.cpu_count()} cores, "
           f"median of {args.rounds} rounds (load average {os.getloadavg()[0]:.1f})")
-    print(f"| n_jobs | add items s | build trees s | write_artifact s | peak MB |")
-    print(f"|---:|---:|---:|---:|---:|")
+    rows = []
     for s in settings:
-        med = {k: statistics.median(run[k] for run in runs[s]) for k in runs[s][0]}
-        print(f"| {s} | {med['add_s']:.3f} | {med['build_s']:.3f} | {med['write_artifact_s']:.3f} | "
-              f"{med['peak_mb']:.0f} |")
+        med = {k: median(run[k] for run in runs[s]) for k in runs[s][0]}
+        rows.append([s, f"{med['add_s']:.3f}", f"{med['build_s']:.3f}", f"{med['write_artifact_s']:.3f}",
+                     f"{med['peak_mb']:.0f}"])
+    print_table(["n_jobs", "add items s", "build trees s", "write_artifact s", "peak MB"], rows, "rrrrr")
     return 0
 
 

@@ -29,15 +29,15 @@ import argparse
 import fcntl
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from measure import median, run_timed
 
 REPO = Path(__file__).resolve().parent.parent
 LOCK = Path("/tmp/recgraph-heavy.lock")
@@ -61,43 +61,19 @@ def heavy_lock(enabled: bool):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def parse_time_v(stderr: str) -> tuple[float | None, float | None]:
-    """(wall seconds, peak RSS in MB) from GNU time -v's report."""
-    wall = rss = None
-    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", stderr)
-    if m:
-        parts = [float(p) for p in m.group(1).split(":")]
-        wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
-    if m:
-        rss = int(m.group(1)) / 1024.0
-    return wall, rss
-
-
 def run_one(cmd: list[str], timeout: float, lock: bool) -> dict:
     """Run ``cmd`` under /usr/bin/time -v (holding the heavy lock); return its figures."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with heavy_lock(lock) as waited:
-        t = time.perf_counter()
-        try:
-            proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True,
-                                  timeout=timeout, env=env, cwd=REPO)
-            timed_out = False
-        except subprocess.TimeoutExpired as exc:
-            proc, timed_out = exc, True
-        elapsed = time.perf_counter() - t
-    stderr = proc.stderr if isinstance(proc.stderr, str) else (proc.stderr or b"").decode(errors="replace")
-    stdout = proc.stdout if isinstance(proc.stdout, str) else (proc.stdout or b"").decode(errors="replace")
-    wall, rss = parse_time_v(stderr)
-    ok = not timed_out and proc.returncode == 0
-    out = {"cmd": " ".join(cmd), "ok": ok, "timed_out": timed_out,
-           "wall_s": round(wall if wall is not None else elapsed, 2),
-           "peak_rss_mb": round(rss, 1) if rss is not None else None,
+        run = run_timed(cmd, timeout=timeout, env=env, cwd=REPO)
+    out = {"cmd": " ".join(cmd), "ok": run.ok, "timed_out": run.timed_out,
+           "wall_s": round(run.wall_s, 2),
+           "peak_rss_mb": round(run.peak_mib, 1) if run.peak_mib is not None else None,
            "lock_wait_s": round(waited, 1)}
-    if not ok:
-        tail = [line for line in (stderr + stdout).splitlines() if not line.startswith("\t")][-5:]
-        out["error"] = "timed out" if timed_out else "\n".join(tail)
-    out["stdout_tail"] = stdout.splitlines()[-15:]
+    if not run.ok:
+        tail = (run.stderr + run.stdout).splitlines()[-5:]
+        out["error"] = "timed out" if run.timed_out else "\n".join(tail)
+    out["stdout_tail"] = run.stdout.splitlines()[-15:]
     return out
 
 
@@ -141,8 +117,8 @@ def evaluate_run(data: Path, max_users: int, extra: list[str], timeout: float, l
 
 
 def median_or_none(values):
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 2) if values else None
+    value = median(values)
+    return None if value is None else round(value, 2)
 
 
 def summarize(runs: list[dict]) -> dict:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import peak_rss_mib
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small.zip"
@@ -65,7 +66,7 @@ def scale_child(data: Path, backend: str, params: dict) -> None:
     out = {"backend": backend, "params": params, "nodes": corpus.graph.num_nodes, "edges": corpus.graph.num_edges,
            "tokens": int((corpus.walks[0] >= 0).sum()), "fit_s": round(fit_s, 3), **timings,
            "sha256": hashlib.sha256(embeddings.tobytes()).hexdigest()[:16],
-           "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+           "peak_mib": round(peak_rss_mib())}
     for key in ("workers", "words_per_s", "train_s", "n_examples", "epoch_s", "examples_per_s", "timings_s"):
         if key in h:
             out[key] = h[key]

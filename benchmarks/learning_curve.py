@@ -8,12 +8,12 @@ The random protocol trains on 80% of the positives at test, 64% on the validatio
 curve, and a third view") judges a change by its ratio to item-kNN at both depths. Each
 variant is the two-view preset (the 5-star graph and the ratings >= 4 view) with one change.
 
-Per variant, protocol, depth and training seed: the shipped corpus code builds and walks the
-views (:func:`recgraph.corpus.build_corpus`), the gensim trainer with the ``tuned`` preset's
-settings embeds them (:func:`recgraph.corpus.fit_embeddings`), and every graph movie is
-scored exactly (no Annoy): the cosine to ``unit(mean of the history) + 0.5 unit(mean of its
-last 5)``, plus ``0.15 log1p(likes)``; users without a graph movie get the most liked. The
-rows are means over the seeds, each with its ratio to item-kNN on the same split.
+Per variant, protocol, depth and training seed: a :class:`recgraph.Recommender` with the
+``tuned`` preset's walks, gensim settings and scoring (the cosine to ``unit(mean of the
+history) + 0.5 unit(mean of its last 5)``, plus ``0.15 log1p(likes)``; users without a graph
+movie get the most liked) and the variant's graph views is fitted on the split's training
+part and measured by :func:`recgraph.evaluation.harness.evaluate_model`, item-kNN by the same
+harness. The rows are means over the seeds, each with its ratio to item-kNN on the same split.
 
 ``--diagnose`` adds, for each variant (its last seed), item-kNN's share of hits outside the graphs, NDCG@10
 by quartile of history length, and hits and recommendations by like-rank band.
@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small.zip"
 KEYS = ("hr@10", "ndcg@10", "recall@20")
-BETA, RECENT_WEIGHT, RECENT_COUNT, LIKED = 0.15, 0.5, 5, 4.0
+LIKED = 4.0  # item-kNN learns from ratings >= 4, as the tuned preset's history does
 FIVE = {"min_rating": 5.0, "min_weight": 10.0}
 FOUR = {"min_rating": 4.0, "min_weight": 30.0, "min_item_users": 10}
 # name: (graph views, walk overrides, trainer overrides)
@@ -49,48 +49,14 @@ VARIANTS = {
 }
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def embed(ratings, views, walk_overrides, trainer_overrides, seed):
-    """Item ids and the concatenated view embeddings, through the shipped corpus code."""
+def fit(train, views, walk_overrides, trainer_overrides, seed):
+    """The tuned preset with the variant's graph views, walks and trainer, fitted on ``train``."""
+    from recgraph import Recommender
     from recgraph.config import GraphParams, resolve_config
-    from recgraph.corpus import build_corpus, fit_embeddings
-    from recgraph.trainers import get_trainer
 
-    config = resolve_config("tuned", "gensim", trainer=trainer_overrides, walks=walk_overrides)
-    corpus = build_corpus(ratings, [GraphParams(**v) for v in views], config.walks, seed=seed)
-    vectors, _ = fit_embeddings(get_trainer("gensim", seed=seed, show_progress=False, **config.trainer.params), corpus)
-    return corpus.item_ids, vectors
-
-
-def exact_scores(data, item_ids, vectors) -> tuple[np.ndarray, np.ndarray]:
-    """Every user's scores over every movie (-inf outside the graphs) and the in-graph mask."""
-    users = data.eval_users
-    rows = data.item_rows(item_ids)
-    table = np.zeros((data.n_items, vectors.shape[1]))
-    table[rows[rows >= 0]] = vectors[rows >= 0]
-    in_graph = np.linalg.norm(table, axis=1) > 0
-    query = unit(data.positives(LIKED)[users] @ table)
-    recent = np.zeros_like(query)
-    for n, user in enumerate(users.tolist()):
-        history = data.item_rows(data.history(user, LIKED))
-        last = history[in_graph[history]][-RECENT_COUNT:]
-        recent[n] = table[last].sum(axis=0)
-    query = unit(query + RECENT_WEIGHT * unit(recent))
-    scores = query @ unit(table).T
-    scores[:, ~in_graph] = -np.inf
-    return scores, in_graph
-
-
-def rank(data, scores: np.ndarray, k: int = 20) -> np.ndarray:
-    from recgraph.evaluation.metrics import top_k
-
-    likes = np.asarray(data.positives(LIKED).sum(axis=0)).ravel()
-    scores = scores + BETA * np.log1p(likes)
-    scores = np.where(np.isfinite(scores), scores, -1e7 + likes * 1e-3)  # the most liked for the rest
-    return top_k(scores, k, data.train[data.eval_users])
+    config = resolve_config("tuned", "gensim", trainer=trainer_overrides, walks=walk_overrides, seed=seed)
+    config = config.replace(graph=tuple(GraphParams(**v) for v in views))
+    return Recommender(config=config).fit(train)
 
 
 def diagnose(data, top_model, top_knn, in_graph) -> list[str]:
@@ -125,8 +91,7 @@ def diagnose(data, top_model, top_knn, in_graph) -> list[str]:
 def main(argv=None) -> int:
     from recgraph.data import load_movielens
     from recgraph.evaluation.baselines import make_baseline
-    from recgraph.evaluation.harness import prepare
-    from recgraph.evaluation.metrics import summarize, top_k
+    from recgraph.evaluation.harness import baseline_params, evaluate_model, prepare, rank_users
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(DEFAULT_DATA))
@@ -147,22 +112,25 @@ def main(argv=None) -> int:
         for depth in [int(d) for d in args.depths.split(",")]:
             split, data = prepare(ratings, protocol, seed=0, validation=depth)
             train = split.train_ratings(ratings)
-            knn = make_baseline("item-knn", min_rating=LIKED).fit(data)
-            top_knn = top_k(knn.scores(data.eval_users), 20, data.train[data.eval_users])
-            base = summarize(top_knn, data.test[data.eval_users], data.n_items, (10, 20))
+            knn = make_baseline("item-knn", **baseline_params("item-knn", LIKED)).fit_interactions(data)
+            base = evaluate_model(knn, data, (10, 20), "item-knn", "baseline")["metrics"]
             for name in args.variants.split(","):
                 views, walks, trainer = VARIANTS[name]
                 t0, runs = time.perf_counter(), []
                 for seed in seeds:
-                    item_ids, vectors = embed(train, views, walks, trainer, seed)
-                    scores, in_graph = exact_scores(data, item_ids, vectors)
-                    top = rank(data, scores)
-                    runs.append(summarize(top, data.test[data.eval_users], data.n_items, (10, 20)))
+                    model = fit(train, views, walks, trainer, seed)
+                    runs.append(evaluate_model(model, data, (10, 20), name)["metrics"])
                 mean = [float(np.mean([r[k] for r in runs])) for k in KEYS]
                 ratio = " / ".join(f"{m / base[k]:.3f}" for m, k in zip(mean, KEYS))
                 print(f"| {name} | {protocol} | {depth} | " + " | ".join(f"{m:.4f}" for m in mean)
                       + f" | {ratio} | {time.perf_counter() - t0:.0f} |", flush=True)
                 if args.diagnose:
+                    users = data.eval_users
+                    top, _ = rank_users(model.recommend, data, users, 20, model.history_min_rating)
+                    top_knn, _ = rank_users(knn.recommend, data, users, 20, knn.history_min_rating)
+                    in_graph = np.zeros(data.n_items, dtype=bool)
+                    rows = data.item_rows(model.item_ids_)
+                    in_graph[rows[rows >= 0]] = True
                     print("\n".join(diagnose(data, top, top_knn, in_graph)), flush=True)
             print(f"| item-kNN | {protocol} | {depth} | " + " | ".join(f"{base[k]:.4f}" for k in KEYS)
                   + " | 1 | |", flush=True)

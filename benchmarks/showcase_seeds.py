@@ -23,7 +23,6 @@ lists were one draw. Run it under the heavy-job lock on a shared box.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from measure import peak_rss_mib
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -194,7 +195,7 @@ def main() -> None:
         print(f"| {name} | {sum(r['pass'] for r in rows)}/{len(rows)} | {max(r['esb'] for r in rows)} | "
               f"{max(r['jedi'] for r in rows)} | {max(min(r['aladdin'], r['beauty']) for r in rows)} | "
               f"{statistics.median(r['train_s'] for r in rows):.2f} | {span} |")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(f"\npeak memory (max RSS of this process): {peak:.0f} MiB")
 
 

@@ -155,12 +155,12 @@ def _build_alias(indptr, indices, weights, thresh, table):
         while ns > 0 and nl > 0:
             ns -= 1
             s = small[ns]
-            l = large[nl - 1]
-            table[2 * s + 1] = l
-            thresh[2 * l] = thresh[2 * l] + thresh[2 * s] - 1.0
-            if thresh[2 * l] < 1.0:
+            big = large[nl - 1]
+            table[2 * s + 1] = big
+            thresh[2 * big] = thresh[2 * big] + thresh[2 * s] - 1.0
+            if thresh[2 * big] < 1.0:
                 nl -= 1
-                small[ns] = l
+                small[ns] = big
                 ns += 1
         # Leftovers are 1 up to rounding.
         for k in range(nl):

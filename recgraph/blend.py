@@ -14,11 +14,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from .scoring import IdMap
+
+if TYPE_CHECKING:
+    from .config import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +78,14 @@ def fit_user_model(ratings, result, ids: IdMap, options) -> dict:
     from . import user_model
 
     x, _ = interactions(ratings, ids, options.history_min_rating)
-    vectors, adjacency = aligned(result.corpus.item_ids, result.embeddings, result.corpus.graph, ids)
+    corpus = result.corpus
+    assert corpus is not None  # a fitted run always has its corpus
+    vectors, adjacency = aligned(corpus.item_ids, result.embeddings, corpus.graph, ids)
     return user_model.fit(vectors, x, adjacency, {"weights": options.blend_weights, "lam": options.blend_lam,
                                                   "edge_power": options.blend_edge_power})
 
 
-def search(ratings, config, ids: IdMap, show_progress: bool = False) -> tuple[object, dict]:
+def search(ratings, config: "RunConfig", ids: IdMap, show_progress: bool = False) -> tuple["RunConfig", dict]:
     """Choose the blend's weights, ridge and graph re-weighting on a validation slice of
     ``ratings`` (the run's own graph, walks and trainer, fitted on the rest of the log).
 
@@ -105,6 +111,7 @@ def search(ratings, config, ids: IdMap, show_progress: bool = False) -> tuple[ob
         part = replace(ratings, ratings=frame[~drop].reset_index(drop=True))
         run = train(part, None, config=config.replace(scoring=replace(options, method="cosine", search=False)),
                     show_progress=show_progress)
+        assert run.corpus is not None
         return aligned(run.corpus.item_ids, run.embeddings, run.corpus.graph, ids)
 
     params, report = autotune.select(x, {"run": build}, order=order, seed=config.seed)

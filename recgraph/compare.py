@@ -22,7 +22,7 @@ import logging
 import os
 import shutil
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -148,7 +148,7 @@ def compare_backends(data, out_dir: str | os.PathLike, config: RunConfig | None 
                             for m in PROBE_MOVIES if m in index},
             }
         names = [b for b in backends if b in indexes]
-        agreement = {"k": 10, "pairs": []}
+        agreement: dict[str, Any] = {"k": 10, "pairs": []}
         # Rare movies have noisy neighbours in any model; the most liked ones are what users see most.
         liked = matrices.positives(threshold).sum(axis=0).A1
         graph_rows = matrices.item_rows(item_ids)

@@ -113,11 +113,11 @@ class Similar(_Answer):
     kind = "similar"
 
     @property
-    def query(self) -> tuple[Movie, ...]:
+    def query(self) -> tuple[Movie, ...]:  # type: ignore[override]  # read-only here, a field elsewhere
         return (self.movie,)
 
     @property
-    def unknown(self) -> tuple[MovieRef, ...]:
+    def unknown(self) -> tuple[MovieRef, ...]:  # type: ignore[override]
         return ()
 
 
@@ -403,7 +403,7 @@ class ItemIndex:
         query_movies = tuple(self.movie(r) for r in rows)
         return Recommendations(self._hits(cols[0], scores[0]), query_movies, tuple(_dedupe(unknown + unknown_skip)))
 
-    def _scored_columns(self, movies: list) -> list[int]:
+    def _scored_columns(self, movies: Iterable) -> list[int]:
         """Scorer columns of ``movies`` in order: index rows, or (for an id) a popular movie
         without a vector; others are left out."""
         cols = []
@@ -444,7 +444,7 @@ class ItemIndex:
                 unknown.append(movie)
         return rows, unknown
 
-    def _nothing_to_recommend(self, watched: list, unknown: list) -> UnknownItemError:
+    def _nothing_to_recommend(self, watched, unknown: list) -> UnknownItemError:
         if len(unknown) == 1:
             return UnknownItemError(f"The one watched movie is not in the index, so there is nothing to recommend "
                                     f"from: {self._unknown(unknown[0])}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,7 @@ class _Stopwatch:
 
 
 
-def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | Path | None = None,
+def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | os.PathLike | None = None,
                 timings: dict | None = None, on_loaded=None, log: Mapping | None = None) -> tuple[TrainingInputs, RunConfig]:
     """Build (or, with ``graph``, read) every view's graph and walk it with ``config``'s walk seed.
 
@@ -146,7 +147,7 @@ def train(
     out_dir: str | Path | None,
     config: RunConfig | None = None,
     *,
-    graph: str | Path | None = None,
+    graph: str | os.PathLike | None = None,
     log: Mapping | None = None,
     show_progress: bool = True,
     extra_manifest: dict | None = None,
@@ -261,7 +262,7 @@ _WRITTEN_BY_ARTIFACT = ("format_version", "metric", "dim", "n_items", "n_trees",
                         "scoring", "files", "artifact_id")
 
 
-def write_fitted(path: str | Path, *, item_ids, embeddings, likes, titles, genres, popular, catalogue,
+def write_fitted(path: str | os.PathLike, *, item_ids, embeddings, likes, titles, genres, popular, catalogue,
                  config: RunConfig, manifest: Mapping, final_timings=None) -> dict:
     """Write a fitted model's artifact (:func:`recgraph.artifact.write_artifact`): the one writer
     of :func:`train` and :meth:`recgraph.model.Recommender.save`. Returns the manifest."""

@@ -269,7 +269,7 @@ class Scorer:
     options : :class:`ScoringOptions`.
     """
 
-    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions,
+    def __init__(self, embeddings: np.ndarray, likes: np.ndarray | None, options: ScoringOptions | dict | None,
                  user_model: dict | None = None):
         embeddings = np.asarray(embeddings, dtype=np.float64)
         if embeddings.ndim != 2:
@@ -284,8 +284,8 @@ class Scorer:
         if self.likes is not None and self.likes.shape != (self.n_items,):
             raise ParameterError("likes must hold one value per item.")
         self._log_likes = None if self.likes is None else np.log1p(self.likes)
-        if user_model is not None and np.shape(user_model.get("e"))[0] != self.n_items:
-            raise ParameterError(f"The user model scores {np.shape(user_model.get('e'))[0]} items; "
+        if user_model is not None and np.shape(user_model["e"])[0] != self.n_items:
+            raise ParameterError(f"The user model scores {np.shape(user_model['e'])[0]} items; "
                                  f"the catalogue has {self.n_items}.")
         self.user_model = user_model
         self.options = self.check_options(options)
@@ -309,6 +309,7 @@ class Scorer:
         if opts.method == "blend":
             from . import user_model
 
+            assert self.user_model is not None  # check_options refuses blend without one
             parts = user_model.components(self.user_model, history,
                                           [c for c, w in zip(user_model.COMPONENTS, opts.blend_weights) if w > 0])
             out = np.asarray(user_model.combine(parts, opts.blend_weights), dtype=np.float64)
@@ -326,6 +327,7 @@ class Scorer:
         query = _unit_rows(query)
         out = query @ self._unit_t
         if opts.popularity_weight > 0:
+            assert self._log_likes is not None  # check_options refuses a prior without likes
             out += opts.popularity_weight * self._log_likes[None, :]
         return self._fallback(out, counts, opts)
 
@@ -334,6 +336,7 @@ class Scorer:
         empty = counts == 0
         if np.any(empty):
             if opts.fallback == "popular":
+                assert self._log_likes is not None  # check_options refuses the fallback without likes
                 prior = self._log_likes * (opts.popularity_weight if opts.popularity_weight > 0 else 1.0)
                 out[empty] = prior[None, :]
             else:

@@ -25,7 +25,7 @@ class StageSeeds(NamedTuple):
 
     walks: int | None
     trainer: int | None
-    index: int | None
+    index: int | None  # type: ignore[assignment]  # shadows tuple.index; the field name is public
 
 
 def check_seed(seed) -> int | None:

@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         for i, loss in enumerate(curves):
             view = f" (view {i})" if len(curves) > 1 else ""
             print(f"loss{view}: {loss[0]:.4f} -> {loss[-1]:.4f} over {len(loss)} epochs")
+    assert result.out_dir is not None  # train was given an output directory
     index = ItemIndex.load(result.out_dir)
     shown = index.has_titles and any(title in index for title in SHOWCASE_TITLES)
     if not index.has_titles:

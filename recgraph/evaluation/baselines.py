@@ -186,7 +186,7 @@ class EASE(Baseline):
         max_gb = check_float("max_gb", self.max_gb, low=0.0, open_low=True)
         n_users, n_items = data.shape
         need = self.memory_needed(n_users, n_items)
-        solver = min(need, key=need.get) if self.solver == "auto" else self.solver
+        solver = min(need, key=lambda s: need[s]) if self.solver == "auto" else self.solver
         if need[solver] > max_gb * 1e9:
             what = (f"{n_items:,} items need {need[solver] / 1e9:.1f} GB for the item-item matrix"
                     if solver == "items" else

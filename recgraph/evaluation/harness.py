@@ -154,15 +154,15 @@ def evaluate_index(index, data: Interactions, scoring: ScoringOptions | dict | N
 
     if not isinstance(index, ItemIndex):
         index = ItemIndex.load(index)
-    scoring = index.scoring if scoring is None else index._scoring_options(scoring)
+    options: ScoringOptions = index.scoring if scoring is None else index._scoring_options(scoring)
     users = data.eval_users
     t = time.perf_counter()
-    top, empty = rank_with_index(index, data, users, max(ks), scoring)
+    top, empty = rank_with_index(index, data, users, max(ks), options)
     rank_s = time.perf_counter() - t
     return {
         "name": name,
         "kind": "embedding",
-        "params": {"scoring": scoring.to_dict()},
+        "params": {"scoring": options.to_dict()},
         "metrics": summarize(top, data.test[users], data.n_items, ks),
         "users": int(len(users)),
         "users_without_recommendations": int(empty),

@@ -88,7 +88,7 @@ def _n_relevant(truth: sp.csr_matrix) -> np.ndarray:
 
 def hit_rate(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:
     """HR@k per user: 1.0 if any held-out item is in the top k."""
-    return hits(top, truth, k).any(axis=1).astype(np.float64)
+    return np.asarray(hits(top, truth, k).any(axis=1), dtype=np.float64)
 
 
 def recall(top: np.ndarray, truth: sp.csr_matrix, k: int) -> np.ndarray:

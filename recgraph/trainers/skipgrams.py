@@ -134,19 +134,19 @@ def skipgram_examples(
     # couples have position i of walk k as target: each target of the walk's
     # positive list, which the negatives cycle through.
     partners = np.zeros((n_walks, length), dtype=np.int64)
-    pos_keys = []
+    pos_parts = []
     for d in range(1, min(window, length - 1) + 1):
         a, b = tokens[:, :-d], tokens[:, d:]
         valid = (a > 0) & (b > 0)
         partners[:, :-d] += valid
         partners[:, d:] += valid
         a, b = a[valid], b[valid]
-        pos_keys.append(_pack(a, b, vocab_size))
-    pos_keys = np.concatenate(pos_keys) if pos_keys else np.zeros(0, dtype=key_dtype)
+        pos_parts.append(_pack(a, b, vocab_size))
+    pos_keys = np.concatenate(pos_parts) if pos_parts else np.zeros(0, dtype=key_dtype)
     n_positive_pairs = int(partners.sum())
 
     neg_targets = _negative_targets(tokens, partners, negative, rng)
-    neg_contexts = rng.integers(1, vocab_size, size=neg_targets.shape[0], dtype=key_dtype)
+    neg_contexts = np.asarray(rng.integers(1, vocab_size, size=neg_targets.shape[0], dtype=key_dtype))
     neg_keys = _pack(neg_targets, neg_contexts, vocab_size)
     del neg_contexts
 
