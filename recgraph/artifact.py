@@ -54,6 +54,13 @@ EMBEDDINGS_FILE = "embeddings.npy"
 ITEMS_FILE = "items.csv"
 POPULAR_FILE = "popular.csv"
 CATALOGUE_FILE = "catalogue.csv"
+#: The fitted user model of the "blend" scoring (recgraph.user_model): arrays, no pickles.
+USER_MODEL_FILE = "user_model.npz"
+#: Its arrays (dtype kind, dimensions): unit vectors, the subspace map, popularity, the blend's
+#: weights and fit settings, and the normalised item graph as CSR arrays.
+USER_MODEL_ARRAYS = {"e": ("f", 2), "w": ("f", 2), "popularity": ("f", 1), "weights": ("f", 1), "lam": ("f", 0),
+                     "eps": ("f", 0), "edge_power": ("f", 0), "graph_indptr": ("i", 1), "graph_indices": ("i", 1),
+                     "graph_data": ("f", 1)}
 MANIFEST_FILE = "manifest.json"
 LOSS_PLOT_FILE = "loss.png"
 ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
@@ -62,7 +69,7 @@ POPULAR_COLUMNS = ("movie_id", "title", "likes")
 CATALOGUE_COLUMNS = ("movie_id", "title")
 #: Files every artifact has, and files it may have (checked against the manifest when present).
 REQUIRED_FILES = (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE)
-OPTIONAL_FILES = (POPULAR_FILE, CATALOGUE_FILE)
+OPTIONAL_FILES = (POPULAR_FILE, CATALOGUE_FILE, USER_MODEL_FILE)
 #: Every file recgraph may write into an artifact directory.
 ARTIFACT_FILES = frozenset(REQUIRED_FILES + OPTIONAL_FILES + (MANIFEST_FILE, LOSS_PLOT_FILE))
 #: The ``kind`` in a graph directory's manifest (:data:`recgraph.graph_store.GRAPH_KIND`), so an
@@ -287,6 +294,7 @@ def write_artifact(
     final_timings: Callable[[], dict] | None = None,
     catalogue: Any = None,
     n_jobs: int = -1,
+    user_model: dict | None = None,
 ) -> dict:
     """Build the artifact in a temporary directory beside ``out_dir``, then rename it into place.
 
@@ -369,6 +377,9 @@ def write_artifact(
         if catalogue_rows is not None:
             _write_csv(tmp / CATALOGUE_FILE, CATALOGUE_COLUMNS, catalogue_rows)
             names.append(CATALOGUE_FILE)
+        if user_model is not None:
+            np.savez(tmp / USER_MODEL_FILE, **{k: np.asarray(user_model[k]) for k in USER_MODEL_ARRAYS})
+            names.append(USER_MODEL_FILE)
         for name, payload in (extra_files or {}).items():
             (tmp / name).write_bytes(payload)
         full = dict(manifest)
@@ -500,6 +511,7 @@ class ArtifactFiles:
     likes: np.ndarray | None
     popular: list[tuple[int, str, int]] | None
     catalogue: list[tuple[int, str]] | None
+    user_model: dict | None = None
 
 
 def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles:
@@ -555,6 +567,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
     popular = _read_popular(root / POPULAR_FILE) if POPULAR_FILE in present else None
     catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
+    user_model = _read_user_model(root / USER_MODEL_FILE) if USER_MODEL_FILE in present else None
     try:
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
     except Exception as exc:  # noqa: BLE001  (numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...)
@@ -578,7 +591,29 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
     if annoy_index.get_n_items() != n_items:
         raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
-    return ArtifactFiles(root, manifest, annoy_index, vectors, movie_ids, titles, genres, likes, popular, catalogue)
+    return ArtifactFiles(root, manifest, annoy_index, vectors, movie_ids, titles, genres, likes, popular, catalogue,
+                         user_model)
+
+
+def _read_user_model(path: Path) -> dict:
+    """user_model.npz's arrays, each of the kind and rank :data:`USER_MODEL_ARRAYS` says (no pickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files if name in USER_MODEL_ARRAYS}
+    except Exception as exc:  # noqa: BLE001  (zip and npy parsing raise many kinds)
+        raise ArtifactError(f"{path} is not a readable .npz archive ({_clip(exc)}).") from None
+    for name, (kind, ndim) in USER_MODEL_ARRAYS.items():
+        array = arrays.get(name)
+        if array is None or array.dtype.kind not in (kind, "u" if kind == "i" else kind) or array.ndim != ndim:
+            raise ArtifactError(f"{path} lacks a valid {name!r} array; the file is corrupt or from another version.")
+    n = arrays["e"].shape[0]
+    indptr, indices = arrays["graph_indptr"], arrays["graph_indices"]
+    if (arrays["popularity"].shape != (n,) or arrays["weights"].shape != (4,) or indptr.shape != (n + 1,)
+            or int(indptr[-1]) != indices.size or indices.size != arrays["graph_data"].size
+            or (indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n)) or np.any(np.diff(indptr) < 0)
+            or arrays["w"].shape != (arrays["e"].shape[1],) * 2):
+        raise ArtifactError(f"{path}'s arrays do not fit together; the file is corrupt.")
+    return arrays
 
 
 def check_annoy_file(path: Path, dim: int, n_items: int, chunk: int = 1 << 20) -> None:

@@ -185,7 +185,7 @@ class ItemIndex:
         self._ids = IdMap(scored_ids)
         self._extra_titles = {p[0]: p[1] for p in self.popular}
         try:
-            self.scorer = Scorer(scored_vectors, scored_likes, _manifest_scoring(self.manifest))
+            self.scorer = Scorer(scored_vectors, scored_likes, _manifest_scoring(self.manifest), files.user_model)
         except ParameterError as exc:
             raise ArtifactError(f"{self.path / MANIFEST_FILE}: {exc}") from None
         self.scoring = self.scorer.options

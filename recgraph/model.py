@@ -248,7 +248,7 @@ class Recommender:
         manifest = write_fitted(path, item_ids=self.item_ids_, embeddings=self.embeddings_, likes=self.likes_,
                                 titles=self.titles_, genres=self.genres_, popular=self.popular_,
                                 catalogue=self.catalogue_, config=self.config_.replace(scoring=self.scorer_.options),
-                                manifest=self.manifest_, final_timings=final_timings)
+                                manifest=self.manifest_, final_timings=final_timings, user_model=self.user_model_)
         self.manifest_ = manifest
         self.timings_ = dict(manifest.get("timings_s") or self.timings_)
         return manifest
@@ -269,7 +269,8 @@ class Recommender:
         model = cls(preset=config.preset, config=config, seed=config.seed)
         model._set_state(item_ids=files.movie_ids, embeddings=files.embeddings, likes=files.likes,
                          titles=files.titles, genres=files.genres, popular=files.popular, catalogue=files.catalogue,
-                         config=config, manifest=files.manifest, timings=files.manifest.get("timings_s"))
+                         config=config, manifest=files.manifest, timings=files.manifest.get("timings_s"),
+                         user_model=files.user_model)
         return model
 
 

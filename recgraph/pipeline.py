@@ -263,7 +263,7 @@ _WRITTEN_BY_ARTIFACT = ("format_version", "metric", "dim", "n_items", "n_trees",
 
 
 def write_fitted(path: str | os.PathLike, *, item_ids, embeddings, likes, titles, genres, popular, catalogue,
-                 config: RunConfig, manifest: Mapping, final_timings=None) -> dict:
+                 config: RunConfig, manifest: Mapping, final_timings=None, user_model: dict | None = None) -> dict:
     """Write a fitted model's artifact (:func:`recgraph.artifact.write_artifact`): the one writer
     of :func:`train` and :meth:`recgraph.model.Recommender.save`. Returns the manifest."""
     extra = {}
@@ -273,7 +273,8 @@ def write_fitted(path: str | os.PathLike, *, item_ids, embeddings, likes, titles
     record = {k: v for k, v in manifest.items() if k not in _WRITTEN_BY_ARTIFACT}
     return write_artifact(path, embeddings, item_ids, titles, genres, record, n_trees=config.index.n_trees,
                           seed=stage_seeds(config.seed).index, extra_files=extra, likes=likes, popular=popular,
-                          scoring=config.scoring, final_timings=final_timings, catalogue=catalogue)
+                          scoring=config.scoring, final_timings=final_timings, catalogue=catalogue,
+                          user_model=user_model)
 
 
 def build_graph_dir(data: str | Path | Ratings | None, out_dir: str | Path, config: RunConfig | None = None,
