@@ -29,7 +29,7 @@ from recgraph.index import ItemIndex  # noqa: E402
 
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_FUZZ_EXAMPLES", "40"))
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
-FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=5000, database=None,
+FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=30_000, database=None,  # ms; generous: the box is shared
                 derandomize="HYPOTHESIS_FUZZ_EXAMPLES" not in os.environ,  # CI: the same examples each run
                 suppress_health_check=list(HealthCheck))
 

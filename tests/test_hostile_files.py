@@ -371,11 +371,12 @@ def test_a_huge_single_line_member_ends_in_a_clean_error(tmp_path):
     path = bomb(tmp_path / "line.zip", b"9" * 4096, 80 << 20)
     script = ("import sys\nfrom recgraph.data import load_log\nfrom recgraph.errors import DataError\n"
               "try:\n    load_log(sys.argv[1])\nexcept DataError as exc:\n    print(exc)\n    sys.exit(3)\n")
-    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
-    assert proc.returncode == 3, proc.stderr[-2000:]
-    assert "line.zip:ratings.csv has a line longer than 16,777,216 bytes" in proc.stdout
-    assert "Fatal" not in proc.stderr and len(proc.stdout) < 600
+    for _ in range(4):  # the abort at exit came in about 1 run of 8
+        proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+        assert proc.returncode == 3, proc.stderr[-2000:]
+        assert "line.zip:ratings.csv has a line longer than 16,777,216 bytes" in proc.stdout
+        assert "Fatal" not in proc.stderr and len(proc.stdout) < 600
 
 
 # ---------------------------------------------------------------- 9. smaller

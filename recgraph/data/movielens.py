@@ -19,6 +19,8 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -190,6 +192,12 @@ class _MemberStream:
     def __init__(self, path: Path, member: str):
         self.error: DataError | None = None
         self._read = 0
+        self._lock = threading.Lock()
+        self._active = 0  # reads in progress (pyarrow calls read from its own threads)
+        self._stopped = False
+        self._owner = threading.get_ident()
+        self._foreign = False  # read from another thread (pyarrow's) before the data ended
+        self._ended = False
         try:
             self._archive = zipfile.ZipFile(path)
             info = self._archive.getinfo(member)
@@ -203,8 +211,35 @@ class _MemberStream:
                       f"{UNZIP_RATIO_ENV} if the archive is genuine).")
 
     def read(self, size: int = -1) -> bytes:
-        if self.error is not None:
-            return b""
+        with self._lock:
+            if self.error is not None or self._stopped:
+                return b""
+            self._active += 1
+            self._foreign |= threading.get_ident() != self._owner
+        try:
+            block = self._read_block(size)
+            self._ended |= not block
+            return block
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def stop(self, wait_s: float = 5.0) -> None:
+        """End the data for every later read and wait until no read runs: pyarrow may still be
+        reading ahead in its own thread after it gave up, and a thread inside Python while
+        the interpreter exits aborts the process (``PyGILState_Release``)."""
+        with self._lock:
+            self._stopped = True
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._active:
+                    break
+            time.sleep(0.002)
+        if self._foreign and not self._ended:  # it gave up early: let its thread leave Python
+            time.sleep(0.02)  # (the GIL is released only after read returns)
+
+    def _read_block(self, size: int) -> bytes:
         want = self._limit + 1 - self._read if size is None or size < 0 else min(size, self._limit + 1 - self._read)
         try:
             block = self._stream.read(want)
@@ -230,8 +265,10 @@ class _MemberStream:
         return False
 
     def close(self) -> None:
-        self._stream.close()
-        self._archive.close()
+        self.stop()
+        with self._lock:  # no read of pyarrow's may be inside the stream while it closes
+            self._stream.close()
+            self._archive.close()
 
     def __enter__(self):
         return self
