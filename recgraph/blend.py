@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The fit-time search (:func:`recgraph.autotune.select`): ridge and graph re-weighting over a
+#: small grid, each weight over a few values by coordinate ascent, on at most
+#: :data:`SEARCH_MAX_ENTRIES` validation scores (users are sampled down to fit).
+SEARCH_GRID = {"lam": (10.0, 100.0), "edge_power": (0.0, 1.0), "weight_values": (0.0, 0.5, 1.0, 2.0), "rounds": 2}
+SEARCH_MAX_ENTRIES = 8_000_000
+
 
 def interactions(ratings, ids: IdMap, min_rating: float | None) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
     """The log's users x scored items binary matrix (ratings >= ``min_rating``) and, when the log
@@ -114,7 +120,8 @@ def search(ratings, config: "RunConfig", ids: IdMap, show_progress: bool = False
         assert run.corpus is not None
         return aligned(run.corpus.item_ids, run.embeddings, run.corpus.graph, ids)
 
-    params, report = autotune.select(x, {"run": build}, order=order, seed=config.seed)
+    params, report = autotune.select(x, {"run": build}, order=order, seed=config.seed, grid=SEARCH_GRID,
+                                     max_entries=SEARCH_MAX_ENTRIES)
     chosen = replace(options, blend_weights=tuple(params["weights"]), blend_lam=float(params["lam"]),
                      blend_edge_power=float(params["edge_power"]))
     report["seconds"] = round(time.perf_counter() - t, 2)

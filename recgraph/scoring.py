@@ -69,7 +69,7 @@ class ScoringOptions:
     recent_weight: float = 0.0
     recent_count: int = 5
     method: str = "cosine"
-    blend_weights: tuple[float, ...] = (0.5, 1.0, 1.0, 0.25)
+    blend_weights: tuple[float, ...] = (2.0, 0.0, 0.5, 1.0)
     blend_lam: float = 10.0
     blend_edge_power: float = 1.0
     search: bool = False
