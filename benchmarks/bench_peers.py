@@ -10,7 +10,7 @@ implicit``; a benchmark dependency only), and recgraph: the PMI graph -> node2ve
 gensim skip-gram embeddings, ranked exactly by
 
 - ``rg mean+pop``: cosine to the history's mean vector + 0.1 log(1 + count) (issue 18's probe);
-- ``rg tuned``: :mod:`recgraph.user_model` with its build and parameters chosen by
+- ``rg tuned``: :mod:`recgraph.user_model` with its build and parameters (weights, lam, edge_power) chosen by
   :func:`recgraph.autotune.select` on a validation slice of the training log (never the test).
 
 Logs: ml-latest-small turned implicit (every rating is an interaction) with a seeded 20%
