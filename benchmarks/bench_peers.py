@@ -10,7 +10,7 @@ implicit``; a benchmark dependency only), and recgraph: the PMI graph -> node2ve
 gensim skip-gram embeddings, ranked exactly by
 
 - ``rg mean+pop``: cosine to the history's mean vector + 0.1 log(1 + count) (issue 18's probe);
-- ``rg tuned``: :mod:`recgraph.user_model` with its build and parameters chosen by
+- ``rg tuned``: :mod:`recgraph.user_model` with its build and parameters (weights, lam, edge_power) chosen by
   :func:`recgraph.autotune.select` on a validation slice of the training log (never the test).
 
 Logs: ml-latest-small turned implicit (every rating is an interaction) with a seeded 20%
@@ -85,18 +85,22 @@ def recgraph_build(graph: GraphParams, walks: WalkParams, trainer: dict, seed: i
     """A build for :func:`recgraph.autotune.select`: training matrix -> (embeddings, adjacency),
     through recgraph's own graph, walk and trainer stages."""
 
-    def build(x: sp.csr_matrix):
+    def build(x: sp.csr_matrix, embed: bool = True):
+        """(embeddings, adjacency) on ``x``'s columns; ``embed`` False: (None, adjacency), no walks."""
         coo = x.tocoo()
         frame = pd.DataFrame({"userId": coo.row.astype(np.int64), "movieId": coo.col.astype(np.int64),
                               "rating": np.full(coo.nnz, 5.0)})
         g = build_graphs(frame, (graph,))[0]
+        rows = np.repeat(g.item_ids, np.diff(g.indptr))
+        adjacency = sp.csr_matrix((g.weights, (rows, g.item_ids[g.indices])), shape=(x.shape[1],) * 2)
+        if not embed:
+            return None, adjacency
         corpus = walk_graphs((g,), (graph,), walks, seed=seed)
         vectors = np.asarray(get_trainer("gensim", seed=seed, **trainer).fit(corpus.walks[0], g.num_nodes))
         emb = np.zeros((x.shape[1], vectors.shape[1]), np.float32)
         emb[g.item_ids] = vectors
-        rows = np.repeat(g.item_ids, np.diff(g.indptr))
-        adjacency = sp.csr_matrix((g.weights, (rows, g.item_ids[g.indices])), shape=(x.shape[1],) * 2)
         build.stats = {**g.stats(), "walks": list(corpus.walks[0].shape)}
+        build.last = emb
         return emb, adjacency
 
     return build
@@ -161,20 +165,26 @@ def recgraph_mean_pop(seed: int):
     return Scorer("rg mean+pop", fit, scores)
 
 
-def recgraph_tuned(seed: int, report: dict):
+def recgraph_tuned(seed: int, report: dict, reuse: bool = False):
+    """``reuse``: the final model keeps the embeddings trained on the validation slice's fit part
+    (one gensim training per fit); only the graph, W and popularity are refitted on the whole log."""
+
     def fit(train, order):
         builds = {"w1-deg50": recgraph_build(implicit_graph(train), walk_budget(train), TRAINER, seed)}
         params, rep = autotune.select(train, builds, order=order, seed=seed)
         t = time.perf_counter()
         build = builds[params["build"]]
-        emb, adjacency = build(train)
+        if reuse:
+            emb, (_, adjacency) = build.last, build(train, embed=False)
+        else:
+            emb, adjacency = build(train)
         state = user_model.fit(emb, train, adjacency, {k: v for k, v in params.items() if k != "build"})
         rep["final_fit_s"] = round(time.perf_counter() - t, 2)
         rep["graph"] = build.stats
         report.update(rep)
         return state
 
-    return Scorer("rg tuned", fit, lambda state, users: user_model.score(state, CURRENT_TRAIN[users], exclude_seen=False))
+    return Scorer("rg tuned 1-build" if reuse else "rg tuned", fit, lambda state, users: user_model.score(state, CURRENT_TRAIN[users], exclude_seen=False))
 
 
 CURRENT_TRAIN: sp.csr_matrix = sp.csr_matrix((0, 0))
@@ -212,7 +222,7 @@ def run_log(name: str, args) -> dict:
     tuned_report: dict = {}
     methods = [baseline("most-popular"), baseline("item-knn"), baseline("ease", lam=args.ease_lambda, max_gb=args.ease_gb),
                implicit_model("als"), implicit_model("bpr"), recgraph_mean_pop(args.seed),
-               recgraph_tuned(args.seed, tuned_report)]
+               recgraph_tuned(args.seed, tuned_report), recgraph_tuned(args.seed, {}, reuse=True)]
     for m in methods:
         if args.only and m.name not in args.only:
             continue
