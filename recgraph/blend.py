@@ -5,8 +5,8 @@ catalogue (the items with a vector, then popular ones without) and fits the user
 log's interactions. :func:`search` is the fit-time selection: a validation slice carved from
 the training log (:func:`recgraph.autotune.holdout`: each user's latest items when the log has
 time, else a seeded share), a graph, walks and embeddings trained on the rest with the run's
-own configuration, and the blend's weights, ridge and graph re-weighting chosen there
-(:func:`recgraph.autotune.select`). Nothing here sees a test split.
+own configuration (the pipeline's build, passed in), and the blend's weights, ridge and graph
+re-weighting chosen there (:func:`recgraph.autotune.select`). Nothing here sees a test split.
 """
 
 from __future__ import annotations
@@ -78,27 +78,25 @@ def aligned(item_ids: np.ndarray, embeddings: np.ndarray, graph, ids: IdMap) -> 
     return vectors, adjacency
 
 
-def fit_user_model(ratings, result, ids: IdMap, options) -> dict:
-    """The user model (:func:`recgraph.user_model.fit`) of a fitted run (``result``:
-    :class:`recgraph.pipeline.TrainResult`) with ``options``' ridge, graph re-weighting and weights."""
+def fit_user_model(ratings, corpus, embeddings: np.ndarray, ids: IdMap, options) -> dict:
+    """The user model (:func:`recgraph.user_model.fit`) of a fitted run (its walk ``corpus`` and
+    ``embeddings``) on ``ids``' columns, with ``options``' ridge, graph re-weighting and weights."""
     from . import user_model
 
     x, _ = interactions(ratings, ids, options.history_min_rating)
-    corpus = result.corpus
-    assert corpus is not None  # a fitted run always has its corpus
-    vectors, adjacency = aligned(corpus.item_ids, result.embeddings, corpus.graph, ids)
+    vectors, adjacency = aligned(corpus.item_ids, embeddings, corpus.graph, ids)
     return user_model.fit(vectors, x, adjacency, {"weights": options.blend_weights, "lam": options.blend_lam,
                                                   "edge_power": options.blend_edge_power})
 
 
-def search(ratings, config: "RunConfig", ids: IdMap, show_progress: bool = False) -> tuple["RunConfig", dict]:
+def search(ratings, config: "RunConfig", ids: IdMap, build) -> tuple["RunConfig", dict]:
     """Choose the blend's weights, ridge and graph re-weighting on a validation slice of
-    ``ratings`` (the run's own graph, walks and trainer, fitted on the rest of the log).
+    ``ratings``: ``build(part_of_the_log)`` returns ``(item_ids, embeddings, primary graph)``
+    fitted on the log without the held-out pairs (the run's own graph, walks and trainer).
 
     Returns ``config`` with the chosen values in its scoring, and the validation report.
     """
     from . import autotune
-    from .pipeline import train
 
     t = time.perf_counter()
     options = config.scoring
@@ -108,19 +106,16 @@ def search(ratings, config: "RunConfig", ids: IdMap, show_progress: bool = False
     cols = ids.columns(frame["movieId"].to_numpy(np.int64))
     n_cols = len(ids.item_ids)
 
-    def build(x_fit: sp.csr_matrix):
+    def slice_build(x_fit: sp.csr_matrix):
         # The log without the held-out pairs (every rating of a held-out user-item pair).
         held = (x - x_fit).tocoo()
         held_keys = held.row[held.data > 0].astype(np.int64) * n_cols + held.col[held.data > 0]
         keys = users.astype(np.int64) * n_cols + np.where(cols >= 0, cols, 0)
         drop = (cols >= 0) & np.isin(keys, held_keys)
-        part = replace(ratings, ratings=frame[~drop].reset_index(drop=True))
-        run = train(part, None, config=config.replace(scoring=replace(options, method="cosine", search=False)),
-                    show_progress=show_progress)
-        assert run.corpus is not None
-        return aligned(run.corpus.item_ids, run.embeddings, run.corpus.graph, ids)
+        item_ids, vectors, graph = build(replace(ratings, ratings=frame[~drop].reset_index(drop=True)))
+        return aligned(item_ids, vectors, graph, ids)
 
-    params, report = autotune.select(x, {"run": build}, order=order, seed=config.seed, grid=SEARCH_GRID,
+    params, report = autotune.select(x, {"run": slice_build}, order=order, seed=config.seed, grid=SEARCH_GRID,
                                      max_entries=SEARCH_MAX_ENTRIES)
     chosen = replace(options, blend_weights=tuple(params["weights"]), blend_lam=float(params["lam"]),
                      blend_edge_power=float(params["edge_power"]))

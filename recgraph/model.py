@@ -98,31 +98,11 @@ class Recommender:
         graph directory written by ``recgraph graph``) the graph is read from it and ``log``
         may be None. Returns self.
         """
-        from . import blend
-        from .log_source import load_log_source
         from .pipeline import train
 
-        config = self.resolve()
-        options = config.scoring
-        if options.method == "blend":
-            if graph is not None:
-                raise ParameterError("Scoring method 'blend' learns from the log's interactions; pass the log "
-                                     "(a graph directory alone is not enough).")
-            log = load_log_source(log, log_options or None)  # read once: training and the user model share it
-        result = train(log, None, config=config, show_progress=self.show_progress, graph=graph,
+        result = train(log, None, config=self.resolve(), show_progress=self.show_progress, graph=graph,
                        log=log_options or None)
-        state = self._state_from_result(result)
-        user_model = None
-        if options.method == "blend":
-            ids = IdMap(with_popular(state["item_ids"], state["embeddings"], state["likes"], state["popular"])[0])
-            if options.search:
-                config, report = blend.search(log, config, ids, self.show_progress)
-                result.config = config
-                result.manifest["config"]["scoring"] = config.scoring.to_dict()
-                result.manifest["validation"] = report
-            user_model = blend.fit_user_model(log, result, ids, config.scoring)
-        self._set_state(**state, config=result.config, manifest=result.manifest, timings=result.timings_s,
-                        user_model=user_model)
+        self._set_from_result(result)
         return self
 
     @staticmethod
@@ -137,7 +117,7 @@ class Recommender:
 
     def _set_from_result(self, result) -> None:
         self._set_state(**self._state_from_result(result), config=result.config, manifest=result.manifest,
-                        timings=result.timings_s)
+                        timings=result.timings_s, user_model=result.user_model)
 
     def _set_state(self, *, item_ids, embeddings, likes, titles, genres, popular, catalogue, config, manifest,
                    timings, user_model: dict | None = None) -> None:

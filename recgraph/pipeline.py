@@ -67,6 +67,8 @@ class TrainResult:
     corpus: WalkCorpus | None = None
     config: RunConfig | None = None
     items: ItemCatalog | None = None
+    #: The "blend" scoring's fitted user model (:mod:`recgraph.user_model`), else None.
+    user_model: dict | None = None
 
 
 
@@ -79,6 +81,9 @@ class TrainingInputs:
     items: ItemCatalog
     data: dict
     timings_s: dict = field(default_factory=dict)
+    #: The log itself (None when the graph was read from a graph directory): the "blend"
+    #: scoring's user model learns from its interactions.
+    ratings: Ratings | None = None
 
 
 class _Stopwatch:
@@ -133,7 +138,7 @@ def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str
         record = data_summary(ratings, log)
         _lap(timings, "graph", t)
     corpus = walk_graphs(graphs, config.views, config.walks, seed=walk_seed, timings=timings)
-    return TrainingInputs(corpus, items, record, dict(timings)), config
+    return TrainingInputs(corpus, items, record, dict(timings), None if graph is not None else ratings), config
 
 
 def _lap(timings: dict, name: str, since: float) -> float:
@@ -178,6 +183,9 @@ def train(
         raise ParameterError(f"config must be a RunConfig (see recgraph.config.resolve_config); got {config!r}.")
     if out_dir is not None:
         out_dir = check_output_dir(out_dir)
+    if graph is not None and config.scoring.method == "blend":
+        raise ParameterError("Scoring method 'blend' learns from the log's interactions, and a graph directory "
+                             "holds none; train with --data (or scoring method 'cosine').")
     trainer = _make_trainer(config, show_progress)  # an unknown backend or parameter fails before any work
     stages = _progress(4, "load", show_progress)
     clock = _Stopwatch()
@@ -234,27 +242,58 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
     if "loss" in history:  # one value per epoch, at the top level (not twice)
         manifest["loss"] = history.pop("loss")
     manifest.update(extra_manifest or {})
+    item_ids = corpus.item_ids
+    rows = inputs.items.rows(item_ids)
+    likes, popular = inputs.items.likes[rows], inputs.items.popular_rows()
+    user_model = None
+    if config.scoring.method == "blend":
+        config, user_model = _fit_blend(inputs, config, embeddings, likes, popular, manifest, trainer)
+        t = clock.lap("user_model", t)
     result = TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
-                         clock.timings, corpus, config, inputs.items)
+                         clock.timings, corpus, config, inputs.items, user_model)
     if out_dir is not None:
         def final_timings() -> dict:
             clock.lap("index", t)
             clock.total()
             return clock.timings
 
-        item_ids = corpus.item_ids
-        rows = inputs.items.rows(item_ids)
         titles, genres = inputs.items.metadata(item_ids)
-        result.manifest = write_fitted(out_dir, item_ids=item_ids, embeddings=embeddings,
-                                       likes=inputs.items.likes[rows], titles=titles, genres=genres,
-                                       popular=inputs.items.popular_rows(),
+        result.manifest = write_fitted(out_dir, item_ids=item_ids, embeddings=embeddings, likes=likes, titles=titles,
+                                       genres=genres, popular=popular,
                                        catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)),
-                                       config=config, manifest=manifest, final_timings=final_timings)
+                                       config=config, manifest=manifest, final_timings=final_timings,
+                                       user_model=user_model)
     else:
         clock.total()
     _advance(stages, "done")
     stages.close()
     return result
+
+
+def _fit_blend(inputs: TrainingInputs, config: RunConfig, embeddings, likes, popular, manifest: dict,
+               trainer) -> tuple[RunConfig, dict]:
+    """The "blend" scoring's user model on the run's scored catalogue (:mod:`recgraph.blend`);
+    with ``search``, its settings are chosen first on a validation slice of the log, each
+    candidate trained with this run's graph, walks and trainer (recorded under ``validation``)."""
+    from . import blend
+    from .scoring import IdMap, with_popular
+
+    ratings = inputs.ratings
+    if ratings is None:
+        raise ParameterError("Scoring method 'blend' learns from the log's interactions, and a graph directory "
+                             "holds none; train with --data (or scoring method 'cosine').")
+    ids = IdMap(with_popular(inputs.corpus.item_ids, embeddings, likes, popular)[0])
+    if config.scoring.search:
+        def build(part: Ratings):
+            graphs = build_graphs(part, config.views)
+            corpus = walk_graphs(graphs, config.views, config.walks, seed=stage_seeds(config.seed).walks)
+            vectors, _ = fit_embeddings(trainer, corpus)
+            return corpus.item_ids, vectors, corpus.graph
+
+        config, report = blend.search(ratings, config, ids, build)
+        manifest["config"] = config.to_dict()
+        manifest["validation"] = report
+    return config, blend.fit_user_model(ratings, inputs.corpus, embeddings, ids, config.scoring)
 
 
 #: Manifest keys :func:`recgraph.artifact.write_artifact` sets itself.
