@@ -348,6 +348,9 @@ def write_artifact(
         likes = likes.astype(np.int64)
     elif scoring.needs_likes:
         raise ParameterError("A popularity_weight > 0 or fallback 'popular' needs the items' likes.")
+    if scoring.method == "blend" and user_model is None:
+        raise ParameterError("Scoring method 'blend' needs its fitted user model; fit it (recgraph.pipeline.train "
+                             "does) or record scoring method 'cosine'.")
     popular_rows = None
     if popular is not None:
         popular_rows = sorted(((int(m), str(t), int(n)) for m, t, n in popular), key=lambda r: (-r[2], r[0]))

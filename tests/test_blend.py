@@ -1,0 +1,119 @@
+"""The "blend" scoring end to end on built logs: fitted in the one training path, chosen on a
+validation slice, saved with the artifact and answered the same by the model and the index."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recgraph import Recommender
+from recgraph.blend import interactions
+from recgraph.errors import ArtifactError, ParameterError
+from recgraph.index import ItemIndex
+from recgraph.scoring import IdMap, Scorer, ScoringOptions
+
+
+def clustered_log(n_users: int = 120, n_clusters: int = 4, per_cluster: int = 15, seed: int = 0) -> pd.DataFrame:
+    """Users who each like items of one cluster (and a few others): co-occurrence follows the
+    clusters, so a model that learns the log ranks a user's own cluster first. Implicit, timed."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_users):
+        cluster = user % n_clusters
+        own = cluster * per_cluster + rng.choice(per_cluster, size=8, replace=False)
+        other = rng.choice(n_clusters * per_cluster, size=2, replace=False)
+        for t, item in enumerate(np.concatenate([own, other])):
+            rows.append((user, int(item) + 1, 1000 * user + t))
+    frame = pd.DataFrame(rows, columns=["user", "item", "ts"]).drop_duplicates(["user", "item"])
+    return frame.reset_index(drop=True)
+
+
+SMALL = {"graph": {"min_rating": 0.0, "min_weight": 0.0, "max_degree": 20}, "walks": {"num_walks": 5},
+         "trainer": {"dim": 8, "epochs": 2}}
+LOG = {"user_col": "user", "item_col": "item", "time_col": "ts"}
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    model = Recommender(preset="tuned", seed=3, **SMALL).fit(clustered_log(), **LOG)
+    out = tmp_path_factory.mktemp("blend") / "artifact"
+    model.save(out)
+    return model, out
+
+
+def test_the_search_is_recorded_and_its_choice_applied(searched):
+    model, out = searched
+    options = model.config_.scoring
+    assert options.method == "blend" and options.search is True
+    report = model.manifest_["validation"]
+    chosen = report["chosen"]
+    # The values the search chose are the ones the model scores with, and the manifest says so.
+    assert list(options.blend_weights) == chosen["weights"] and options.blend_lam == chosen["lam"]
+    assert options.blend_edge_power == chosen["edge_power"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["scoring"]["blend_weights"] == chosen["weights"]
+    assert manifest["validation"]["chosen"]["recall@20"] == chosen["recall@20"]
+    assert report["validation_users"] > 0 and "user_model.npz" in manifest["files"]
+
+
+def test_the_artifact_answers_the_blend_as_the_model(searched):
+    model, out = searched
+    index = ItemIndex.load(out)
+    histories = [[1, 2, 3], [16, 17], [40, 41, 42, 43], [], [999]]
+    ids, scores = model.recommend(histories, n=6)
+    assert np.array_equal(index.recommend_many(histories, 6)[0], ids)
+    for row, history in enumerate(histories[:3]):
+        hits = index.recommend(history, k=6)
+        assert [h.movie_id for h in hits] == ids[row].tolist()
+        assert np.allclose([h.score for h in hits], scores[row])
+    # A loaded model answers the same.
+    again = Recommender.load(out)
+    assert np.array_equal(again.recommend(histories, n=6)[0], ids)
+    # tuned has the popular fallback: a user with nothing known still gets the most liked items.
+    assert (ids[3] >= 0).all() and (ids[4] >= 0).all()
+
+
+def test_the_blend_ranks_a_users_own_cluster_first(searched):
+    model, _ = searched
+    ids, _ = model.recommend([[1, 2, 3, 4], [31, 32, 33, 34]], n=5)
+    assert np.all((ids[0] >= 1) & (ids[0] <= 15))  # cluster 0: items 1-15
+    assert np.all((ids[1] >= 31) & (ids[1] <= 45))  # cluster 2: items 31-45
+
+
+def test_blend_without_a_user_model_is_refused():
+    with pytest.raises(ParameterError, match="needs a fitted user model"):
+        Scorer(np.eye(3), np.ones(3), ScoringOptions(method="blend"))
+    with pytest.raises(ParameterError, match="blend_weights must be 4 numbers"):
+        ScoringOptions(blend_weights=(0, 0, 0, 0))
+
+
+def test_a_graph_directory_cannot_fit_a_blend(tmp_path):
+    with pytest.raises(ParameterError, match="graph directory holds none"):
+        Recommender(preset="tuned").fit(None, graph=tmp_path)
+
+
+def test_a_tampered_user_model_is_one_sentence(searched, tmp_path):
+    import shutil
+
+    _, out = searched
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "user_model.npz").write_bytes(b"not a zip")
+    with pytest.raises(ArtifactError, match="user_model.npz"):
+        ItemIndex.load(copy, verify=False)
+    with pytest.raises(ArtifactError, match="user_model.npz"):
+        ItemIndex.load(copy)  # the checksum catches it first
+
+
+def test_interactions_keep_each_pairs_latest_time():
+    from recgraph.data import load_log
+
+    frame = pd.DataFrame({"user": [1, 1, 1, 2], "item": [10, 20, 10, 20], "ts": [5, 1, 9, 3]})
+    ratings = load_log(frame, user_col="user", item_col="item", time_col="ts")
+    x, order = interactions(ratings, IdMap(np.array([10, 20])), None)
+    assert x.toarray().tolist() == [[1, 1], [0, 1]]
+    # user 1's item 10 was seen last (time 9): it holds the highest rank of that user's pairs.
+    assert order is not None and order[0, 0] > order[0, 1]
