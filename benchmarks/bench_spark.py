@@ -4,8 +4,8 @@
         [--data /work/synth/ml1m /work/synth/ml5m /work/synth/ml25m] [--repeat 1] \\
         [--driver-memory 8g] [--shuffle-partitions 64] [--min-rating 5] [--min-weight 10]
 
-Each run is its own process under ``/usr/bin/time -v`` (wall time, peak RSS), so nothing is
-cached between runs and the JVM's start is counted, as a user would see it:
+Each run is its own process under ``/usr/bin/time -v`` (``measure.run_timed``: wall time, peak
+RSS), so nothing is cached between runs and the JVM's start is counted, as a user would see it:
 
 - numpy: ``recgraph.data.load_movielens`` + ``recgraph.graph.build_item_graph`` (one process).
 - spark: ``recgraph.engines.spark.build_graph_spark`` with ``local[2]`` into a temporary graph
@@ -14,21 +14,22 @@ cached between runs and the JVM's start is counted, as a user would see it:
   process and its waited-for children, not their sum) is the JVM's peak: the whole Spark job
   runs inside it in local mode. The Python side stays ~100 MB.
 
-Printed per log and engine: median wall seconds, peak RSS, nodes and edges (which must be
-equal between engines), and for Spark the failed-task count from Spark's status tracker.
+Printed per log and engine, as a Markdown table: median wall seconds, largest peak RSS, nodes
+and edges (which must be equal between engines), and for Spark the failed-task count from
+Spark's status tracker. ``--data`` also takes a MovieLens zip (ml-latest-small for a quick
+check); a synthetic log's directory must hold its ``DONE`` marker.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import median, print_table, run_timed
 
 DEFAULT_DATA = ["/work/synth/ml1m", "/work/synth/ml5m", "/work/synth/ml25m"]
 
@@ -79,19 +80,16 @@ def worker_spark(data: str, view: dict, driver_memory: str, partitions: int) -> 
 
 def run_one(engine: str, data: str, args) -> dict:
     view = {"min_rating": args.min_rating, "min_weight": args.min_weight}
-    cmd = ["/usr/bin/time", "-v", sys.executable, __file__, "--worker", engine, "--data", data,
+    cmd = [sys.executable, __file__, "--worker", engine, "--data", data,
            "--min-rating", str(args.min_rating), "--min-weight", str(args.min_weight),
            "--driver-memory", args.driver_memory, "--shuffle-partitions", str(args.shuffle_partitions)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    result_line = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not result_line:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise SystemExit(f"{engine} on {data} failed (exit {proc.returncode}):\n{tail}")
+    run = run_timed(cmd)
+    result_line = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    if not run.ok or not result_line or run.peak_mib is None:
+        tail = "\n".join(run.stderr.strip().splitlines()[-8:])
+        raise SystemExit(f"{engine} on {data} failed (exit {run.returncode}):\n{tail}")
     out = json.loads(result_line[-1][len("RESULT "):])
-    out.update(engine=engine, data=data, wall_s=round(wall, 2), peak_rss_gb=round(int(rss.group(1)) / 2**20, 2),
+    out.update(engine=engine, data=data, wall_s=round(run.wall_s, 2), peak_rss_gb=round(run.peak_mib / 1024, 2),
                view=view)
     return out
 
@@ -117,36 +115,39 @@ def main(argv=None) -> int:
         print("RESULT " + json.dumps(result), flush=True)
         return 0
     for data in args.data:
-        if not (Path(data) / "DONE").exists():
+        if Path(data).is_dir() and not (Path(data) / "DONE").exists():
             raise SystemExit(f"{data}/DONE is missing: wait for the synthetic log (benchmarks/synth_log.py).")
     runs = []
     print(f"graph: ratings >= {args.min_rating:g}, weight >= {args.min_weight:g}; spark local[2], "
           f"driver {args.driver_memory}, shuffle partitions {args.shuffle_partitions}; "
           f"median of {args.repeat}; peak RSS = largest process (time -v)", flush=True)
-    print(f"{'log':<22} {'rows':>11} {'engine':<6} {'wall s':>8} {'peak GB':>8} {'nodes':>8} {'edges':>11}  notes")
+    rows, notes_after = [], []
     for data in args.data:
         per_engine = {}
         for engine in args.engines:
             reps = [run_one(engine, data, args) for _ in range(args.repeat)]
             runs.extend(reps)
             best = reps[0]
-            wall = statistics.median(r["wall_s"] for r in reps)
+            per_engine[engine] = (best, median(r["wall_s"] for r in reps))
             rss = max(r["peak_rss_gb"] for r in reps)
-            per_engine[engine] = best
             if engine == "spark":
-                notes = (f"build {statistics.median(r['build_s'] for r in reps):.1f} s, JVM start "
+                notes = (f"build {median(r['build_s'] for r in reps):.1f} s, JVM start "
                          f"{best['start_s']:.1f} s, failed tasks {sum(r['failed_tasks'] for r in reps)}, "
                          f"stage retries {max(r['stage_retries'] for r in reps)}")
             else:
                 notes = f"load {best['load_s']:.1f} s, graph {best['graph_s']:.1f} s"
-            print(f"{Path(data).name:<22} {best['rows']:>11,} {engine:<6} {wall:>8.1f} {rss:>8.2f} "
-                  f"{best['nodes']:>8,} {best['edges']:>11,}  {notes}", flush=True)
+            rows.append([Path(data).name, f"{best['rows']:,}", engine, f"{per_engine[engine][1]:.1f}", f"{rss:.2f}",
+                         f"{best['nodes']:,}", f"{best['edges']:,}", notes])
+            print(f"  {rows[-1][0]} {engine}: {rows[-1][3]} s", file=sys.stderr, flush=True)
         if len(per_engine) == 2:
-            a, b = per_engine["numpy"], per_engine["spark"]
+            (a, a_wall), (b, b_wall) = per_engine["numpy"], per_engine["spark"]
             same = (a["nodes"], a["edges"]) == (b["nodes"], b["edges"])
-            print(f"{'':<22} {'':>11} {'':<6} nodes/edges equal: {same}; spark/numpy wall "
-                  f"{statistics.median(r['wall_s'] for r in runs if r['data'] == data and r['engine'] == 'spark') / max(statistics.median(r['wall_s'] for r in runs if r['data'] == data and r['engine'] == 'numpy'), 1e-9):.1f}x",
-                  flush=True)
+            notes_after.append(f"{Path(data).name}: nodes/edges equal: {same}; "
+                               f"spark/numpy wall {b_wall / max(a_wall, 1e-9):.1f}x")
+    print_table(["log", "rows", "engine", "wall s", "peak GB", "nodes", "edges", "notes"], rows,
+                align="lrlrrrrl")
+    for line in notes_after:
+        print(line)
     if args.json:
         args.json.write_text(json.dumps(runs, indent=2) + "\n")
     return 0

@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from recgraph.data import load_movielens
-from recgraph.graph import build_item_graph
-from recgraph.walks import node2vec_walks
+from recgraph.data import load_movielens  # noqa: E402 (after the sys.path and KERAS_BACKEND set-up)
+from recgraph.graph import build_item_graph  # noqa: E402 (after the sys.path and KERAS_BACKEND set-up)
+from recgraph.walks import node2vec_walks  # noqa: E402 (after the sys.path and KERAS_BACKEND set-up)
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small.zip"
 DOCUMENT_LOSS = [2.1005, 1.7545, 1.6827, 1.6522, 1.6343, 1.6209, 1.6084, 1.5952, 1.5807, 1.5650]

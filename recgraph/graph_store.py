@@ -30,7 +30,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import ContextManager, Iterable, Iterator, Protocol
+from typing import ContextManager, Iterable, Iterator, Literal, Protocol, overload
 
 import numpy as np
 
@@ -342,7 +342,12 @@ def file_records(root: Path) -> dict:
     return out
 
 
+@overload
+def _read_manifest(path: Path, strict: Literal[True] = ...) -> dict: ...
+@overload
+def _read_manifest(path: Path, strict: bool) -> dict | None: ...
 def _read_manifest(path: Path, strict: bool = True) -> dict | None:
+    """The graph manifest of ``path``; a refusal when ``strict``, else None where it is not one."""
     where = path / MANIFEST_FILE
     try:
         if where.stat().st_size > MAX_MANIFEST_BYTES:

@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from recgraph.data import load_movielens, parse_movies, parse_ratings
+from recgraph.data import load_log, load_movielens, parse_movies, parse_ratings
 from recgraph.errors import DataError
 
 MOVIES = b"movieId,title,genres\n1,A (2000),Drama\n2,B (2001),Comedy\n"
@@ -36,6 +36,19 @@ def test_archive_with_nested_folder(tmp_path):
         zf.writestr("deep/movies.csv", MOVIES.decode())
     data = load_movielens(path)
     assert data.ratings["movieId"].tolist() == [2]
+
+
+def test_archive_without_its_rating_column_is_an_implicit_log(tmp_path):
+    # rating_col=None asks for no rating column; this used to fail in the MovieLens range check.
+    path = tmp_path / "custom.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ratings.csv", "userId,movieId,rating\n3,2,1.0\n3,1,9.0\n")
+        zf.writestr("movies.csv", MOVIES.decode())
+    data = load_log(path, rating_col=None)
+    assert data.implicit
+    assert data.ratings["movieId"].tolist() == [2, 1]
+    with pytest.raises(DataError, match="rating 9 is outside"):
+        load_log(path)
 
 
 @pytest.mark.parametrize(

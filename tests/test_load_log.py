@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from recgraph.data import (IMPLICIT_RATING, LOG_FLAGS, Ratings, add_log_arguments, check_rating_options,
-                           load, load_log, load_movielens, log_options)
+                           load, load_log, log_options)
 from recgraph.errors import DataError, ParameterError
 
 CUSTOM = {"user_col": "uid", "item_col": "sku", "time_col": "ts"}

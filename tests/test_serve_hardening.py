@@ -23,11 +23,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from fastapi.testclient import TestClient
-from test_serve import REPO, ServerProcess, free_port, make_artifact, switch_symlink
+from fastapi.testclient import TestClient  # noqa: E402 (after the importorskip calls)
+from test_serve import REPO, ServerProcess, free_port, make_artifact, switch_symlink  # noqa: E402 (after the importorskip calls)
 
-from recgraph.serve.app import create_app
-from recgraph.serve.reloader import IndexHolder
+from recgraph.serve.app import create_app  # noqa: E402 (after the importorskip calls)
+from recgraph.serve.reloader import IndexHolder  # noqa: E402 (after the importorskip calls)
 
 JSON = {"content-type": "application/json"}
 

@@ -11,7 +11,7 @@ the pre-pyarrow loader accepted (``"2.0"`` as an id, surrounding spaces).
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Callable
+from typing import Callable, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from ..errors import DataError, excerpt
 
 Where = Callable[[int], str]
-ArrowColumn = pa.Array | pa.ChunkedArray
+ArrowColumn: TypeAlias = pa.Array | pa.ChunkedArray
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Floats at or beyond this magnitude do not hold every integer exactly.
 _EXACT_FLOAT = 2.0**53
@@ -42,7 +42,7 @@ def _decoded(values: ArrowColumn, column: str, where: Where) -> ArrowColumn:
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if values.null_count:
-        row = _first(pc.is_null(values).to_numpy(zero_copy_only=False))
+        row = int(np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))[0])  # null_count > 0
         raise DataError(f"{where(row)}: {column} is empty (null); every row needs a value.")
     return values
 
@@ -164,7 +164,7 @@ def to_seconds(values: ArrowColumn, column: str, where: Where) -> np.ndarray:
             if row is None:
                 return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
         else:
-            row = _first(~integral)
+            row = int(np.flatnonzero(~integral)[0])  # not all integral
         raise DataError(f"{where(row)}: {column} {excerpt(raw.iloc[row])} is not an integer "
                         "(Unix seconds) or an ISO-8601 date and time.")
     return to_int64(values, column, where)

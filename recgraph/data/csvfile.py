@@ -47,7 +47,13 @@ class CsvFile:
 
     def _open(self):
         # A path goes to pyarrow as is: it reads (and un-gzips) it in native code.
-        return self.path if self.path is not None else self.opener()
+        return self.path if self.path is not None else self._stream()
+
+    def _stream(self) -> BinaryIO:
+        # Only for a CsvFile without a path, which its constructors give an opener.
+        if self.opener is None:
+            raise TypeError(f"CsvFile {self.label!r} has neither a path nor an opener.")
+        return self.opener()
 
     def header(self, expected: tuple[str, ...]) -> list[str]:
         """The column names of line 1; an empty file is one sentence naming ``expected``."""
@@ -55,7 +61,7 @@ class CsvFile:
             with pa.input_stream(self.path) as stream:
                 head = stream.read(HEADER_BYTES)
         else:
-            with self.opener() as stream:
+            with self._stream() as stream:
                 head = stream.read(HEADER_BYTES)
                 _raise_stream_error(stream)
         if not head.strip():

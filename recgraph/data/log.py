@@ -138,7 +138,7 @@ def make_ratings(user: np.ndarray, item: np.ndarray, rating: np.ndarray | None,
     ``movies`` None: every item of the log is named ``"item <id>"`` and ``has_titles`` is False.
     """
     implicit = rating is None
-    if implicit:
+    if rating is None:
         rating = np.full(len(user), IMPLICIT_RATING, dtype=np.float64)
     keep = duplicate_mask(user, item, rating, timestamp)
     data = {USER: user, ITEM: item, RATING: rating}

@@ -110,11 +110,13 @@ def read_movielens(path: Path, text: str, columns: dict | None = None, items=Non
                 f"{path.name}; the file is corrupt or a different version (delete it and retry)."
             )
     log, names = read_log_csv(ratings_csv, names_wanted, require_rating=True)
-    check_movielens_range(log.rating, ratings_csv.label)
+    if log.rating is not None:  # None: the caller asked for no rating column (an implicit log)
+        check_movielens_range(log.rating, ratings_csv.label)
     if items is not None:
 
         movies = read_items(items, names["item_col"])
     else:
+        assert movies_csv is not None  # items is None, so movies.csv was found or refused
         movies = read_items_csv(movies_csv, id_name="movieId")
     ratings = make_ratings(log.user, log.item, log.rating, log.timestamp, movies,
                            source=text, md5=md5, columns=names, has_titles=True)
@@ -312,6 +314,7 @@ _download = download  # the pre-package name
 def parse_ratings(payload: bytes, label: str = "ratings.csv") -> pd.DataFrame:
     """Parse and validate a ratings CSV (``userId,movieId,rating[,timestamp]``)."""
     log, _ = read_log_csv(CsvFile.from_bytes(payload, label), dict(DEFAULT_COLUMNS), require_rating=True)
+    assert log.rating is not None  # require_rating: a log without ratings was refused
     check_movielens_range(log.rating, label)
     return _frame(log)
 

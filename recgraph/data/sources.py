@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from .tables import LogColumns, read_log_csv, read_log_frame, read_log_parquet
 
 logger = logging.getLogger(__name__)
 
-Source = str | os.PathLike | pd.DataFrame | None
+Source: TypeAlias = str | os.PathLike | pd.DataFrame | None
 
 
 def load_log(source: Source = None, *, user_col: str = "userId", item_col: str = "movieId",
@@ -154,7 +155,7 @@ def _columns_md5(log: LogColumns) -> str:
     digest = hashlib.md5()
     for values in (log.user, log.item, log.rating, log.timestamp):
         if values is not None:
-            digest.update(np.ascontiguousarray(values).view(np.uint8))
+            digest.update(np.ascontiguousarray(values).view(np.uint8).data)
     return digest.hexdigest()
 
 
