@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from recgraph import autotune
 from recgraph.evaluation.baselines import BaselineTooLarge, make_baseline
 from recgraph.evaluation.interactions import Interactions
-from recgraph.evaluation.metrics import ndcg, recall, top_k
+from recgraph.evaluation.metrics import hit_rate, ndcg, recall, top_k
 
 ML_SMALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small.zip"
 K = 20
@@ -180,7 +180,7 @@ def evaluate(scorer: Scorer, train, test, order, users, repeat: int = 1) -> dict
         model = scorer._fit(train, order)
         times.append(time.perf_counter() - t)
     block = max(1, 30_000_000 // train.shape[1])
-    rec, nd = [], []
+    rec, nd, hr10, nd10 = [], [], [], []
     for lo in range(0, len(users), block):
         u = users[lo:lo + block]
         if scorer._top is not None:
@@ -189,7 +189,10 @@ def evaluate(scorer: Scorer, train, test, order, users, repeat: int = 1) -> dict
             top = top_k(np.asarray(scorer._scores(model, u), dtype=np.float64), K, exclude=train[u])
         rec.append(recall(top, test[u], K))
         nd.append(ndcg(top, test[u], K))
+        hr10.append(hit_rate(top[:, :10], test[u], 10))
+        nd10.append(ndcg(top[:, :10], test[u], 10))
     return {"recall@20": float(np.concatenate(rec).mean()), "ndcg@20": float(np.concatenate(nd).mean()),
+            "hr@10": float(np.concatenate(hr10).mean()), "ndcg@10": float(np.concatenate(nd10).mean()),
             "fit_s": round(statistics.median(times), 2), "fit_runs_s": [round(x, 2) for x in times]}
 
 
@@ -259,8 +262,8 @@ def table(results: dict) -> str:
 def validation_table(results: dict) -> str:
     """recgraph tuned's choice per log: the manifest's ``validation`` report and ``config.scoring``."""
     lines = ["| log | validation Recall@20, chosen | alone on validation: embedding / subspace / graph / popularity "
-             "| chosen λ, edge_power, weights (emb, sub, graph, pop) | test Recall@20 | fit + save s | ALS fit s | ratio |",
-             "|---|---:|---|---|---:|---:|---:|---:|"]
+             "| chosen λ, edge_power, weights (emb, sub, graph, pop) | test Recall@20 | fit + save s (search s) | ALS fit s "
+             "| ratio |", "|---|---:|---|---|---:|---:|---:|---:|"]
     for log, r in results.items():
         rep, m = r.get("recgraph") or {}, r["methods"]
         if "scoring" not in rep:
@@ -271,10 +274,10 @@ def validation_table(results: dict) -> str:
         alone_cell = " / ".join(f"{alone[c]:.3f}" if isinstance(alone.get(c), (int, float)) else "?"
                                 for c in ("embedding", "subspace", "graph", "popularity")) if alone else "—"
         rg, als = m.get("recgraph tuned", {}), m.get("implicit-als", {})
-        ratio = f"{rg['fit_s'] / als['fit_s']:.0f}×" if rg.get("fit_s") and als.get("fit_s") else "—"
+        ratio = f"{rg['fit_s'] / als['fit_s']:.1f}×" if rg.get("fit_s") and als.get("fit_s") else "—"
         lines.append(f"| {log} | {chosen if chosen is None else f'{chosen:.4f}'} | {alone_cell} | {s['blend_lam']:g}, "
                      f"{s['blend_edge_power']:g}, ({', '.join(f'{w:g}' for w in s['blend_weights'])}) | "
-                     f"{rg.get('recall@20', float('nan')):.4f} | {rg.get('fit_s', '—')} | {als.get('fit_s', '—')} | {ratio} |")
+                     f"{rg.get('recall@20', float('nan')):.4f} | {rg.get('fit_s', '—')} ({val.get('seconds', '—')}) | {als.get('fit_s', '—')} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -292,10 +295,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     load_start = [round(x, 2) for x in os.getloadavg()]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with WORKDIR:
         results = {log: run_log(log, args) for log in args.logs.split(",")}
     meta = {"command": " ".join(sys.argv), "machine": f"{platform.node()} {platform.processor()} "
-            f"({os.cpu_count()} cores)", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            f"({os.cpu_count()} cores)", "started": started,
+            "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_average_at_start": load_start, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
     print(table(results))
     print()
