@@ -1,22 +1,25 @@
 """recgraph against what a practitioner would use instead, on logs of several shapes (issue 18).
 
     python -m benchmarks.bench_peers [--logs ml-random,ml-last,checkins,music,movies1m] [--scale 0.25]
-                                      [--max-eval-users 5000] [--out peers.json]
+                                      [--max-eval-users 5000] [--repeat 1] [--only NAMES] [--out peers.json]
 
 One split per log, one evaluator: every method ranks the whole catalogue minus the user's
 training items, Recall@20 and NDCG@20 over the held-out items. Methods: most-popular,
 item-kNN (cosine), EASE (when it fits in memory), implicit's ALS and BPR (``pip install
-implicit``; a benchmark dependency only), and recgraph: the PMI graph -> node2vec walks ->
-gensim skip-gram embeddings, ranked exactly by
+implicit``; a benchmark dependency only), and recgraph through its public path only:
 
-- ``rg mean+pop``: cosine to the history's mean vector + 0.1 log(1 + count) (issue 18's probe);
-- ``rg tuned``: :mod:`recgraph.user_model` with its build and parameters (weights, lam, edge_power) chosen by
-  :func:`recgraph.autotune.select` on a validation slice of the training log (never the test).
+- ``recgraph tuned``: ``Recommender(preset="tuned", seed=seed).fit(log)`` on the training log as a
+  DataFrame -> ``save`` -> :meth:`recgraph.index.ItemIndex.load` -> ``recommend_many(histories,
+  20, exclude=histories)``, what ``--preset tuned`` serves; its fit time is fit + save (the blend's
+  validation search included);
+- ``diag: recgraph cosine+pop`` (a diagnostic, issue 18's probe): the same path with
+  ``scoring={"method": "cosine", "popularity_weight": 0.1}``.
 
 Logs: ml-latest-small turned implicit (every rating is an interaction) with a seeded 20%
 per-user holdout (``ml-random``) or each user's latest (``ml-last``), and the synthetic
 shapes of :mod:`benchmarks.synth_implicit` (20% per-user holdout; ``--scale`` shrinks them).
-Prints a markdown table; ``--out`` writes every figure (validation ones too) as JSON.
+Prints a markdown table of test figures and one of the blend's validation choices; ``--out``
+writes every figure as JSON.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,13 +40,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recgraph import autotune, user_model
-from recgraph.config import GraphParams, WalkParams
-from recgraph.corpus import build_graphs, walk_graphs
+from recgraph import autotune
 from recgraph.evaluation.baselines import BaselineTooLarge, make_baseline
 from recgraph.evaluation.interactions import Interactions
-from recgraph.evaluation.metrics import ndcg, recall, top_k
-from recgraph.trainers import get_trainer
+from recgraph.evaluation.metrics import hit_rate, ndcg, recall, top_k
 
 ML_SMALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small.zip"
 K = 20
@@ -80,59 +83,22 @@ def synth_log(name: str, scale: float, seed: int):
     return train, test, None
 
 
-# ---- recgraph ---------------------------------------------------------------------------
-def recgraph_build(graph: GraphParams, walks: WalkParams, trainer: dict, seed: int):
-    """A build for :func:`recgraph.autotune.select`: training matrix -> (embeddings, adjacency),
-    through recgraph's own graph, walk and trainer stages."""
-
-    def build(x: sp.csr_matrix, embed: bool = True):
-        """(embeddings, adjacency) on ``x``'s columns; ``embed`` False: (None, adjacency), no walks."""
-        coo = x.tocoo()
-        frame = pd.DataFrame({"userId": coo.row.astype(np.int64), "movieId": coo.col.astype(np.int64),
-                              "rating": np.full(coo.nnz, 5.0)})
-        g = build_graphs(frame, (graph,))[0]
-        rows = np.repeat(g.item_ids, np.diff(g.indptr))
-        adjacency = sp.csr_matrix((g.weights, (rows, g.item_ids[g.indices])), shape=(x.shape[1],) * 2)
-        if not embed:
-            return None, adjacency
-        corpus = walk_graphs((g,), (graph,), walks, seed=seed)
-        vectors = np.asarray(get_trainer("gensim", seed=seed, **trainer).fit(corpus.walks[0], g.num_nodes))
-        emb = np.zeros((x.shape[1], vectors.shape[1]), np.float32)
-        emb[g.item_ids] = vectors
-        build.stats = {**g.stats(), "walks": list(corpus.walks[0].shape)}
-        build.last = emb
-        return emb, adjacency
-
-    return build
-
-
-def implicit_graph(x: sp.csr_matrix) -> GraphParams:
-    """One implicit view; min_weight low enough that sparse logs keep their co-occurrences, and a
-    degree cap that bounds the walks' graph."""
-    return GraphParams(min_rating=5.0, min_weight=1.0, max_degree=50)
-
-
-def walk_budget(x: sp.csr_matrix) -> WalkParams:
-    return WalkParams(num_walks=10, walk_length=10, max_walks=100_000)
-
-
-TRAINER = {"dim": 64, "epochs": 5, "window": 5, "negative": 5, "workers": 2}
-
-
 # ---- methods ----------------------------------------------------------------------------
 class Scorer:
-    """fit(train) then scores(users) -> dense [len(users), items]."""
+    """``fit(train, order)`` -> model, then either ``scores(model, users)`` -> dense [len(users), items]
+    (ranked here, training items excluded) or ``top(model, users, train)`` -> the method's own top-K
+    column ids [len(users), K] (-1 pads)."""
 
-    def __init__(self, name, fit, scores):
-        self.name, self._fit, self._scores = name, fit, scores
+    def __init__(self, name, fit, scores, top=None):
+        self.name, self._fit, self._scores, self._top = name, fit, scores, top
 
 
 def baseline(name: str, **params):
     def fit(train, order):
         data = Interactions(np.arange(train.shape[0]), np.arange(train.shape[1]), train, train, np.zeros(0, np.int64), 0.0)
-        return make_baseline(name, **params).fit(data)
+        return make_baseline(name, **params).fit_interactions(data), train
 
-    return Scorer(name, fit, lambda model, users: model.scores(users))
+    return Scorer(name, fit, lambda model, users: model[0].scores(model[1][users]))
 
 
 def implicit_model(kind: str):
@@ -152,87 +118,129 @@ def implicit_model(kind: str):
     return Scorer(f"implicit-{kind}", fit, lambda m, users: m.user_factors[users] @ m.item_factors.T)
 
 
-def recgraph_mean_pop(seed: int):
+def log_frame(train: sp.csr_matrix, order: sp.csr_matrix | None) -> pd.DataFrame:
+    """The training matrix as the log a user would hand recgraph: ``userId`` = row, ``movieId`` =
+    column, no rating column (implicit: every row a positive), ``timestamp`` when the log has times."""
+    coo = train.tocoo()
+    frame = pd.DataFrame({"userId": coo.row.astype(np.int64), "movieId": coo.col.astype(np.int64)})
+    if order is not None:
+        frame["timestamp"] = np.asarray(order.tocsr()[coo.row, coo.col]).ravel().astype(np.int64) - 1
+    return frame
+
+
+def histories(train: sp.csr_matrix, users: np.ndarray) -> list[np.ndarray]:
+    """Each user's training items (column ids), as item-id sequences."""
+    return [train.indices[train.indptr[u]:train.indptr[u + 1]].astype(np.int64) for u in users]
+
+
+def recgraph_public(seed: int, report: dict, name: str = "recgraph tuned", scoring: dict | None = None,
+                    workdir: Path | None = None) -> "Scorer":
+    """recgraph as a user runs it: ``Recommender(preset="tuned", seed=seed).fit(log)`` -> ``save``
+    -> :meth:`recgraph.index.ItemIndex.load` -> ``recommend_many`` (what ``--preset tuned`` serves).
+    The timed fit is fit + save (into ``workdir``, default a temporary directory); ``scoring``
+    overrides the preset's scoring fields (the diagnostic). ``report`` receives the artifact
+    paths (``fits``), the scoring as chosen and the manifest's validation report."""
+
     def fit(train, order):
-        emb, _ = recgraph_build(implicit_graph(train), walk_budget(train), TRAINER, seed)(train)
-        return {"e": user_model.unit_rows(emb), "pop": np.log1p(np.asarray(train.sum(axis=0)).ravel())}
+        from recgraph.model import Recommender
 
-    def scores(state, users):
-        m = np.asarray(CURRENT_TRAIN[users] @ state["e"])
-        m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-        return m @ state["e"].T + 0.1 * state["pop"]
+        model = Recommender(preset="tuned", seed=seed, **({"scoring": scoring} if scoring else {}))
+        model.fit(log_frame(train, order))
+        path = Path(workdir or WORKDIR.name) / f"{name.replace(' ', '-').replace(':', '')}-{len(report.get('fits', []))}"
+        model.save(path)
+        s = model.config_.scoring
+        report.setdefault("fits", []).append(str(path))
+        report["scoring"] = {"method": s.method, "blend_weights": list(s.blend_weights), "blend_lam": s.blend_lam,
+                             "blend_edge_power": s.blend_edge_power, "popularity_weight": s.popularity_weight}
+        report["validation"] = (model.manifest_ or {}).get("validation") or {}
+        report["items_with_vector"] = int(len(model.item_ids_))
+        return path
 
-    return Scorer("rg mean+pop", fit, scores)
+    def top(path, users, train):
+        from recgraph.index import ItemIndex
 
+        index = LOADED.get(path)
+        if index is None:
+            index = LOADED[path] = ItemIndex.load(path)
+        h = histories(train, users)
+        ids, _ = index.recommend_many(h, K, exclude=h)
+        return ids  # the log's item ids are the training matrix's columns; -1 pads a short row
 
-def recgraph_tuned(seed: int, report: dict, reuse: bool = False):
-    """``reuse``: the final model keeps the embeddings trained on the validation slice's fit part
-    (one gensim training per fit); only the graph, W and popularity are refitted on the whole log."""
-
-    def fit(train, order):
-        builds = {"w1-deg50": recgraph_build(implicit_graph(train), walk_budget(train), TRAINER, seed)}
-        params, rep = autotune.select(train, builds, order=order, seed=seed)
-        t = time.perf_counter()
-        build = builds[params["build"]]
-        if reuse:
-            emb, (_, adjacency) = build.last, build(train, embed=False)
-        else:
-            emb, adjacency = build(train)
-        state = user_model.fit(emb, train, adjacency, {k: v for k, v in params.items() if k != "build"})
-        rep["final_fit_s"] = round(time.perf_counter() - t, 2)
-        rep["graph"] = build.stats
-        report.update(rep)
-        return state
-
-    return Scorer("rg tuned 1-build" if reuse else "rg tuned", fit, lambda state, users: user_model.score(state, CURRENT_TRAIN[users], exclude_seen=False))
+    return Scorer(name, fit, None, top)
 
 
-CURRENT_TRAIN: sp.csr_matrix = sp.csr_matrix((0, 0))
+WORKDIR = tempfile.TemporaryDirectory(prefix="bench_peers-")
+LOADED: dict = {}
 
 
 def evaluate(scorer: Scorer, train, test, order, users, repeat: int = 1) -> dict:
-    global CURRENT_TRAIN
-    CURRENT_TRAIN = train
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
         model = scorer._fit(train, order)
         times.append(time.perf_counter() - t)
     block = max(1, 30_000_000 // train.shape[1])
-    rec, nd = [], []
+    rec, nd, hr10, nd10 = [], [], [], []
     for lo in range(0, len(users), block):
         u = users[lo:lo + block]
-        top = top_k(np.asarray(scorer._scores(model, u), dtype=np.float64), K, exclude=train[u])
+        if scorer._top is not None:
+            top = np.asarray(scorer._top(model, u, train), dtype=np.int64)
+        else:
+            top = top_k(np.asarray(scorer._scores(model, u), dtype=np.float64), K, exclude=train[u])
         rec.append(recall(top, test[u], K))
         nd.append(ndcg(top, test[u], K))
+        hr10.append(hit_rate(top[:, :10], test[u], 10))
+        nd10.append(ndcg(top[:, :10], test[u], 10))
     return {"recall@20": float(np.concatenate(rec).mean()), "ndcg@20": float(np.concatenate(nd).mean()),
-            "fit_s": round(statistics.median(times), 2)}
+            "hr@10": float(np.concatenate(hr10).mean()), "ndcg@10": float(np.concatenate(nd10).mean()),
+            "fit_s": round(statistics.median(times), 2), "fit_runs_s": [round(x, 2) for x in times]}
+
+
+def load_log(name: str, args):
+    """(train, test, order or None) of the log called ``name``."""
+    if name.startswith("ml-"):
+        return ml_log(name, args.seed)
+    return synth_log(name, args.scale, args.seed)
+
+
+def eval_users(test: sp.csr_matrix, max_users: int, seed: int) -> np.ndarray:
+    users = np.flatnonzero(np.diff(test.indptr) > 0)
+    if max_users and users.size > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return users
+
+
+def methods(args, report: dict, diagnostic: dict) -> list[Scorer]:
+    return [baseline("most-popular"), baseline("item-knn"), baseline("ease", lam=args.ease_lambda, max_gb=args.ease_gb),
+            implicit_model("als"), implicit_model("bpr"), recgraph_public(args.seed, report),
+            recgraph_public(args.seed, diagnostic, name=DIAGNOSTIC, scoring={"method": "cosine", "popularity_weight": 0.1})]
+
+
+DIAGNOSTIC = "diag: recgraph cosine+pop"
 
 
 def run_log(name: str, args) -> dict:
-    if name.startswith("ml-"):
-        train, test, order = ml_log(name, args.seed)
-    else:
-        train, test, order = synth_log(name, args.scale, args.seed)
-    users = np.flatnonzero(np.diff(test.indptr) > 0)
-    if args.max_eval_users and users.size > args.max_eval_users:
-        users = np.sort(np.random.default_rng(args.seed).choice(users, args.max_eval_users, replace=False))
+    train, test, order = load_log(name, args)
+    users = eval_users(test, args.max_eval_users, args.seed)
     out = {"users": train.shape[0], "items": train.shape[1], "train_pairs": int(train.nnz),
            "test_pairs": int(test.nnz), "eval_users": int(users.size), "methods": {}}
-    tuned_report: dict = {}
-    methods = [baseline("most-popular"), baseline("item-knn"), baseline("ease", lam=args.ease_lambda, max_gb=args.ease_gb),
-               implicit_model("als"), implicit_model("bpr"), recgraph_mean_pop(args.seed),
-               recgraph_tuned(args.seed, tuned_report), recgraph_tuned(args.seed, {}, reuse=True)]
-    for m in methods:
+    report: dict = {}
+    diagnostic: dict = {}
+    for m in methods(args, report, diagnostic):
         if args.only and m.name not in args.only:
             continue
         try:
-            out["methods"][m.name] = evaluate(m, train, test, order, users, repeat=args.repeat if "rg" not in m.name
-                                              and "bpr" not in m.name else 1)
+            out["methods"][m.name] = evaluate(m, train, test, order, users,
+                                              repeat=1 if m.name in ("implicit-bpr", DIAGNOSTIC) else args.repeat)
         except BaselineTooLarge as exc:
             out["methods"][m.name] = {"skipped": str(exc)}
         print(name, m.name, out["methods"][m.name], flush=True)
-    out["validation"] = tuned_report
+    for r in (report, diagnostic):
+        for path in r.pop("fits", []):
+            LOADED.pop(Path(path), None)
+            shutil.rmtree(path, ignore_errors=True)
+    out["recgraph"] = report
+    out["diagnostic"] = diagnostic
     return out
 
 
@@ -251,6 +259,28 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def validation_table(results: dict) -> str:
+    """recgraph tuned's choice per log: the manifest's ``validation`` report and ``config.scoring``."""
+    lines = ["| log | validation Recall@20, chosen | alone on validation: embedding / subspace / graph / popularity "
+             "| chosen λ, edge_power, weights (emb, sub, graph, pop) | test Recall@20 | fit + save s (search s) | ALS fit s "
+             "| ratio |", "|---|---:|---|---|---:|---:|---:|---:|"]
+    for log, r in results.items():
+        rep, m = r.get("recgraph") or {}, r["methods"]
+        if "scoring" not in rep:
+            continue
+        val, s = rep.get("validation") or {}, rep["scoring"]
+        chosen = (val.get("chosen") or {}).get("recall@20")
+        alone = (val.get("chosen") or {}).get("alone") or {}
+        alone_cell = " / ".join(f"{alone[c]:.3f}" if isinstance(alone.get(c), (int, float)) else "?"
+                                for c in ("embedding", "subspace", "graph", "popularity")) if alone else "—"
+        rg, als = m.get("recgraph tuned", {}), m.get("implicit-als", {})
+        ratio = f"{rg['fit_s'] / als['fit_s']:.1f}×" if rg.get("fit_s") and als.get("fit_s") else "—"
+        lines.append(f"| {log} | {chosen if chosen is None else f'{chosen:.4f}'} | {alone_cell} | {s['blend_lam']:g}, "
+                     f"{s['blend_edge_power']:g}, ({', '.join(f'{w:g}' for w in s['blend_weights'])}) | "
+                     f"{rg.get('recall@20', float('nan')):.4f} | {rg.get('fit_s', '—')} ({val.get('seconds', '—')}) | {als.get('fit_s', '—')} | {ratio} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", default="ml-random,ml-last,checkins,music,movies1m")
@@ -264,10 +294,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    results = {log: run_log(log, args) for log in args.logs.split(",")}
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with WORKDIR:
+        results = {log: run_log(log, args) for log in args.logs.split(",")}
     meta = {"command": " ".join(sys.argv), "machine": f"{platform.node()} {platform.processor()} "
-            f"({__import__('os').cpu_count()} cores)", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            f"({os.cpu_count()} cores)", "started": started,
+            "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average_at_start": load_start, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
     print(table(results))
+    print()
+    print(validation_table(results))
     if args.out:
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float))
     return 0
