@@ -281,7 +281,7 @@ def _is_marker(path: Path, keys: tuple[str, ...]) -> bool:
 def write_artifact(
     out_dir: str | os.PathLike,
     embeddings: np.ndarray,
-    movie_ids: np.ndarray,
+    item_ids: np.ndarray,
     titles: list[str],
     genres: list[str],
     manifest: dict,
@@ -301,7 +301,7 @@ def write_artifact(
     Parameters
     ----------
     embeddings : float32 [n_items, dim]; row i becomes Annoy item i.
-    movie_ids, titles, genres : one per row.
+    item_ids, titles, genres : one per row.
     manifest : keys to record (:class:`Manifest`: config, graph, data, training,
         timings_s, ...); the format, metric, sizes and checksums are added here, and
         ``config``'s ``scoring`` and ``index`` are set to ``scoring`` and ``n_trees``.
@@ -335,11 +335,11 @@ def write_artifact(
         raise ParameterError(f"n_jobs must be -1 (every core) or an integer >= 1; got {n_jobs!r}.")
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
     n_items, dim = embeddings.shape
-    if not (len(movie_ids) == len(titles) == len(genres) == n_items):
-        raise ParameterError("movie_ids, titles and genres must have one entry per embedding row.")
+    if not (len(item_ids) == len(titles) == len(genres) == n_items):
+        raise ParameterError("item_ids, titles and genres must have one entry per embedding row.")
     if not np.all(np.isfinite(embeddings)):
         raise ArtifactError("The embeddings hold NaN or infinite values; training diverged (lower the learning rate).")
-    _check_field_lengths(movie_ids, titles, genres)
+    _check_field_lengths(item_ids, titles, genres)
     scoring = ScoringOptions.from_value(scoring)
     if likes is not None:
         likes = np.asarray(likes)
@@ -364,12 +364,12 @@ def write_artifact(
         index.save(str(tmp / INDEX_FILE))
         index.unload()
         np.save(tmp / EMBEDDINGS_FILE, embeddings)
-        movie_list = np.asarray(movie_ids).tolist()
+        item_list = np.asarray(item_ids).tolist()
         if likes is None:
-            _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS, zip(range(n_items), movie_list, titles, genres))
+            _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS, zip(range(n_items), item_list, titles, genres))
         else:
             _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS + (LIKES_COLUMN,),
-                       zip(range(n_items), movie_list, titles, genres, likes.tolist()))
+                       zip(range(n_items), item_list, titles, genres, likes.tolist()))
         names = list(REQUIRED_FILES)
         if popular_rows is not None:
             _write_csv(tmp / POPULAR_FILE, POPULAR_COLUMNS, popular_rows)
@@ -424,13 +424,13 @@ def check_readable(staged: Path, out: Path) -> None:
     files.annoy.unload()
 
 
-def _check_field_lengths(movie_ids, titles, genres) -> None:
+def _check_field_lengths(item_ids, titles, genres) -> None:
     """Refuse a title or genres longer than :data:`MAX_FIELD_CHARS` (the reader's limit), before any work."""
     for kind, values in (("title", titles), ("genres", genres)):
         for i, value in enumerate(values):
             if len(str(value)) > MAX_FIELD_CHARS:
                 raise ParameterError(
-                    f"The {kind} of movie {movie_ids[i]} is {len(str(value)):,} characters long; an artifact "
+                    f"The {kind} of movie {item_ids[i]} is {len(str(value)):,} characters long; an artifact "
                     f"stores at most {MAX_FIELD_CHARS:,} per field (shorten it in the items table).")
 
 
@@ -495,7 +495,7 @@ class ArtifactFiles:
     manifest : the parsed manifest.json.
     annoy : the loaded (memory-mapped) ``annoy.AnnoyIndex``.
     embeddings : float32 [n_items, dim].
-    movie_ids : int64 [n_items]; titles, genres : one str per item.
+    item_ids : int64 [n_items]; titles, genres : one str per item.
     likes : int64 [n_items], or None when items.csv has no likes column.
     popular : ``(movie_id, title, likes)`` rows of popular.csv, or None without the file.
     catalogue : ``(movie_id, title)`` rows of catalogue.csv, or None without the file.
@@ -505,7 +505,7 @@ class ArtifactFiles:
     manifest: dict
     annoy: Any
     embeddings: np.ndarray
-    movie_ids: np.ndarray
+    item_ids: np.ndarray
     titles: list[str]
     genres: list[str]
     likes: np.ndarray | None
@@ -564,7 +564,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     present = [name for name in OPTIONAL_FILES if (root / name).is_file() or name in files]
     for name in REQUIRED_FILES + tuple(present):
         _check_file(root, name, files.get(name, {}), verify)
-    movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
+    item_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
     popular = _read_popular(root / POPULAR_FILE) if POPULAR_FILE in present else None
     catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
     user_model = _read_user_model(root / USER_MODEL_FILE) if USER_MODEL_FILE in present else None
@@ -572,10 +572,10 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
     except Exception as exc:  # noqa: BLE001  (numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...)
         raise ArtifactError(f"{root / EMBEDDINGS_FILE} is not a readable .npy array ({_clip(exc)}).") from None
-    if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
+    if embeddings.shape != (n_items, dim) or len(item_ids) != n_items:
         raise ArtifactError(
             f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
-            f"{embeddings.shape} and items.csv has {len(movie_ids)} rows."
+            f"{embeddings.shape} and items.csv has {len(item_ids)} rows."
         )
     try:
         vectors = np.asarray(embeddings, dtype=np.float32)
@@ -591,7 +591,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
     if annoy_index.get_n_items() != n_items:
         raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
-    return ArtifactFiles(root, manifest, annoy_index, vectors, movie_ids, titles, genres, likes, popular, catalogue,
+    return ArtifactFiles(root, manifest, annoy_index, vectors, item_ids, titles, genres, likes, popular, catalogue,
                          user_model)
 
 
@@ -760,7 +760,7 @@ def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarra
     header, rows = _read_csv(path, ITEM_COLUMNS)
     try:
         order = [_int64(r[0]) for r in rows]
-        movie_ids = np.array([_int64(r[1]) for r in rows], dtype=np.int64)
+        item_ids = np.array([_int64(r[1]) for r in rows], dtype=np.int64)
         titles = [r[2] for r in rows]
     except (ValueError, IndexError):
         raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer, or no title.") from None
@@ -773,4 +773,4 @@ def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarra
             likes = np.array([_int64(r[col]) for r in rows], dtype=np.int64)
         except (ValueError, IndexError):
             raise ArtifactError(f"{path} has a row whose likes is not an integer.") from None
-    return movie_ids, titles, [r[3] if len(r) > 3 else "" for r in rows], likes
+    return item_ids, titles, [r[3] if len(r) > 3 else "" for r in rows], likes

@@ -49,17 +49,17 @@ POPULAR_MOVIES = 100
 PROBE_MOVIES = (260, 1, 318, 364, 589, 858, 1721, 2571)
 
 
-def neighbour_jaccard(a, b, k: int = 10, movies=None) -> dict:
-    """Mean and median Jaccard of the top-``k`` neighbour lists of ``movies`` (default: every
-    movie in both indexes)."""
-    common = sorted(set(a.movie_ids.tolist()) & set(b.movie_ids.tolist()))
-    if movies is not None:
-        wanted = {int(m) for m in movies}
+def neighbour_jaccard(a, b, k: int = 10, items=None) -> dict:
+    """Mean and median Jaccard of the top-``k`` neighbour lists of ``items`` (default: every
+    item in both indexes)."""
+    common = sorted(set(a.item_ids.tolist()) & set(b.item_ids.tolist()))
+    if items is not None:
+        wanted = {int(m) for m in items}
         common = [m for m in common if m in wanted]
     scores = np.empty(len(common))
-    for n, movie in enumerate(common):
-        left = {h["movie_id"] for h in a.similar(movie, k)}
-        right = {h["movie_id"] for h in b.similar(movie, k)}
+    for n, item in enumerate(common):
+        left = {h.item_id for h in a.similar(item, k)}
+        right = {h.item_id for h in b.similar(item, k)}
         union = left | right
         scores[n] = len(left & right) / len(union) if union else 1.0
     return {"k": k, "items": len(common), "mean_jaccard": round(float(scores.mean()), 4) if len(common) else None,
@@ -144,7 +144,7 @@ def compare_backends(data, out_dir: str | os.PathLike, config: RunConfig | None 
                 "users_without_recommendations": row["users_without_recommendations"],
                 "history": {**({"loss": manifest["loss"]} if "loss" in manifest else {}),
                             **{k: v for k, v in history.items() if k != "timings_s"}},
-                "similar": {str(m): [h["movie_id"] for h in index.similar(m, 10)]
+                "similar": {str(m): [h.item_id for h in index.similar(m, 10)]
                             for m in PROBE_MOVIES if m in index},
             }
         names = [b for b in backends if b in indexes]

@@ -267,7 +267,7 @@ class Recommender:
 
             raise ArtifactError(f"{files.path}: the manifest's configuration is not valid: {exc}") from None
         model = cls(preset=config.preset, config=config, seed=config.seed)
-        model._set_state(item_ids=files.movie_ids, embeddings=files.embeddings, likes=files.likes,
+        model._set_state(item_ids=files.item_ids, embeddings=files.embeddings, likes=files.likes,
                          titles=files.titles, genres=files.genres, popular=files.popular, catalogue=files.catalogue,
                          config=config, manifest=files.manifest, timings=files.manifest.get("timings_s"),
                          user_model=files.user_model)

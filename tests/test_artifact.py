@@ -36,7 +36,7 @@ def test_round_trip(tmp_path):
     manifest = tiny_artifact(tmp_path / "a", catalogue=[(11, "Alpha (2000)"), (99, "Omega, The (1970)"), (11, "dup")])
     files = read_artifact(tmp_path / "a")
     assert files.manifest == manifest and manifest["n_items"] == 5 and manifest["dim"] == 3
-    assert files.movie_ids.tolist() == IDS.tolist() and files.titles == TITLES
+    assert files.item_ids.tolist() == IDS.tolist() and files.titles == TITLES
     assert files.embeddings.dtype == np.float32 and np.array_equal(files.embeddings, EMBEDDINGS)
     assert files.annoy.get_n_items() == 5 and files.likes is None and files.popular is None
     # Sorted by id, one row per movie (the first title wins), quoted as CSV needs.
@@ -256,7 +256,7 @@ def test_a_format_1_artifact_still_loads(format_1_artifact):
     from recgraph.index import ItemIndex
 
     files = read_artifact(format_1_artifact)
-    assert files.manifest["format_version"] == 1 and files.movie_ids.tolist() == IDS.tolist()
+    assert files.manifest["format_version"] == 1 and files.item_ids.tolist() == IDS.tolist()
     config = manifest_config(files.manifest)
     # 0.1's drop_positive_negatives=False is today's keep_cooccurring_negatives=True.
     legacy = {k: v for k, v in FORMAT_1["config"]["trainer"]["params"].items() if k != "drop_positive_negatives"}
@@ -269,7 +269,7 @@ def test_a_format_1_artifact_still_loads(format_1_artifact):
     assert run.scoring.method == "cosine"  # recorded before there was another method
     index = ItemIndex.load(format_1_artifact)
     assert index.scoring.recent_weight == 0.25 and index.scoring.recent_count == 3
-    assert index.similar(11, k=1).hits[0].movie_id == 12
+    assert index.similar(11, k=1).hits[0].item_id == 12
 
 
 def test_a_format_1_manifest_without_config_is_rebuilt_from_its_copies():

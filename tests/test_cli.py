@@ -46,27 +46,27 @@ def test_train_writes_artifact(artifact):
 def test_similar_and_recommend(artifact):
     out = run("similar", "--index", artifact, "Star Wars: Episode IV - A New Hope (1977)", "-k", "10", "--json")
     payload = json.loads(out.stdout)
-    ids = [r["movie_id"] for r in payload["results"]]
+    ids = [r["item_id"] for r in payload["results"]]
     assert len(ids) == 10 and 260 not in ids and 1196 in ids
     text = run("similar", "--index", artifact, "260", "-k", "3").stdout.splitlines()
     assert len(text) == 3 and text[0].split()[0] == "1"
     rec = json.loads(run("recommend", "--index", artifact, "--watched", "260", "1196", "--exclude", "1210",
                          "-k", "5", "--json").stdout)
-    assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["movie_id"] for r in rec["results"]}
+    assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["item_id"] for r in rec["results"]}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["similar", "--index", "{art}", "Star Wars"], "No movie titled 'Star Wars' is in the index; did you mean"),
-        (["similar", "--index", "{art}", "999999"], "Movie id 999999 is not in the index"),
+        (["similar", "--index", "{art}", "Star Wars"], "No item titled 'Star Wars' is in the index; did you mean"),
+        (["similar", "--index", "{art}", "999999"], "Item id 999999 is not in the index"),
         (["similar", "--index", "{art}", "260", "-k", "0"], "k must be an integer"),
         (["similar", "--index", "/nonexistent/dir", "260"], "does not exist"),
-        (["recommend", "--index", "{art}", "--watched", "999998"], "Movie id 999998 is not in the index"),
+        (["recommend", "--index", "{art}", "--watched", "999998"], "Item id 999998 is not in the index"),
         (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V", "--strict"],
-         "No movie titled 'Star Wars V'"),
-        (["similar", "--index", "{art}", "²"], "No movie titled '²'"),
+         "No item titled 'Star Wars V'"),
+        (["similar", "--index", "{art}", "²"], "No item titled '²'"),
     ],
 )
 def test_query_errors_are_one_sentence(artifact, args, message):

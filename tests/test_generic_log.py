@@ -47,7 +47,7 @@ def cluster_of(item_id: int) -> int:
 def similar_ids(index_dir, movie, capsys) -> list[int]:
     capsys.readouterr()
     assert main(["similar", "--index", str(index_dir), str(movie), "-k", "5", "--json"]) == 0
-    return [hit["movie_id"] for hit in json.loads(capsys.readouterr().out)["results"]]
+    return [hit["item_id"] for hit in json.loads(capsys.readouterr().out)["results"]]
 
 
 def test_a_csv_without_ratings_trains_end_to_end(clicks_csv, tmp_path, capsys):

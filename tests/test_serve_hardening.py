@@ -117,7 +117,7 @@ def test_cache_is_bounded_in_bytes(artifacts):
     budget = 20_000
     with TestClient(create_app(artifacts / "v1", reload_interval=0, cache_bytes=budget)) as c:
         cache = c.app.state.holder.current.cache
-        ids = [h["movie_id"] for h in c.get("/v1/similar/260?k=1000").json()["results"]]
+        ids = [h["item_id"] for h in c.get("/v1/similar/260?k=1000").json()["results"]]
         answers = {m: c.get(f"/v1/similar/{m}?k=1000").content for m in ids[:40]}
         assert all(len(body) > 4_000 for body in answers.values())  # 40 of them would need far more
         assert 0 < cache.nbytes <= budget and 1 < len(cache) < 10

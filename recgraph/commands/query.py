@@ -66,7 +66,7 @@ def _print(answer, as_json: bool) -> None:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
     for rank, hit in enumerate(answer.hits, 1):
-        print(f"{rank:>3}  {hit.score:.3f}  {hit.movie_id:>7}  {hit.title}")
+        print(f"{rank:>3}  {hit.score:.3f}  {hit.item_id:>7}  {hit.title}")
 
 
 def movie_ref(text: str):

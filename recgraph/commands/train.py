@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     shown = index.has_titles and any(title in index for title in SHOWCASE_TITLES)
     if not index.has_titles:
         print(f"\nThe log has no titles, so the showcase (five films looked up by title) is skipped; query by id: "
-              f"recgraph similar --index {result.out_dir} {int(index.movie_ids[0])}")
+              f"recgraph similar --index {result.out_dir} {int(index.item_ids[0])}")
     elif not shown:
         print(f"\nNone of the showcase films (the Keras example's, looked up by title) is in this graph; query "
               f"it with: recgraph similar --index {result.out_dir} TITLE_OR_ID")
@@ -113,6 +113,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"\n{title}:")
         for hit in index.similar(title, k=5):
-            print(f"  {hit['score']:.3f}  {hit['title']}")
+            print(f"  {hit.score:.3f}  {hit.title}")
     print(f"\nwrote {result.out_dir}")
     return 0

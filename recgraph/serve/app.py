@@ -69,13 +69,13 @@ MovieId = Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX, description="Mo
 TopK = Annotated[StrictInt, Field(ge=1, le=MAX_K, description=f"number of results, 1 to {MAX_K}")]
 
 
-class Movie(BaseModel):
-    movie_id: int
+class Item(BaseModel):
+    item_id: int
     title: str
 
 
 class Hit(BaseModel):
-    movie_id: int
+    item_id: int
     title: str
     score: float = Field(description="cosine similarity of the embeddings (1.0 for a title substring match in "
                                      "search); in recommend, plus the artifact's popularity prior")
@@ -85,9 +85,9 @@ class Answer(BaseModel):
     """The one envelope of similar and recommend answers (also what ``recgraph similar|recommend --json`` prints)."""
 
     kind: Literal["similar", "recommend"]
-    query: list[Movie] = Field(description="the query movies found in the index: similar's movie; recommend's "
-                                           "watched movies, in the order given")
-    unknown: list[int | str] = Field(description="movies of the request (watched or exclude) that are not in the "
+    query: list[Item] = Field(description="the query items found in the index: similar's item; recommend's "
+                                          "watched items, in the order given")
+    unknown: list[int | str] = Field(description="items of the request (watched or exclude) that are not in the "
                                                  "index: left out of the query, never fatal unless strict")
     results: list[Hit] = Field(description="best first")
 
