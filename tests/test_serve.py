@@ -296,7 +296,7 @@ def test_recommend_too_many_watched_is_413(client):
 
 
 def test_similar_batch(client, versions):
-    r = client.post("/v1/similar:batch", json={"movie_ids": [260, UNKNOWN, 1], "k": 3})
+    r = client.post("/v1/similar:batch", json={"item_ids": [260, UNKNOWN, 1], "k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["unknown"] == [UNKNOWN]
@@ -307,13 +307,14 @@ def test_similar_batch(client, versions):
 
 
 def test_similar_batch_limits(client):
-    assert client.post("/v1/similar:batch", json={"movie_ids": list(range(100)), "k": 1}).status_code == 200
-    r = client.post("/v1/similar:batch", json={"movie_ids": list(range(101))})
+    assert client.post("/v1/similar:batch", json={"item_ids": list(range(100)), "k": 1}).status_code == 200
+    r = client.post("/v1/similar:batch", json={"item_ids": list(range(101))})
     assert r.status_code == 413 and "at most 100" in r.json()["detail"]
-    assert client.post("/v1/similar:batch", json={"movie_ids": []}).status_code == 422
-    assert client.post("/v1/similar:batch", json={"movie_ids": ["260"]}).status_code == 422
-    assert client.post("/v1/similar:batch", json={"movie_ids": [1], "k": 0}).status_code == 422
-    assert client.post("/v1/similar:batch", json={"movie_ids": [UNKNOWN]}).status_code == 404
+    assert client.post("/v1/similar:batch", json={"item_ids": []}).status_code == 422
+    assert client.post("/v1/similar:batch", json={"item_ids": ["260"]}).status_code == 422
+    assert client.post("/v1/similar:batch", json={"item_ids": [1], "k": 0}).status_code == 422
+    assert client.post("/v1/similar:batch", json={"item_ids": [UNKNOWN]}).status_code == 404
+    assert client.post("/v1/similar:batch", json={"movie_ids": [260]}).status_code == 422  # 0.1's field name
 
 
 def test_oversized_body_is_413(client):
@@ -347,7 +348,7 @@ def test_post_without_json_content_type_is_415(client, content_type):
     detail = r.json()["detail"]
     assert detail.startswith("The request body must be JSON, sent with Content-Type: application/json; ")
     assert detail.endswith(f"got {content_type!r}." if content_type else "the request has no Content-Type.")
-    assert client.post("/v1/similar:batch", content=b'{"movie_ids": [1]}', headers=headers).status_code == 415
+    assert client.post("/v1/similar:batch", content=b'{"item_ids": [1]}', headers=headers).status_code == 415
     ok = client.post("/v1/recommend", content=b'{"watched": [260]}',
                      headers={"content-type": "application/json; charset=utf-8"})
     assert ok.status_code == 200
@@ -389,15 +390,21 @@ def test_unknown_route_and_method(client):
 def test_openapi_lists_every_endpoint(client):
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
-    assert {"/healthz", "/v1/index", "/v1/similar/{movie_id}", "/v1/similar", "/v1/search",
+    assert {"/healthz", "/v1/index", "/v1/similar/{item_id}", "/v1/similar", "/v1/search",
             "/v1/recommend", "/v1/similar:batch"} <= set(paths)
     assert {"200", "404", "413", "422"} <= set(paths["/v1/similar:batch"]["post"]["responses"])
     # One envelope (Answer) for similar and recommend; 415 documented where a body is taken.
-    assert "Answer" in json.dumps(paths["/v1/similar/{movie_id}"]["get"]["responses"]["200"])
+    assert "Answer" in json.dumps(paths["/v1/similar/{item_id}"]["get"]["responses"]["200"])
     assert "Answer" in json.dumps(paths["/v1/recommend"]["post"]["responses"]["200"])
     assert {"415"} <= set(paths["/v1/recommend"]["post"]["responses"])
     answer = schema["components"]["schemas"]["Answer"]
     assert list(answer["properties"]) == ["kind", "query", "unknown", "results"]
+    # Items, not movies: the schema reads for a log of SKUs or songs as well.
+    components = schema["components"]["schemas"]
+    assert list(components["Item"]["properties"]) == ["item_id", "title"]
+    assert list(components["Hit"]["properties"]) == ["item_id", "title", "score"]
+    assert list(components["BatchRequest"]["properties"]) == ["item_ids", "k"]
+    assert "movie" not in json.dumps(schema).lower()
 
 
 # ---------------------------------------------------------------------- hot reload

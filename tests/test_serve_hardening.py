@@ -53,9 +53,9 @@ def api(artifacts):
     ("/v1/recommend", b'{"watched": [1], "k": -Infinity}'),
     ("/v1/recommend", b'{"watched": [1e400]}'),
     ("/v1/recommend", b'{"watched": [1], "exclude": [NaN], "strict": NaN}'),
-    ("/v1/similar:batch", b'{"movie_ids": [NaN]}'),
-    ("/v1/similar:batch", b'{"movie_ids": [1], "k": Infinity}'),
-    ("/v1/similar:batch", b'{"movie_ids": [1e400]}'),
+    ("/v1/similar:batch", b'{"item_ids": [NaN]}'),
+    ("/v1/similar:batch", b'{"item_ids": [1], "k": Infinity}'),
+    ("/v1/similar:batch", b'{"item_ids": [1e400]}'),
 ])
 def test_non_finite_numbers_are_422(api, path, body):
     r = api.post(path, content=body, headers=JSON)
@@ -71,7 +71,7 @@ def test_non_utf8_body_is_422(api, encoding):
     r = api.post("/v1/recommend", content=body, headers=JSON)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["msg"] == "The request body is not valid JSON (UTF-8)."
-    assert api.post("/v1/similar:batch", content='{"movie_ids": [1]}'.encode(encoding),
+    assert api.post("/v1/similar:batch", content='{"item_ids": [1]}'.encode(encoding),
                     headers=JSON).status_code == 422
     assert api.post("/v1/recommend", content=b'{"watched": [260], "k": 3}', headers=JSON).status_code == 200
 
@@ -273,6 +273,6 @@ def test_half_sent_headers_are_timed_out(artifacts, tmp_path):
 
 
 def test_ids_past_int64_are_422_and_quoted_back(api):
-    r = api.post("/v1/similar:batch", content=b'{"movie_ids": [-9223372036854776001]}', headers=JSON)
+    r = api.post("/v1/similar:batch", content=b'{"item_ids": [-9223372036854776001]}', headers=JSON)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["input"] == -9223372036854776001
