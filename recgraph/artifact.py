@@ -4,15 +4,16 @@ Directory layout (``docs/artifact.md`` documents it for other languages)::
 
     index.ann        Annoy index, angular metric; Annoy item i is row i of items.csv
     embeddings.npy   float32 [n_items, dim]; row i is Annoy item i
-    items.csv        index,movie_id,title,genres[,likes]
-    popular.csv      movie_id,title,likes: the most liked movies (optional; for the fallback)
-    catalogue.csv    movie_id,title: every movie of the training log, also those not in the
+    items.csv        index,item_id,title,genres[,likes]
+    popular.csv      item_id,title,likes: the most liked items (optional; for the fallback)
+    catalogue.csv    item_id,title: every item of the training log, also those not in the
                      graph (optional; so a query can tell "not in the graph" from a typo)
     manifest.json    format, parameters, scoring, graph stats, timings, checksums
 
 :func:`write_artifact` builds everything in a temporary directory beside the target, then
 renames it into place; a failure leaves an existing directory untouched.
-:func:`read_artifact` opens one and checks every file against the manifest.
+:func:`read_artifact` opens one and checks every file against the manifest. The CSVs' id
+column is ``item_id``; the reader also takes ``movie_id``, its name in artifacts written by 0.1.
 
 Light on purpose (numpy, and annoy inside the functions that need it; no pandas):
 :mod:`recgraph.index` imports it.
@@ -63,10 +64,12 @@ USER_MODEL_ARRAYS = {"e": ("f", 2), "w": ("f", 2), "popularity": ("f", 1), "weig
                      "graph_data": ("f", 1)}
 MANIFEST_FILE = "manifest.json"
 LOSS_PLOT_FILE = "loss.png"
-ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
+ITEM_COLUMNS = ("index", "item_id", "title", "genres")
 LIKES_COLUMN = "likes"
-POPULAR_COLUMNS = ("movie_id", "title", "likes")
-CATALOGUE_COLUMNS = ("movie_id", "title")
+POPULAR_COLUMNS = ("item_id", "title", "likes")
+CATALOGUE_COLUMNS = ("item_id", "title")
+#: The id column's name in the CSVs of artifacts written by recgraph 0.1 (still read).
+LEGACY_ID_COLUMN = "movie_id"
 #: Files every artifact has, and files it may have (checked against the manifest when present).
 REQUIRED_FILES = (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE)
 OPTIONAL_FILES = (POPULAR_FILE, CATALOGUE_FILE, USER_MODEL_FILE)
@@ -306,18 +309,19 @@ def write_artifact(
         timings_s, ...); the format, metric, sizes and checksums are added here, and
         ``config``'s ``scoring`` and ``index`` are set to ``scoring`` and ``n_trees``.
     extra_files : more files to place in the directory (e.g. ``loss.png``).
-    likes : int [n_items], users who liked each movie (training rating >= 4.0); written as
+    likes : int [n_items], users who liked each item (training rating >= 4.0); written as
         a fifth ``likes`` column of items.csv. None: no such column.
-    popular : ``(movie_id, title, likes)`` rows, any movie (also ones not in the index);
-        the ``POPULAR_SIZE`` most liked (ties by movie id) are written to popular.csv.
+    popular : ``(item_id, title, likes)`` rows, any item (also ones not in the index);
+        the ``POPULAR_SIZE`` most liked (ties by item id) are written to popular.csv.
     scoring : :class:`~recgraph.scoring.ScoringOptions` (or its dict) recorded in the
         manifest and applied by ``ItemIndex.recommend``; None: plain cosine. A popularity
         weight or the ``"popular"`` fallback needs ``likes``.
     final_timings : called once everything but the manifest is written; its dict becomes
         the manifest's ``timings_s`` (so the index stage and the total are in the one
         atomic write).
-    catalogue : every movie of the training log, in or out of the graph: a table with
-        ``movieId`` and ``title`` columns (e.g. ``Ratings.movies``) or ``(movie_id, title)``
+    catalogue : every item of the training log, in or out of the graph: a table with
+        ``movieId`` (recgraph's internal item column) and ``title`` columns (e.g.
+        ``Ratings.movies``) or ``(item_id, title)``
         pairs; written to catalogue.csv. None: no catalogue.
     n_jobs : threads Annoy builds the trees with (-1: every core). With more than one,
         the trees are the same on every run on one machine but land in ``index.ann`` in a
@@ -430,7 +434,7 @@ def _check_field_lengths(item_ids, titles, genres) -> None:
         for i, value in enumerate(values):
             if len(str(value)) > MAX_FIELD_CHARS:
                 raise ParameterError(
-                    f"The {kind} of movie {item_ids[i]} is {len(str(value)):,} characters long; an artifact "
+                    f"The {kind} of item {item_ids[i]} is {len(str(value)):,} characters long; an artifact "
                     f"stores at most {MAX_FIELD_CHARS:,} per field (shorten it in the items table).")
 
 
@@ -460,7 +464,7 @@ def _clip(message: object, limit: int = 120) -> str:
 
 
 def _catalogue_rows(catalogue: Any) -> list[tuple[int, str]]:
-    """``(movie_id, title)`` rows sorted by id, one per movie, from a table or from pairs."""
+    """``(item_id, title)`` rows sorted by id, one per item, from a table or from pairs."""
     if hasattr(catalogue, "columns"):  # a DataFrame (duck-typed: this module never imports pandas)
         missing = [c for c in ("movieId", "title") if c not in catalogue.columns]
         if missing:
@@ -470,10 +474,10 @@ def _catalogue_rows(catalogue: Any) -> list[tuple[int, str]]:
         pairs = catalogue
     rows: dict[int, str] = {}
     try:
-        for movie, title in pairs:
-            rows.setdefault(int(movie), str(title))
+        for item, title in pairs:
+            rows.setdefault(int(item), str(title))
     except (TypeError, ValueError):
-        raise ParameterError("The catalogue must be a table with movieId and title, or (movie_id, title) pairs.") from None
+        raise ParameterError("The catalogue must be a table with movieId and title, or (item_id, title) pairs.") from None
     return sorted(rows.items())
 
 
@@ -497,8 +501,8 @@ class ArtifactFiles:
     embeddings : float32 [n_items, dim].
     item_ids : int64 [n_items]; titles, genres : one str per item.
     likes : int64 [n_items], or None when items.csv has no likes column.
-    popular : ``(movie_id, title, likes)`` rows of popular.csv, or None without the file.
-    catalogue : ``(movie_id, title)`` rows of catalogue.csv, or None without the file.
+    popular : ``(item_id, title, likes)`` rows of popular.csv, or None without the file.
+    catalogue : ``(item_id, title)`` rows of catalogue.csv, or None without the file.
     """
 
     path: Path
@@ -719,9 +723,12 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[str], list[list
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             first = next(reader, None)
-            if first is None or tuple(first[:len(header)]) != header:
+            # 0.1 named the id column movie_id; it is read as item_id.
+            legacy = tuple(LEGACY_ID_COLUMN if c == "item_id" else c for c in header)
+            if first is None or tuple(first[:len(header)]) not in (header, legacy):
                 got = "nothing" if first is None else excerpt(",".join(first))
-                raise ArtifactError(f"{path} must start with the header {','.join(header)}; got {got}.")
+                raise ArtifactError(f"{path} must start with the header {','.join(header)} (or {','.join(legacy)}, "
+                                    f"as recgraph 0.1 wrote it); got {got}.")
             return first, list(reader)
     except UnicodeDecodeError:
         raise ArtifactError(f"{path} is not UTF-8 text; the file is corrupt.") from None
@@ -735,7 +742,7 @@ def _read_popular(path: Path) -> list[tuple[int, str, int]]:
     try:
         return [(_int64(r[0]), r[1], _int64(r[2])) for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose movie_id or likes is not an integer.") from None
+        raise ArtifactError(f"{path} has a row whose item_id or likes is not an integer.") from None
 
 
 def _read_catalogue(path: Path) -> list[tuple[int, str]]:
@@ -743,7 +750,7 @@ def _read_catalogue(path: Path) -> list[tuple[int, str]]:
     try:
         return [(_int64(r[0]), r[1]) for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose movie_id is not an integer.") from None
+        raise ArtifactError(f"{path} has a row whose item_id is not an integer.") from None
 
 
 def _int64(text: str) -> int:
@@ -763,7 +770,7 @@ def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarra
         item_ids = np.array([_int64(r[1]) for r in rows], dtype=np.int64)
         titles = [r[2] for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer, or no title.") from None
+        raise ArtifactError(f"{path} has a row whose index or item_id is not an integer, or no title.") from None
     if order != list(range(len(rows))):
         raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
     likes = None

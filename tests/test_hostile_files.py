@@ -91,7 +91,7 @@ def test_a_title_past_the_csv_default_limit_trains_and_reads_back(tmp_path):
 def test_a_field_past_the_readers_limit_is_refused_before_any_work(tmp_path):
     titles = list(TITLES)
     titles[2] = "x" * (MAX_FIELD_CHARS + 1)
-    with pytest.raises(ParameterError, match=r"title of movie 13 is 1,048,577 characters long; an artifact stores "
+    with pytest.raises(ParameterError, match=r"title of item 13 is 1,048,577 characters long; an artifact stores "
                                              r"at most 1,048,576"):
         tiny_artifact(tmp_path / "a", titles=titles)
     assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []

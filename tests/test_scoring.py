@@ -19,7 +19,7 @@ IDS = np.array([1, 2, 3, 4, 5], dtype=np.int64)
 VECTORS = np.array([[1, 0], [1, 0.1], [1, 0.5], [1, 1], [0, 1]], dtype=np.float32)
 TITLES = ["One (1990)", "Two (1991)", "Three (1992)", "Four (1993)", "Five (1994)"]
 LIKES = np.array([50, 0, 10, 100, 1000])
-# movie_id, title, likes; 42 and 7 are not in the graph. Unsorted on purpose.
+# item_id, title, likes; 42 and 7 are not in the graph. Unsorted on purpose.
 POPULAR = [(7, "Seven (2000)", 10), (1, "One (1990)", 50), (42, "Forty-Two (1999)", 2000), (5, "Five (1994)", 1000),
            (4, "Four (1993)", 100), (3, "Three (1992)", 10), (2, "Two (1991)", 0)]
 COS = {2: 1 / math.sqrt(1.01), 3: 1 / math.sqrt(1.25), 4: 1 / math.sqrt(2), 5: 0.0}
@@ -45,7 +45,7 @@ def test_artifact_records_likes_popular_and_scoring(tmp_path):
     assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "popular.csv"}
     with open(tmp_path / "a" / "items.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["index", "movie_id", "title", "genres", "likes"]
+    assert rows[0] == ["index", "item_id", "title", "genres", "likes"]
     assert [int(r[4]) for r in rows[1:]] == LIKES.tolist()
     # Most liked first, ties by movie id, movies without likes left out.
     assert index.popular == [(42, "Forty-Two (1999)", 2000), (5, "Five (1994)", 1000), (4, "Four (1993)", 100),
