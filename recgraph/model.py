@@ -133,7 +133,7 @@ class Recommender:
         titles, genres = items.metadata(item_ids)
         return dict(item_ids=item_ids, embeddings=result.embeddings, likes=items.likes[rows], titles=titles,
                     genres=genres, popular=items.popular_rows(),
-                    catalogue=list(zip(items.movie_ids.tolist(), items.titles)))
+                    catalogue=list(zip(items.item_ids.tolist(), items.titles)))
 
     def _set_from_result(self, result) -> None:
         self._set_state(**self._state_from_result(result), config=result.config, manifest=result.manifest,

@@ -155,11 +155,11 @@ def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     # One row per movie of any view, three 50-d blocks side by side.
     assert manifest["n_items"] == manifest["graph"]["items"] > max(v["nodes"] for v in manifest["graph"]["views"])
     assert manifest["dim"] == 150
-    assert ("view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users, <= 1000 latest likes per user, "
-            "top 60 edges per movie)") in proc.stdout
-    assert ("view 2 (ratings >= 4.5, weight >= 20, <= 1000 latest likes per user, top 60 edges per movie):"
+    assert ("view 1 (ratings >= 4, weight >= 30, items liked by >= 10 users, <= 1000 latest likes per user, "
+            "top 60 edges per item)") in proc.stdout
+    assert ("view 2 (ratings >= 4.5, weight >= 20, <= 1000 latest likes per user, top 60 edges per item):"
             in proc.stdout)
-    assert f"{manifest['n_items']:,} movies in all 3 views" in proc.stdout
+    assert f"{manifest['n_items']:,} items in all 3 views" in proc.stdout
     one = tmp_path / "one"
     proc = run_script("--preset", "tuned", "--one-view", "--data", ml_small_path, "--out", one, "--quiet",
                       "--epochs", "1", "--num-walks", "2", "--seed", "1")
