@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             out = np.full((len(histories), args.n), -1, dtype=np.int64)
             for row, history in enumerate(histories):
                 hits = index.recommend(history.tolist(), k=args.n)
-                out[row, :len(hits)] = [h.movie_id for h in hits]
+                out[row, :len(hits)] = [h.item_id for h in hits]
             return out
 
         t_loop, ids_loop = median_seconds(loop, max(1, args.repeats // 2))

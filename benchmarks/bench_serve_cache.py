@@ -75,7 +75,7 @@ def run(code: Path, artifact: Path, n_items: int, scenario: str, n_requests: int
                 raise RuntimeError(f"the server did not start (exit {proc.poll()})")
             time.sleep(0.1)
         with httpx.Client(base_url=base, timeout=30) as c:
-            ids = [h["movie_id"] for h in c.get("/v1/similar/1?k=1000").json()["results"]]
+            ids = [h["item_id"] for h in c.get("/v1/similar/1?k=1000").json()["results"]]
             ids = [1, *ids, *sorted(set(range(1, n_items + 1)) - {1, *ids})]  # every item, once per cycle
             before, start, size = rss_mb(proc.pid), time.monotonic(), 0
             for i in range(n_requests):

@@ -137,8 +137,8 @@ def one_run(ratings, backend: str, params: dict, seed: int, out: Path) -> dict:
     esb, jedi = exact_ranks(result.embeddings, ids, STAR_WARS, (EMPIRE, JEDI))
     aladdin, beauty = exact_ranks(result.embeddings, ids, LION_KING, (ALADDIN, BEAUTY))
     index = ItemIndex.load(out)
-    sw_top = {h["movie_id"] for h in index.similar(STAR_WARS, k=5)}
-    lk_top = {h["movie_id"] for h in index.similar(LION_KING, k=5)}
+    sw_top = {h.item_id for h in index.similar(STAR_WARS, k=5)}
+    lk_top = {h.item_id for h in index.similar(LION_KING, k=5)}
     passed = {EMPIRE, JEDI} <= sw_top and bool({ALADDIN, BEAUTY} & lk_top)
     return {"seed": seed, "esb": esb, "jedi": jedi, "aladdin": aladdin, "beauty": beauty, "pass": passed,
             "train_s": result.timings_s["train"], "loss": result.manifest.get("loss"),

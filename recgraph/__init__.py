@@ -1,4 +1,4 @@
-"""recgraph: movie recommendations from node2vec walks over a PMI item graph.
+"""recgraph: recommendations from node2vec walks over a PMI item graph, for any interaction log.
 
 The pipeline, one module per arrow::
 

@@ -4,15 +4,16 @@ Directory layout (``docs/artifact.md`` documents it for other languages)::
 
     index.ann        Annoy index, angular metric; Annoy item i is row i of items.csv
     embeddings.npy   float32 [n_items, dim]; row i is Annoy item i
-    items.csv        index,movie_id,title,genres[,likes]
-    popular.csv      movie_id,title,likes: the most liked movies (optional; for the fallback)
-    catalogue.csv    movie_id,title: every movie of the training log, also those not in the
+    items.csv        index,item_id,title,genres[,likes]
+    popular.csv      item_id,title,likes: the most liked items (optional; for the fallback)
+    catalogue.csv    item_id,title: every item of the training log, also those not in the
                      graph (optional; so a query can tell "not in the graph" from a typo)
     manifest.json    format, parameters, scoring, graph stats, timings, checksums
 
 :func:`write_artifact` builds everything in a temporary directory beside the target, then
 renames it into place; a failure leaves an existing directory untouched.
-:func:`read_artifact` opens one and checks every file against the manifest.
+:func:`read_artifact` opens one and checks every file against the manifest. The CSVs' id
+column is ``item_id``; the reader also takes ``movie_id``, its name in artifacts written by 0.1.
 
 Light on purpose (numpy, and annoy inside the functions that need it; no pandas):
 :mod:`recgraph.index` imports it.
@@ -63,10 +64,12 @@ USER_MODEL_ARRAYS = {"e": ("f", 2), "w": ("f", 2), "popularity": ("f", 1), "weig
                      "graph_data": ("f", 1)}
 MANIFEST_FILE = "manifest.json"
 LOSS_PLOT_FILE = "loss.png"
-ITEM_COLUMNS = ("index", "movie_id", "title", "genres")
+ITEM_COLUMNS = ("index", "item_id", "title", "genres")
 LIKES_COLUMN = "likes"
-POPULAR_COLUMNS = ("movie_id", "title", "likes")
-CATALOGUE_COLUMNS = ("movie_id", "title")
+POPULAR_COLUMNS = ("item_id", "title", "likes")
+CATALOGUE_COLUMNS = ("item_id", "title")
+#: The id column's name in the CSVs of artifacts written by recgraph 0.1 (still read).
+LEGACY_ID_COLUMN = "movie_id"
 #: Files every artifact has, and files it may have (checked against the manifest when present).
 REQUIRED_FILES = (INDEX_FILE, EMBEDDINGS_FILE, ITEMS_FILE)
 OPTIONAL_FILES = (POPULAR_FILE, CATALOGUE_FILE, USER_MODEL_FILE)
@@ -281,7 +284,7 @@ def _is_marker(path: Path, keys: tuple[str, ...]) -> bool:
 def write_artifact(
     out_dir: str | os.PathLike,
     embeddings: np.ndarray,
-    movie_ids: np.ndarray,
+    item_ids: np.ndarray,
     titles: list[str],
     genres: list[str],
     manifest: dict,
@@ -301,23 +304,24 @@ def write_artifact(
     Parameters
     ----------
     embeddings : float32 [n_items, dim]; row i becomes Annoy item i.
-    movie_ids, titles, genres : one per row.
+    item_ids, titles, genres : one per row.
     manifest : keys to record (:class:`Manifest`: config, graph, data, training,
         timings_s, ...); the format, metric, sizes and checksums are added here, and
         ``config``'s ``scoring`` and ``index`` are set to ``scoring`` and ``n_trees``.
     extra_files : more files to place in the directory (e.g. ``loss.png``).
-    likes : int [n_items], users who liked each movie (training rating >= 4.0); written as
+    likes : int [n_items], users who liked each item (training rating >= 4.0); written as
         a fifth ``likes`` column of items.csv. None: no such column.
-    popular : ``(movie_id, title, likes)`` rows, any movie (also ones not in the index);
-        the ``POPULAR_SIZE`` most liked (ties by movie id) are written to popular.csv.
+    popular : ``(item_id, title, likes)`` rows, any item (also ones not in the index);
+        the ``POPULAR_SIZE`` most liked (ties by item id) are written to popular.csv.
     scoring : :class:`~recgraph.scoring.ScoringOptions` (or its dict) recorded in the
         manifest and applied by ``ItemIndex.recommend``; None: plain cosine. A popularity
         weight or the ``"popular"`` fallback needs ``likes``.
     final_timings : called once everything but the manifest is written; its dict becomes
         the manifest's ``timings_s`` (so the index stage and the total are in the one
         atomic write).
-    catalogue : every movie of the training log, in or out of the graph: a table with
-        ``movieId`` and ``title`` columns (e.g. ``Ratings.movies``) or ``(movie_id, title)``
+    catalogue : every item of the training log, in or out of the graph: a table with
+        ``movieId`` (recgraph's internal item column) and ``title`` columns (e.g.
+        ``Ratings.movies``) or ``(item_id, title)``
         pairs; written to catalogue.csv. None: no catalogue.
     n_jobs : threads Annoy builds the trees with (-1: every core). With more than one,
         the trees are the same on every run on one machine but land in ``index.ann`` in a
@@ -335,11 +339,11 @@ def write_artifact(
         raise ParameterError(f"n_jobs must be -1 (every core) or an integer >= 1; got {n_jobs!r}.")
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
     n_items, dim = embeddings.shape
-    if not (len(movie_ids) == len(titles) == len(genres) == n_items):
-        raise ParameterError("movie_ids, titles and genres must have one entry per embedding row.")
+    if not (len(item_ids) == len(titles) == len(genres) == n_items):
+        raise ParameterError("item_ids, titles and genres must have one entry per embedding row.")
     if not np.all(np.isfinite(embeddings)):
         raise ArtifactError("The embeddings hold NaN or infinite values; training diverged (lower the learning rate).")
-    _check_field_lengths(movie_ids, titles, genres)
+    _check_field_lengths(item_ids, titles, genres)
     scoring = ScoringOptions.from_value(scoring)
     if likes is not None:
         likes = np.asarray(likes)
@@ -367,12 +371,12 @@ def write_artifact(
         index.save(str(tmp / INDEX_FILE))
         index.unload()
         np.save(tmp / EMBEDDINGS_FILE, embeddings)
-        movie_list = np.asarray(movie_ids).tolist()
+        item_list = np.asarray(item_ids).tolist()
         if likes is None:
-            _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS, zip(range(n_items), movie_list, titles, genres))
+            _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS, zip(range(n_items), item_list, titles, genres))
         else:
             _write_csv(tmp / ITEMS_FILE, ITEM_COLUMNS + (LIKES_COLUMN,),
-                       zip(range(n_items), movie_list, titles, genres, likes.tolist()))
+                       zip(range(n_items), item_list, titles, genres, likes.tolist()))
         names = list(REQUIRED_FILES)
         if popular_rows is not None:
             _write_csv(tmp / POPULAR_FILE, POPULAR_COLUMNS, popular_rows)
@@ -427,13 +431,13 @@ def check_readable(staged: Path, out: Path) -> None:
     files.annoy.unload()
 
 
-def _check_field_lengths(movie_ids, titles, genres) -> None:
+def _check_field_lengths(item_ids, titles, genres) -> None:
     """Refuse a title or genres longer than :data:`MAX_FIELD_CHARS` (the reader's limit), before any work."""
     for kind, values in (("title", titles), ("genres", genres)):
         for i, value in enumerate(values):
             if len(str(value)) > MAX_FIELD_CHARS:
                 raise ParameterError(
-                    f"The {kind} of movie {movie_ids[i]} is {len(str(value)):,} characters long; an artifact "
+                    f"The {kind} of item {item_ids[i]} is {len(str(value)):,} characters long; an artifact "
                     f"stores at most {MAX_FIELD_CHARS:,} per field (shorten it in the items table).")
 
 
@@ -463,7 +467,7 @@ def _clip(message: object, limit: int = 120) -> str:
 
 
 def _catalogue_rows(catalogue: Any) -> list[tuple[int, str]]:
-    """``(movie_id, title)`` rows sorted by id, one per movie, from a table or from pairs."""
+    """``(item_id, title)`` rows sorted by id, one per item, from a table or from pairs."""
     if hasattr(catalogue, "columns"):  # a DataFrame (duck-typed: this module never imports pandas)
         missing = [c for c in ("movieId", "title") if c not in catalogue.columns]
         if missing:
@@ -473,10 +477,10 @@ def _catalogue_rows(catalogue: Any) -> list[tuple[int, str]]:
         pairs = catalogue
     rows: dict[int, str] = {}
     try:
-        for movie, title in pairs:
-            rows.setdefault(int(movie), str(title))
+        for item, title in pairs:
+            rows.setdefault(int(item), str(title))
     except (TypeError, ValueError):
-        raise ParameterError("The catalogue must be a table with movieId and title, or (movie_id, title) pairs.") from None
+        raise ParameterError("The catalogue must be a table with movieId and title, or (item_id, title) pairs.") from None
     return sorted(rows.items())
 
 
@@ -498,17 +502,17 @@ class ArtifactFiles:
     manifest : the parsed manifest.json.
     annoy : the loaded (memory-mapped) ``annoy.AnnoyIndex``.
     embeddings : float32 [n_items, dim].
-    movie_ids : int64 [n_items]; titles, genres : one str per item.
+    item_ids : int64 [n_items]; titles, genres : one str per item.
     likes : int64 [n_items], or None when items.csv has no likes column.
-    popular : ``(movie_id, title, likes)`` rows of popular.csv, or None without the file.
-    catalogue : ``(movie_id, title)`` rows of catalogue.csv, or None without the file.
+    popular : ``(item_id, title, likes)`` rows of popular.csv, or None without the file.
+    catalogue : ``(item_id, title)`` rows of catalogue.csv, or None without the file.
     """
 
     path: Path
     manifest: dict
     annoy: Any
     embeddings: np.ndarray
-    movie_ids: np.ndarray
+    item_ids: np.ndarray
     titles: list[str]
     genres: list[str]
     likes: np.ndarray | None
@@ -567,7 +571,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
     present = [name for name in OPTIONAL_FILES if (root / name).is_file() or name in files]
     for name in REQUIRED_FILES + tuple(present):
         _check_file(root, name, files.get(name, {}), verify)
-    movie_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
+    item_ids, titles, genres, likes = _read_items(root / ITEMS_FILE)
     popular = _read_popular(root / POPULAR_FILE) if POPULAR_FILE in present else None
     catalogue = _read_catalogue(root / CATALOGUE_FILE) if CATALOGUE_FILE in present else None
     user_model = _read_user_model(root / USER_MODEL_FILE) if USER_MODEL_FILE in present else None
@@ -575,10 +579,10 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         embeddings = np.load(root / EMBEDDINGS_FILE, mmap_mode="r")
     except Exception as exc:  # noqa: BLE001  (numpy parses the header with ast: SyntaxError, TokenError, ValueError, ...)
         raise ArtifactError(f"{root / EMBEDDINGS_FILE} is not a readable .npy array ({_clip(exc)}).") from None
-    if embeddings.shape != (n_items, dim) or len(movie_ids) != n_items:
+    if embeddings.shape != (n_items, dim) or len(item_ids) != n_items:
         raise ArtifactError(
             f"{root}: manifest says {n_items} items of dim {dim}, but embeddings.npy is "
-            f"{embeddings.shape} and items.csv has {len(movie_ids)} rows."
+            f"{embeddings.shape} and items.csv has {len(item_ids)} rows."
         )
     try:
         vectors = np.asarray(embeddings, dtype=np.float32)
@@ -594,7 +598,7 @@ def read_artifact(path: str | os.PathLike, verify: bool = True) -> ArtifactFiles
         raise ArtifactError(f"Annoy cannot load {root / INDEX_FILE} ({exc}).") from None
     if annoy_index.get_n_items() != n_items:
         raise ArtifactError(f"{root / INDEX_FILE} holds {annoy_index.get_n_items()} items; the manifest says {n_items}.")
-    return ArtifactFiles(root, manifest, annoy_index, vectors, movie_ids, titles, genres, likes, popular, catalogue,
+    return ArtifactFiles(root, manifest, annoy_index, vectors, item_ids, titles, genres, likes, popular, catalogue,
                          user_model)
 
 
@@ -722,9 +726,12 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[str], list[list
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             first = next(reader, None)
-            if first is None or tuple(first[:len(header)]) != header:
+            # 0.1 named the id column movie_id; it is read as item_id.
+            legacy = tuple(LEGACY_ID_COLUMN if c == "item_id" else c for c in header)
+            if first is None or tuple(first[:len(header)]) not in (header, legacy):
                 got = "nothing" if first is None else excerpt(",".join(first))
-                raise ArtifactError(f"{path} must start with the header {','.join(header)}; got {got}.")
+                raise ArtifactError(f"{path} must start with the header {','.join(header)} (or {','.join(legacy)}, "
+                                    f"as recgraph 0.1 wrote it); got {got}.")
             return first, list(reader)
     except UnicodeDecodeError:
         raise ArtifactError(f"{path} is not UTF-8 text; the file is corrupt.") from None
@@ -738,7 +745,7 @@ def _read_popular(path: Path) -> list[tuple[int, str, int]]:
     try:
         return [(_int64(r[0]), r[1], _int64(r[2])) for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose movie_id or likes is not an integer.") from None
+        raise ArtifactError(f"{path} has a row whose item_id or likes is not an integer.") from None
 
 
 def _read_catalogue(path: Path) -> list[tuple[int, str]]:
@@ -746,7 +753,7 @@ def _read_catalogue(path: Path) -> list[tuple[int, str]]:
     try:
         return [(_int64(r[0]), r[1]) for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose movie_id is not an integer.") from None
+        raise ArtifactError(f"{path} has a row whose item_id is not an integer.") from None
 
 
 def _int64(text: str) -> int:
@@ -763,10 +770,10 @@ def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarra
     header, rows = _read_csv(path, ITEM_COLUMNS)
     try:
         order = [_int64(r[0]) for r in rows]
-        movie_ids = np.array([_int64(r[1]) for r in rows], dtype=np.int64)
+        item_ids = np.array([_int64(r[1]) for r in rows], dtype=np.int64)
         titles = [r[2] for r in rows]
     except (ValueError, IndexError):
-        raise ArtifactError(f"{path} has a row whose index or movie_id is not an integer, or no title.") from None
+        raise ArtifactError(f"{path} has a row whose index or item_id is not an integer, or no title.") from None
     if order != list(range(len(rows))):
         raise ArtifactError(f"{path}: the index column must count 0, 1, 2, ... in order.")
     likes = None
@@ -776,4 +783,4 @@ def _read_items(path: Path) -> tuple[np.ndarray, list[str], list[str], np.ndarra
             likes = np.array([_int64(r[col]) for r in rows], dtype=np.int64)
         except (ValueError, IndexError):
             raise ArtifactError(f"{path} has a row whose likes is not an integer.") from None
-    return movie_ids, titles, [r[3] if len(r) > 3 else "" for r in rows], likes
+    return item_ids, titles, [r[3] if len(r) > 3 else "" for r in rows], likes

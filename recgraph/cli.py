@@ -52,7 +52,7 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="recgraph", description="Movie recommendations from node2vec walks over a PMI movie graph.")
+        prog="recgraph", description="Recommendations from node2vec walks over a PMI item graph (any log: films, SKUs, songs, places).")
     parser.add_argument("--version", action="version", version=f"recgraph {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -43,23 +43,23 @@ REPORT_KEYS = ("recgraph_version", "created_at", "data", "seed", "preset", "prot
 #: Keys of each available backend's entry in ``backends``.
 BACKEND_KEYS = ("available", "trainer_params", "train_s", "hr@10", "ndcg@10", "recall@20", "coverage",
                 "metrics", "rank_s", "similar")
-#: Agreement is also reported over this many most-liked movies.
-POPULAR_MOVIES = 100
-#: Movies whose top-10 neighbours the report lists (Star Wars IV and the showcase titles' ids).
+#: Agreement is also reported over this many most-liked items.
+POPULAR_ITEMS = 100
+#: Items whose top-10 neighbours the report lists (Star Wars IV and the showcase titles' ids).
 PROBE_MOVIES = (260, 1, 318, 364, 589, 858, 1721, 2571)
 
 
-def neighbour_jaccard(a, b, k: int = 10, movies=None) -> dict:
-    """Mean and median Jaccard of the top-``k`` neighbour lists of ``movies`` (default: every
-    movie in both indexes)."""
-    common = sorted(set(a.movie_ids.tolist()) & set(b.movie_ids.tolist()))
-    if movies is not None:
-        wanted = {int(m) for m in movies}
+def neighbour_jaccard(a, b, k: int = 10, items=None) -> dict:
+    """Mean and median Jaccard of the top-``k`` neighbour lists of ``items`` (default: every
+    item in both indexes)."""
+    common = sorted(set(a.item_ids.tolist()) & set(b.item_ids.tolist()))
+    if items is not None:
+        wanted = {int(m) for m in items}
         common = [m for m in common if m in wanted]
     scores = np.empty(len(common))
-    for n, movie in enumerate(common):
-        left = {h["movie_id"] for h in a.similar(movie, k)}
-        right = {h["movie_id"] for h in b.similar(movie, k)}
+    for n, item in enumerate(common):
+        left = {h.item_id for h in a.similar(item, k)}
+        right = {h.item_id for h in b.similar(item, k)}
         union = left | right
         scores[n] = len(left & right) / len(union) if union else 1.0
     return {"k": k, "items": len(common), "mean_jaccard": round(float(scores.mean()), 4) if len(common) else None,
@@ -144,20 +144,20 @@ def compare_backends(data, out_dir: str | os.PathLike, config: RunConfig | None 
                 "users_without_recommendations": row["users_without_recommendations"],
                 "history": {**({"loss": manifest["loss"]} if "loss" in manifest else {}),
                             **{k: v for k, v in history.items() if k != "timings_s"}},
-                "similar": {str(m): [h["movie_id"] for h in index.similar(m, 10)]
+                "similar": {str(m): [h.item_id for h in index.similar(m, 10)]
                             for m in PROBE_MOVIES if m in index},
             }
         names = [b for b in backends if b in indexes]
         agreement: dict[str, Any] = {"k": 10, "pairs": []}
-        # Rare movies have noisy neighbours in any model; the most liked ones are what users see most.
+        # Rare items have noisy neighbours in any model; the most liked ones are what users see most.
         liked = matrices.positives(threshold).sum(axis=0).A1
         graph_rows = matrices.item_rows(item_ids)
-        popular = item_ids[np.argsort(-liked[graph_rows], kind="stable")[:POPULAR_MOVIES]]
+        popular = item_ids[np.argsort(-liked[graph_rows], kind="stable")[:POPULAR_ITEMS]]
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 pair = {"a": a, "b": b, **neighbour_jaccard(indexes[a], indexes[b], 10)}
                 top = neighbour_jaccard(indexes[a], indexes[b], 10, popular)
-                pair[f"popular_{POPULAR_MOVIES}"] = {"mean_jaccard": top["mean_jaccard"],
+                pair[f"popular_{POPULAR_ITEMS}"] = {"mean_jaccard": top["mean_jaccard"],
                                                      "median_jaccard": top["median_jaccard"]}
                 agreement["pairs"].append(pair)
         if len(names) < 2:
@@ -226,8 +226,8 @@ def report_markdown(report: dict) -> str:
     lines = [
         f"# Backend comparison ({report['preset']} preset, {report['protocol']} split, seed {report['seed']})",
         "",
-        f"Data: `{report['data']['source']}`; {split['eval_users']} users, {split['items']} movies ranked in full "
-        f"(every movie the user did not rate in training). Graph from the training part: "
+        f"Data: `{report['data']['source']}`; {split['eval_users']} users, {split['items']} items ranked in full "
+        f"(every item the user did not rate in training). Graph from the training part: "
         f"{report['graph']['nodes']:,} nodes, {report['graph']['edges']:,} edges{extra}; one walk corpus of "
         f"{report['walks_shape'][0]:,} x {report['walks_shape'][1]} (SHA-256 `{report['walks_sha256'][:16]}…`) "
         "shared by every backend.",
@@ -250,11 +250,11 @@ def report_markdown(report: dict) -> str:
     pairs = report["agreement"]["pairs"]
     if pairs:
         for p in pairs:
-            top = p[f"popular_{POPULAR_MOVIES}"]
+            top = p[f"popular_{POPULAR_ITEMS}"]
             lines.append(f"- {p['a']} vs {p['b']}: mean Jaccard of top-{report['agreement']['k']} neighbour lists "
-                         f"{p['mean_jaccard']:.3f} (median {p['median_jaccard']:.3f}) over {p['items']:,} movies; "
+                         f"{p['mean_jaccard']:.3f} (median {p['median_jaccard']:.3f}) over {p['items']:,} items; "
                          f"{top['mean_jaccard']:.3f} (median {top['median_jaccard']:.3f}) over the "
-                         f"{POPULAR_MOVIES} most liked")
+                         f"{POPULAR_ITEMS} most liked")
     else:
         lines.append(f"- {report['agreement'].get('note', 'none')}")
     lines += ["", "Baselines (most-popular, item-kNN cosine, EASE) are scored by the same harness, for scale.",

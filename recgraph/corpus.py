@@ -1,8 +1,8 @@
 """Graph views -> walk corpus -> one embedding table.
 
-A *view* is one movie graph built from the ratings with its own :class:`GraphParams`
-(rating threshold, weight threshold, movies left out). The example has one view, the
-5-star graph. The ``tuned`` preset adds two: one built from ratings >= 4 among movies at
+A *view* is one item graph built from the ratings with its own :class:`GraphParams`
+(rating threshold, weight threshold, items left out). The example has one view, the
+5-star graph. The ``tuned`` preset adds two: one built from ratings >= 4 among items at
 least 10 users liked, which carries twice the co-occurrence evidence that the 5-star graph
 throws away, and one from ratings >= 4.5; the views' similarities are complementary
 (``docs/tuning.md``).
@@ -11,9 +11,9 @@ Every view is walked with the same :class:`WalkParams` and embedded by the same 
 separately: the trainer never sees two graphs in one corpus (one skip-gram over the union
 of the walks was measured and is worse). With one view the embedding table is the
 trainer's output, unchanged. With several, each view's vectors are scaled to unit length
-and placed side by side, zeros where a view lacks the movie, over the union of the
-views' movies; the cosine of two such rows is the mean of the views' cosines where both
-movies are in every view.
+and placed side by side, zeros where a view lacks the item, over the union of the
+views' items; the cosine of two such rows is the mean of the views' cosines where both
+items are in every view.
 
 >>> corpus = build_corpus(ratings, [GraphParams(), GraphParams(4.0, 30.0, 10)], WalkParams(40), seed=1)
 >>> vectors, history = fit_embeddings(get_trainer("gensim"), corpus)   # [len(corpus.item_ids), 2 * dim]
@@ -51,15 +51,15 @@ def walks_sha256(*walks: np.ndarray) -> str:
 
 
 def view_label(view: Mapping) -> str:
-    """``ratings >= 4, weight >= 30, movies liked by >= 10 users`` for a view's parameters
-    (the later parts only when the view leaves movies out or caps users or degrees)."""
+    """``ratings >= 4, weight >= 30, items liked by >= 10 users`` for a view's parameters
+    (the later parts only when the view leaves items out or caps users or degrees)."""
     label = f"ratings >= {view['min_rating']:g}, weight >= {view['min_weight']:g}"
     if view.get("min_item_users"):
-        label += f", movies liked by >= {view['min_item_users']} users"
+        label += f", items liked by >= {view['min_item_users']} users"
     if view.get("max_user_items"):
         label += f", <= {view['max_user_items']} latest likes per user"
     if view.get("max_degree"):
-        label += f", top {view['max_degree']} edges per movie"
+        label += f", top {view['max_degree']} edges per item"
     return label
 
 
@@ -78,7 +78,7 @@ class WalkCorpus:
 
     @cached_property
     def item_ids(self) -> np.ndarray:
-        """Movie ids of the embedding table's rows: the union of the views' movies, sorted."""
+        """Item ids of the embedding table's rows: the union of the views' items, sorted."""
         if len(self.graphs) == 1:
             return self.graphs[0].item_ids
         return np.unique(np.concatenate([g.item_ids for g in self.graphs]))
@@ -158,7 +158,7 @@ def fit_embeddings(trainer, corpus: WalkCorpus) -> tuple[np.ndarray, dict]:
     """Train ``trainer`` on each view's walks; return the embedding table and the history.
 
     One view: the trainer's embeddings and ``history_`` as they are. Several: unit-length
-    view blocks side by side over ``corpus.item_ids`` (zeros where a view lacks a movie),
+    view blocks side by side over ``corpus.item_ids`` (zeros where a view lacks an item),
     and ``{"views": [history of each view], "timings_s": summed, "loss": [per view]}``.
     """
     if len(corpus.graphs) == 1:

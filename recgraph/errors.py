@@ -8,7 +8,7 @@ class RecgraphError(Exception):
 
 
 class DataError(RecgraphError, ValueError):
-    """A ratings/movies source is missing, unreadable or malformed."""
+    """A ratings/items source is missing, unreadable or malformed."""
 
 
 class ParameterError(RecgraphError, ValueError):
@@ -24,7 +24,7 @@ class ArtifactError(RecgraphError):
 
 
 class UnknownItemError(RecgraphError, KeyError):
-    """A movie id or title is not in the index."""
+    """An item id or title is not in the index."""
 
     def __init__(self, message: str, suggestions: list[str] | None = None):
         super().__init__(message)

@@ -1,21 +1,21 @@
-"""The movie graph: PMI-weighted co-occurrence of movies liked by the same users.
+"""The item graph: PMI-weighted co-occurrence of items liked by the same users.
 
 The rules (shared with the Spark engine, which must give the same edges)::
 
-    1. liked        = rows with rating >= min_rating (one row per (user, movie))
+    1. liked        = rows with rating >= min_rating (one row per (user, item))
     2. max_user_items N: a user with more than N liked rows keeps the N most recent
-                      (ties, and logs without timestamps, by the smaller movie id)
-    3. min_item_users: n_x = users who liked x; movies with n_x < min_item_users go, rows too
+                      (ties, and logs without timestamps, by the smaller item id)
+    3. min_item_users: n_x = users who liked x; items with n_x < min_item_users go, rows too
     4. D            = log(number of liked rows left)
     5. weight(x<y)  = (log(n_xy) - (log(n_x) + log(n_y)) + D) * n_xy   (float64, this order)
                       kept when weight >= min_weight and weight > 0
     6. max_degree K: an edge survives when it is among the K strongest (weight desc, then
                       neighbour id asc) of either end
-    7. nodes        = movies with at least one edge, ordered by movie id
+    7. nodes        = items with at least one edge, ordered by item id
 
-With the defaults (no cap, no movie left out, no degree limit, min_weight 10) this is the
+With the defaults (no cap, no item left out, no degree limit, min_weight 10) this is the
 Keras "node2vec on MovieLens" example's graph exactly. The counts ``n_xy`` come from sparse
-products over blocks of movies, each weighed, thresholded and pruned before the next, so
+products over blocks of items, each weighed, thresholded and pruned before the next, so
 memory follows the kept edges plus one block, not every co-occurring pair; no Python loop
 over users or pairs.
 """
@@ -44,7 +44,7 @@ class ItemGraph:
     indptr : int64 [num_nodes + 1]; row ``i``'s neighbours are ``indices[indptr[i]:indptr[i+1]]``.
     indices : int32 [2 * num_edges], sorted within each row.
     weights : float64 [2 * num_edges], aligned with ``indices``; all > 0.
-    item_ids : int64 [num_nodes], the movie id of each node (node ``i`` is ``item_ids[i]``).
+    item_ids : int64 [num_nodes], the item id of each node (node ``i`` is ``item_ids[i]``).
     """
 
     indptr: np.ndarray
@@ -138,7 +138,7 @@ class ItemGraph:
         )
 
     def to_networkx(self):
-        """Export as a ``networkx.Graph`` whose nodes are movie ids, with ``weight`` attributes."""
+        """Export as a ``networkx.Graph`` whose nodes are item ids, with ``weight`` attributes."""
         import networkx as nx
 
         graph = nx.Graph()
@@ -151,7 +151,7 @@ class ItemGraph:
         return graph
 
 
-#: Most intermediate entries (co-occurrence counts of one block of movies) held at a time;
+#: Most intermediate entries (co-occurrence counts of one block of items) held at a time;
 #: about 40 bytes each while a block is weighed and filtered, so ~100 MB. Smaller logs get
 #: blocks of about as many entries as they have liked rows (at least MIN_BLOCK_ENTRIES), so
 #: the build's memory stays a small multiple of its input at every size.
@@ -162,18 +162,18 @@ MIN_BLOCK_ENTRIES = 100_000
 def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0, min_item_users: int = 0,
                      max_degree: int | None = None, max_user_items: int | None = None,
                      show_progress: bool = False, *, block_entries: int | None = None) -> ItemGraph:
-    """Build the PMI movie graph from a ratings frame (the rules in the module docstring).
+    """Build the PMI item graph from a ratings frame (the rules in the module docstring).
 
     Parameters
     ----------
     ratings : DataFrame (or :class:`recgraph.data.Ratings`) with ``userId``, ``movieId``, ``rating``
-        and, for ``max_user_items``, ``timestamp``; one row per (user, movie).
+        and, for ``max_user_items``, ``timestamp``; one row per (user, item).
     min_rating : ratings at or above it count as "liked" (the example: 5).
     min_weight : edges with PMI x count below it are dropped (the example: 10).
-    min_item_users : movies liked by fewer users are left out (the example: 0, none).
-    max_degree : each movie's ``max_degree`` strongest edges survive, the union over both ends
+    min_item_users : items liked by fewer users are left out (the example: 0, none).
+    max_degree : each item's ``max_degree`` strongest edges survive, the union over both ends
         (None: no limit, the example).
-    max_user_items : a user keeps only their ``max_user_items`` most recent liked movies
+    max_user_items : a user keeps only their ``max_user_items`` most recent liked items
         (None: no cap, the example).
     show_progress : a tqdm bar over the blocks of the co-occurrence product.
     block_entries : intermediate co-occurrence entries per block (default: the number of liked
@@ -183,7 +183,7 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
     Returns
     -------
     ItemGraph
-        Nodes are the movies with at least one kept edge, ordered by movie id.
+        Nodes are the items with at least one kept edge, ordered by item id.
     """
     frame = getattr(ratings, "ratings", ratings)
     min_rating = check_float("min_rating", min_rating)
@@ -196,28 +196,28 @@ def build_item_graph(ratings, min_rating: float = 5.0, min_weight: float = 10.0,
     params = {"min_rating": min_rating, "min_weight": min_weight, "min_item_users": min_item_users,
               "max_degree": max_degree, "max_user_items": max_user_items}
 
-    x, movies = liked_matrix(frame, min_rating, min_item_users, max_user_items)
+    x, items = liked_matrix(frame, min_rating, min_item_users, max_user_items)
     item_users = np.diff(x.indptr)  # x: items x users, CSR
     total = int(x.nnz)
     if block_entries is None:
         block_entries = min(DEFAULT_BLOCK_ENTRIES, max(MIN_BLOCK_ENTRIES, total))
     edges = cooccurrence_edges(x, item_users, total, min_weight, max_degree, min_rating, block_entries, show_progress)
     del x
-    graph = graph_from_pairs(edges, movies)
+    graph = graph_from_pairs(edges, items)
     object.__setattr__(graph, "params", params)
     logger.info("graph: %d nodes, %d edges, average degree %.1f", graph.num_nodes, graph.num_edges, graph.avg_degree)
     return graph
 
 
-def graph_from_pairs(edges: list, movies: np.ndarray) -> ItemGraph:
-    """Rule 7: the CSR graph of distinct movie-row pairs ``src < dst`` over the movies they touch.
+def graph_from_pairs(edges: list, items: np.ndarray) -> ItemGraph:
+    """Rule 7: the CSR graph of distinct item-row pairs ``src < dst`` over the items they touch.
 
     ``edges`` is ``[src, dst, weight]``; it is emptied as the arrays are used, so that no more
     than the CSR's own arrays and one copy of the edges are alive at a time.
     """
     src, dst, weight = edges
     edges.clear()
-    present = np.zeros(len(movies), dtype=bool)
+    present = np.zeros(len(items), dtype=bool)
     present[src] = True
     present[dst] = True
     nodes = np.flatnonzero(present)
@@ -233,7 +233,7 @@ def graph_from_pairs(edges: list, movies: np.ndarray) -> ItemGraph:
     adj = adj.tocsr()
     adj.sort_indices()
     return ItemGraph(indptr=adj.indptr.astype(np.int64), indices=adj.indices.astype(np.int32, copy=False),
-                     weights=adj.data.astype(np.float64, copy=False), item_ids=movies[nodes])
+                     weights=adj.data.astype(np.float64, copy=False), item_ids=items[nodes])
 
 
 def check_optional_int(name: str, value) -> int | None:
@@ -247,7 +247,7 @@ def check_optional_int(name: str, value) -> int | None:
 
 def liked_matrix(frame, min_rating: float, min_item_users: int,
                  max_user_items: int | None) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Rules 1-3: the binary movies x users matrix of liked rows (int32 CSR) and the movie id of each row."""
+    """Rules 1-3: the binary items x users matrix of liked rows (int32 CSR) and the item id of each row."""
     rating = frame["rating"].to_numpy()
     mask = rating >= min_rating
     if not mask.any():
@@ -256,25 +256,25 @@ def liked_matrix(frame, min_rating: float, min_item_users: int,
     item = frame["movieId"].to_numpy()[mask]
     if max_user_items is not None:
         user, item = cap_user_items(frame, mask, user, item, max_user_items)
-    movies, item_codes = np.unique(item, return_inverse=True)
+    items, item_codes = np.unique(item, return_inverse=True)
     _, user_codes = np.unique(user, return_inverse=True)
     x = sp.csr_matrix((np.ones(len(item_codes), dtype=np.int32), (item_codes.ravel(), user_codes.ravel())),
-                      shape=(len(movies), int(user_codes.max()) + 1))
-    x.sum_duplicates()  # a repeated (user, movie) row counts once
+                      shape=(len(items), int(user_codes.max()) + 1))
+    x.sum_duplicates()  # a repeated (user, item) row counts once
     x.data[:] = 1
     if min_item_users > 0:
         item_users = np.diff(x.indptr)
         kept = item_users >= min_item_users
         if not kept.any():
-            raise EmptyGraphError(f"No movie is liked by {min_item_users} users at min_rating {min_rating:g} "
+            raise EmptyGraphError(f"No item is liked by {min_item_users} users at min_rating {min_rating:g} "
                                   f"(the most liked has {int(item_users.max())}); lower min_item_users.")
-        x, movies = x[kept], movies[kept]
-    return x, movies
+        x, items = x[kept], items[kept]
+    return x, items
 
 
 def cap_user_items(frame, mask: np.ndarray, user: np.ndarray, item: np.ndarray,
                    cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 2: each user's ``cap`` most recent liked rows; ties (or no timestamps) by the smaller movie id."""
+    """Rule 2: each user's ``cap`` most recent liked rows; ties (or no timestamps) by the smaller item id."""
     counts = np.unique(user, return_counts=True)[1]
     if counts.max() <= cap:
         return user, item
@@ -295,10 +295,10 @@ def cap_user_items(frame, mask: np.ndarray, user: np.ndarray, item: np.ndarray,
 def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min_weight: float,
                        max_degree: int | None, min_rating: float, block_entries: int,
                        show_progress: bool) -> list[np.ndarray]:
-    """Rules 4-6 over blocks of movies: ``[src, dst, weight]`` with movie rows ``src < dst``.
+    """Rules 4-6 over blocks of items: ``[src, dst, weight]`` with item rows ``src < dst``.
 
     Each block multiplies its rows of ``x`` by ``x.T`` (only the columns after the block's
-    first movie when no ``max_degree`` needs whole neighbourhoods), weighs the pairs, and keeps
+    first item when no ``max_degree`` needs whole neighbourhoods), weighs the pairs, and keeps
     the kept edges (with ``max_degree``: each row's top ``max_degree``), so memory holds the
     edges kept so far plus one block.
     """
@@ -306,14 +306,14 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
     log_users = np.log(item_users)
     log_total = np.log(total)
     xt = x.T.tocsr()  # users x items
-    # Upper bound of each row's entries in the product: its pair work, at most every movie.
+    # Upper bound of each row's entries in the product: its pair work, at most every item.
     user_items = np.diff(xt.indptr)
     bound = np.minimum(x @ user_items.astype(np.int64), num_items)
     blocks = block_bounds(bound, block_entries)
     parts_src, parts_dst, parts_weight = [], [], []
     shared_pairs = 0
     largest = -np.inf
-    progress = tqdm(total=num_items, desc="graph", unit="movie", disable=not show_progress)
+    progress = tqdm(total=num_items, desc="graph", unit="item", disable=not show_progress)
     for lo, hi in blocks:
         first = 0 if max_degree else lo
         counts = x[lo:hi] @ (xt[:, first:] if first else xt)
@@ -340,12 +340,12 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
         parts_src.append(np.minimum(row, col))
         parts_dst.append(np.maximum(row, col))
         parts_weight.append(weight)
-        logger.debug("graph block movies %d-%d: %d pairs, %d edges kept", lo, hi, len(n_xy), len(weight))
+        logger.debug("graph block items %d-%d: %d pairs, %d edges kept", lo, hi, len(n_xy), len(weight))
         progress.update(hi - lo)
     progress.close()
     if shared_pairs == 0:
         raise EmptyGraphError(
-            f"No two movies share a user at min_rating {min_rating:g}, so the graph has no edge; lower min_rating.")
+            f"No two items share a user at min_rating {min_rating:g}, so the graph has no edge; lower min_rating.")
     src = np.concatenate(parts_src)
     parts_src.clear()
     dst = np.concatenate(parts_dst)
@@ -353,7 +353,7 @@ def cooccurrence_edges(x: sp.csr_matrix, item_users: np.ndarray, total: int, min
     weight = np.concatenate(parts_weight)
     parts_weight.clear()
     if not len(weight):
-        raise EmptyGraphError(f"No movie pair reaches min_weight {min_weight:g} with a weight > 0 (the largest "
+        raise EmptyGraphError(f"No item pair reaches min_weight {min_weight:g} with a weight > 0 (the largest "
                               f"weight is {largest:.3g}); lower min_weight.")
     if max_degree:
         # An edge in both ends' top K was found twice, with the same weight: keep it once.

@@ -5,8 +5,8 @@ from it (``docs/artifact.md``). :func:`write_graph` is its one writer: every gra
 (:mod:`recgraph.engines`: numpy, Spark) hands it tables and a :class:`GraphOutput`::
 
     manifest.json      kind "recgraph-graph", format_version, engine, data, views, files
-    items.parquet      item_id int64, title string, genres string, likes int64 (every movie of the log)
-    edges.parquet      view 0: src int64, dst int64, weight float64 (movie ids, src < dst, sorted)
+    items.parquet      item_id int64, title string, genres string, likes int64 (every item of the log)
+    edges.parquet      view 0: src int64, dst int64, weight float64 (item ids, src < dst, sorted)
     edges-1.parquet    view 1 of a multi-view preset, and so on
 
 Any ``*.parquet`` may be one file or a directory of part files. The directory is written
@@ -68,7 +68,7 @@ def edges_file(view: int) -> str:
 
 @dataclass(frozen=True, eq=False)
 class GraphDir:
-    """A graph directory read back: one graph per view, the views' parameters, the movies."""
+    """A graph directory read back: one graph per view, the views' parameters, the items."""
 
     path: Path
     manifest: dict
@@ -93,7 +93,7 @@ def _pyarrow():
 
 
 def edge_arrays(graph: ItemGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(src, dst, weight)`` of each undirected edge once, as movie ids with src < dst,
+    """``(src, dst, weight)`` of each undirected edge once, as item ids with src < dst,
     sorted by (src, dst)."""
     rows = np.repeat(np.arange(graph.num_nodes, dtype=np.int64), graph.degrees())
     upper = rows < graph.indices  # CSR rows are in id order and sorted within, so this is sorted
@@ -101,7 +101,7 @@ def edge_arrays(graph: ItemGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def graph_from_edges(src, dst, weight, params: dict | None = None) -> ItemGraph:
-    """The :class:`ItemGraph` of an edge list in movie ids (nodes: every movie with an edge,
+    """The :class:`ItemGraph` of an edge list in item ids (nodes: every item with an edge,
     by id), exactly the graph :func:`recgraph.graph.build_item_graph` returns for those edges."""
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
@@ -182,7 +182,7 @@ def edge_table(graph: ItemGraph) -> ArrowTable:
 def items_table(items: ItemCatalog) -> ArrowTable:
     """Every item of the log (ids, titles, genres, likes) as the writer's table."""
     pa, _ = _pyarrow()
-    return ArrowTable(pa.table({"item_id": pa.array(items.movie_ids, pa.int64()),
+    return ArrowTable(pa.table({"item_id": pa.array(items.item_ids, pa.int64()),
                                 "title": pa.array(list(items.titles), pa.string()),
                                 "genres": pa.array(list(items.genres), pa.string()),
                                 "likes": pa.array(items.likes, pa.int64())}))
@@ -459,9 +459,9 @@ def read_graph_dir(path: str | os.PathLike, verify: bool = True) -> GraphDir:
                                      table["weight"].to_numpy().astype(np.float64), params.to_dict())
         except ParameterError as exc:
             raise ArtifactError(f"{root}/{edge_names[i]}: {exc}") from None
-        missing = np.setdiff1d(graph.item_ids, items.movie_ids)
+        missing = np.setdiff1d(graph.item_ids, items.item_ids)
         if missing.size:
-            raise ArtifactError(f"{root}: movie {int(missing[0])} has edges but is not in {ITEMS_FILE}.")
+            raise ArtifactError(f"{root}: item {int(missing[0])} has edges but is not in {ITEMS_FILE}.")
         graphs.append(graph)
         views.append(params)
     return GraphDir(root, manifest, tuple(graphs), tuple(views), items)

@@ -1,4 +1,4 @@
-"""Query an artifact: similar movies and recommendations from a watch history.
+"""Query an artifact: similar items and recommendations from a history.
 
 This is the light side other services import: numpy, annoy and rapidfuzz only (no pandas,
 gensim, keras or jax). Reading and verifying the files is :func:`recgraph.artifact.read_artifact`'s
@@ -8,13 +8,13 @@ Every answer is one of two result types with the same JSON envelope (:meth:`Simi
 :meth:`Recommendations.to_dict`), which the CLI's ``--json`` and the HTTP service print as is::
 
     {"kind": "similar" | "recommend",
-     "query":   [{"movie_id", "title"}, ...],      # the query movies found in the index
-     "unknown": [id or title, ...],                 # movies of the request not in the index
-     "results": [{"movie_id", "title", "score"}, ...]}
+     "query":   [{"item_id", "title"}, ...],       # the query items found in the index
+     "unknown": [id or title, ...],                 # items of the request not in the index
+     "results": [{"item_id", "title", "score"}, ...]}
 
 >>> index = ItemIndex.load("artifacts/ml-small")
 >>> index.similar("Star Wars: Episode IV - A New Hope (1977)", k=5).hits[0]
-Hit(movie_id=1210, title='Star Wars: Episode VI - Return of the Jedi (1983)', score=0.815314)
+Hit(item_id=1210, title='Star Wars: Episode VI - Return of the Jedi (1983)', score=0.815314)
 >>> index.recommend([260, 1196, 999999], k=5).unknown   # reported, not fatal
 (999999,)
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Union
 
 import numpy as np
@@ -32,7 +32,8 @@ from .artifact import MANIFEST_FILE, ArtifactFiles, manifest_config, read_artifa
 from .errors import ArtifactError, ParameterError, UnknownItemError, excerpt
 from .scoring import IdMap, Popularity, Scorer, ScoringOptions, as_history_matrix, recommend_ids, with_popular
 
-MovieRef = Union[int, str]
+#: An item as a query names it: its id (an int, or a string of digits) or its title.
+ItemRef = Union[int, str]
 _ID_PATTERN = re.compile(r"^\s*\d+\s*$", re.ASCII)
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _ARTICLE = re.compile(r"^(?:the|a|an) |, (?:the|a|an)$")
@@ -44,41 +45,26 @@ MAX_K = 1000
 
 # ---------------------------------------------------------------------- result types
 @dataclass(frozen=True)
-class Movie:
-    """A movie of the index: its id and title."""
+class Item:
+    """An item of the index: its id and title."""
 
-    movie_id: int
+    item_id: int
     title: str
 
     def to_dict(self) -> dict:
-        return {"movie_id": self.movie_id, "title": self.title}
+        return {"item_id": self.item_id, "title": self.title}
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One result: a movie and its score (cosine; in recommend, plus the popularity prior).
+    """One result: an item and its score (cosine; in recommend, plus the popularity prior)."""
 
-    Readable as a mapping too (``hit["movie_id"]``), as the lists of dicts of earlier
-    releases were.
-    """
-
-    movie_id: int
+    item_id: int
     title: str
     score: float
 
-    def __getitem__(self, key: str):
-        if key in _HIT_KEYS:
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def keys(self) -> tuple[str, ...]:
-        return _HIT_KEYS
-
     def to_dict(self) -> dict:
-        return {"movie_id": self.movie_id, "title": self.title, "score": self.score}
-
-
-_HIT_KEYS = tuple(f.name for f in fields(Hit))
+        return {"item_id": self.item_id, "title": self.title, "score": self.score}
 
 
 class _Answer:
@@ -86,8 +72,8 @@ class _Answer:
 
     kind = ""
     hits: tuple[Hit, ...]
-    query: tuple[Movie, ...]
-    unknown: tuple[MovieRef, ...]
+    query: tuple[Item, ...]
+    unknown: tuple[ItemRef, ...]
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -106,29 +92,29 @@ class _Answer:
 
 @dataclass(frozen=True)
 class Similar(_Answer):
-    """The movies most similar to ``movie``, best first (never ``movie`` itself)."""
+    """The items most similar to ``item``, best first (never ``item`` itself)."""
 
-    movie: Movie
+    item: Item
     hits: tuple[Hit, ...]
     kind = "similar"
 
     @property
-    def query(self) -> tuple[Movie, ...]:  # type: ignore[override]  # read-only here, a field elsewhere
-        return (self.movie,)
+    def query(self) -> tuple[Item, ...]:  # type: ignore[override]  # read-only here, a field elsewhere
+        return (self.item,)
 
     @property
-    def unknown(self) -> tuple[MovieRef, ...]:  # type: ignore[override]
+    def unknown(self) -> tuple[ItemRef, ...]:  # type: ignore[override]
         return ()
 
 
 @dataclass(frozen=True)
 class Recommendations(_Answer):
-    """Recommendations, best first; ``query``: the watched movies found in the index, in the
-    given order; ``unknown``: the watched and excluded movies that are not in the index."""
+    """Recommendations, best first; ``query``: the history's items found in the index, in the
+    given order; ``unknown``: the history's and excluded items that are not in the index."""
 
     hits: tuple[Hit, ...]
-    query: tuple[Movie, ...] = ()
-    unknown: tuple[MovieRef, ...] = ()
+    query: tuple[Item, ...] = ()
+    unknown: tuple[ItemRef, ...] = ()
     kind = "recommend"
 
 
@@ -140,13 +126,13 @@ class ItemIndex:
     ----------
     path : the directory (as given; a symlink stays a symlink).
     manifest : the parsed ``manifest.json``.
-    movie_ids : int64 [n_items]; Annoy item i is ``movie_ids[i]``.
+    item_ids : int64 [n_items]; Annoy item i is ``item_ids[i]``.
     titles, genres : lists of str, one per item.
-    likes : int64 [n_items] (users who liked each movie in training) or None (older artifacts).
-    popular : the most liked movies overall, ``(movie_id, title, likes)``, from popular.csv
+    likes : int64 [n_items] (users who liked each item in training) or None (older artifacts).
+    popular : the most liked items overall, ``(item_id, title, likes)``, from popular.csv
         (empty when the artifact has none).
-    catalogue : movie id -> title for every movie of the training log (catalogue.csv;
-        empty for artifacts without one), so a movie left out of the graph is told as such.
+    catalogue : item id -> title for every item of the training log (catalogue.csv;
+        empty for artifacts without one), so an item left out of the graph is told as such.
     scoring : the :class:`~recgraph.scoring.ScoringOptions` that :meth:`recommend` applies
         by default (the manifest's ``scoring``; plain cosine when absent).
     """
@@ -156,11 +142,11 @@ class ItemIndex:
         self.manifest = files.manifest
         self._annoy = files.annoy
         self.embeddings = files.embeddings
-        self.movie_ids = files.movie_ids
+        self.item_ids = files.item_ids
         self.titles = files.titles
         self.genres = files.genres
-        self._row_of_id = {m: i for i, m in enumerate(self.movie_ids.tolist())}
-        # A title two movies share is left out, so it falls through to the ambiguity error.
+        self._row_of_id = {m: i for i, m in enumerate(self.item_ids.tolist())}
+        # A title two items share is left out, so it falls through to the ambiguity error.
         self._row_of_title: dict[str, int] = {}
         self._rows_of_lower: dict[str, list[int]] = {}
         shared: set[str] = set()
@@ -173,14 +159,14 @@ class ItemIndex:
             del self._row_of_title[t]
         self.catalogue = dict(files.catalogue or ())
         self._catalogue_of_lower: dict[str, list[int]] = {}
-        for movie, title in self.catalogue.items():
-            self._catalogue_of_lower.setdefault(title.lower(), []).append(movie)
+        for item, title in self.catalogue.items():
+            self._catalogue_of_lower.setdefault(title.lower(), []).append(item)
         self.likes = files.likes
         self.popular = list(files.popular or [])
-        self._likes = None if self.likes is None else Popularity(self.movie_ids, self.likes)
+        self._likes = None if self.likes is None else Popularity(self.item_ids, self.likes)
         self._stems: list[str] | None = None
-        # Scored: the index's movies, then popular.csv's movies without a vector (prior only).
-        scored_ids, scored_vectors, scored_likes = with_popular(self.movie_ids, self.embeddings, self.likes,
+        # Scored: the index's items, then popular.csv's items without a vector (prior only).
+        scored_ids, scored_vectors, scored_likes = with_popular(self.item_ids, self.embeddings, self.likes,
                                                                 self.popular)
         self._ids = IdMap(scored_ids)
         self._extra_titles = {p[0]: p[1] for p in self.popular}
@@ -198,10 +184,10 @@ class ItemIndex:
 
     # ------------------------------------------------------------------ lookups
     def __len__(self) -> int:
-        return len(self.movie_ids)
+        return len(self.item_ids)
 
-    def __contains__(self, movie: MovieRef) -> bool:
-        return self._find(movie) is not None
+    def __contains__(self, item: ItemRef) -> bool:
+        return self._find(item) is not None
 
     @property
     def artifact_id(self) -> str:
@@ -209,81 +195,81 @@ class ItemIndex:
 
     @property
     def has_titles(self) -> bool:
-        """False when the training log had no titles (movies are then named ``item <id>``)."""
+        """False when the training log had no titles (items are then named ``item <id>``)."""
         return bool((self.manifest.get("data") or {}).get("has_titles", True))
 
-    def movie(self, row: int) -> Movie:
-        """The movie on Annoy row ``row``."""
-        return Movie(int(self.movie_ids[row]), self.titles[row])
+    def item(self, row: int) -> Item:
+        """The item on Annoy row ``row``."""
+        return Item(int(self.item_ids[row]), self.titles[row])
 
-    def row(self, movie: MovieRef) -> int:
-        """Annoy item number of a movie id (int or digits) or title (exact, then case-insensitive).
+    def row(self, item: ItemRef) -> int:
+        """Annoy item number of an item id (int or digits) or title (exact, then case-insensitive).
 
-        A movie not in the index raises UnknownItemError with a sentence for people
+        An item not in the index raises UnknownItemError with a sentence for people
         (:meth:`explain`) and, for a title, close titles in ``suggestions``.
         """
-        row = self._find(movie)
+        row = self._find(item)
         if row is None:
-            raise self._unknown(movie)
+            raise self._unknown(item)
         return row
 
-    def explain(self, movie: MovieRef) -> str:
-        """Why ``movie`` is not in the index, in one sentence (a typo, a movie the graph left
+    def explain(self, item: ItemRef) -> str:
+        """Why ``item`` is not in the index, in one sentence (a typo, an item the graph left
         out, an id nobody knows); "" when it is."""
-        return "" if self._find(movie) is not None else str(self._unknown(movie))
+        return "" if self._find(item) is not None else str(self._unknown(item))
 
-    def _find(self, movie: MovieRef) -> int | None:
-        """The row of ``movie``, or None (also for an ambiguous title); never raises for a miss."""
-        if isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
-            return self._row_of_id.get(int(movie))
-        if not isinstance(movie, str):
-            raise ParameterError(f"A movie is an integer id or a title string; got {movie!r}.")
-        if _ID_PATTERN.match(movie) and movie.strip() not in self._row_of_title:
-            return self._row_of_id.get(_id_value(movie))
-        row = self._row_of_title.get(movie)
+    def _find(self, item: ItemRef) -> int | None:
+        """The row of ``item``, or None (also for an ambiguous title); never raises for a miss."""
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            return self._row_of_id.get(int(item))
+        if not isinstance(item, str):
+            raise ParameterError(f"An item is an integer id or a title string; got {item!r}.")
+        if _ID_PATTERN.match(item) and item.strip() not in self._row_of_title:
+            return self._row_of_id.get(_id_value(item))
+        row = self._row_of_title.get(item)
         if row is not None:
             return row
-        rows = self._rows_of_lower.get(movie.strip().lower(), [])
+        rows = self._rows_of_lower.get(item.strip().lower(), [])
         return rows[0] if len(rows) == 1 else None
 
-    def _unknown(self, movie: MovieRef) -> UnknownItemError:
-        if not isinstance(movie, str) or _ID_PATTERN.match(movie):
-            movie_id = _id_value(movie)
-            if movie_id is None:
-                return UnknownItemError(f"Movie id {_id_text(movie)} is not in the index: ids are 64-bit integers.")
-            title = self.catalogue.get(movie_id)
+    def _unknown(self, item: ItemRef) -> UnknownItemError:
+        if not isinstance(item, str) or _ID_PATTERN.match(item):
+            item_id = _id_value(item)
+            if item_id is None:
+                return UnknownItemError(f"Item id {_id_text(item)} is not in the index: ids are 64-bit integers.")
+            title = self.catalogue.get(item_id)
             if title is not None:
-                return UnknownItemError(f"Movie id {movie_id} ({title!r}) is in movies.csv but not in the graph: "
+                return UnknownItemError(f"Item id {item_id} ({title!r}) is in the item catalogue but not in the graph: "
                                         f"{self._left_out_reason()}.")
-            where = " nor in movies.csv" if self.catalogue else ""
-            return UnknownItemError(f"Movie id {movie_id} is not in the index ({len(self):,} movies){where}.")
-        rows = self._rows_of_lower.get(movie.strip().lower(), [])
+            where = " nor in the item catalogue" if self.catalogue else ""
+            return UnknownItemError(f"Item id {item_id} is not in the index ({len(self):,} items){where}.")
+        rows = self._rows_of_lower.get(item.strip().lower(), [])
         if len(rows) > 1:
-            ids = ", ".join(str(int(self.movie_ids[r])) for r in rows)
-            return UnknownItemError(f"{len(rows)} movies are titled {movie!r} (ids {ids}); pass the movie id instead.",
+            ids = ", ".join(str(int(self.item_ids[r])) for r in rows)
+            return UnknownItemError(f"{len(rows)} items are titled {item!r} (ids {ids}); pass the item id instead.",
                                     [self.titles[r] for r in rows])
         if not self.has_titles:
-            example = int(self.movie_ids[0]) if len(self) else 1
-            return UnknownItemError(f"This artifact was trained on a log without titles, so its movies are named by "
-                                    f"id; pass a movie id (e.g. {example}) instead of {movie!r}.")
-        left_out = self._catalogue_of_lower.get(movie.strip().lower(), [])
+            example = int(self.item_ids[0]) if len(self) else 1
+            return UnknownItemError(f"This artifact was trained on a log without titles, so its items are named by "
+                                    f"id; pass an item id (e.g. {example}) instead of {item!r}.")
+        left_out = self._catalogue_of_lower.get(item.strip().lower(), [])
         if left_out:
             ids = ", ".join(str(m) for m in left_out)
-            return UnknownItemError(f"{self.catalogue[left_out[0]]!r} (id {ids}) is in movies.csv but not in the "
+            return UnknownItemError(f"{self.catalogue[left_out[0]]!r} (id {ids}) is in the item catalogue but not in the "
                                     f"graph: {self._left_out_reason()}.")
-        suggestions = self.suggest(movie)
+        suggestions = self.suggest(item)
         hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else "."
-        return UnknownItemError(f"No movie titled {movie!r} is in the index{hint}", suggestions)
+        return UnknownItemError(f"No item titled {item!r} is in the index{hint}", suggestions)
 
     def _left_out_reason(self) -> str:
-        """Why the graph leaves a catalogue movie out, from the artifact's recorded graph parameters."""
+        """Why the graph leaves a catalogue item out, from the artifact's recorded graph parameters."""
         views = manifest_config(self.manifest).get("graph") or []
         graph = views[0] if isinstance(views, list) and views else {}
         if not isinstance(graph, dict) or "min_weight" not in graph:
             return "the graph's thresholds left it out"
         implicit = bool((self.manifest.get("data") or {}).get("implicit", False))
         shared = "users" if implicit else f"ratings >= {graph.get('min_rating', 5.0):g}"
-        reason = (f"too few {shared} in common with other movies for an edge of weight >= "
+        reason = (f"too few {shared} in common with other items for an edge of weight >= "
                   f"{graph['min_weight']:g}")
         if graph.get("min_item_users"):
             reason += f", or fewer than {graph['min_item_users']} users liked it"
@@ -298,10 +284,10 @@ class ItemIndex:
         return [self.titles[i] for i, _ in self._title_matches(text, n)]
 
     def search(self, text: str, k: int = 10) -> list[Hit]:
-        """Movies whose titles match ``text``: titles holding every word of it (score 1.0) or,
+        """Items whose titles match ``text``: titles holding every word of it (score 1.0) or,
         when none does, the closest spellings (score < 1, rapidfuzz similarity)."""
         k = _check_k(k)
-        return [Hit(int(self.movie_ids[i]), self.titles[i], score) for i, score in self._title_matches(text, k)]
+        return [Hit(int(self.item_ids[i]), self.titles[i], score) for i, score in self._title_matches(text, k)]
 
     def _title_matches(self, text: str, n: int) -> list[tuple[int, float]]:
         needle = text.strip().lower()
@@ -320,7 +306,7 @@ class ItemIndex:
         similarity and (slightly discounted) its beginning's, so 'star wors' meets 'Star Wars: ...'.
 
         Titles are compared without their year and leading or trailing article; ties go to
-        the title with the query's year, then the most liked movie, then the shortest title.
+        the title with the query's year, then the most liked item, then the shortest title.
         """
         from rapidfuzz import fuzz, process
 
@@ -346,71 +332,68 @@ class ItemIndex:
         return [(int(keep[j]), min(round(float(score[keep[j]]) / 100.0, 4), 0.9999)) for j in order]
 
     # ------------------------------------------------------------------ queries
-    def similar(self, movie: MovieRef, k: int = 10) -> Similar:
-        """The ``k`` movies most similar to ``movie`` (never the movie itself), best first.
+    def similar(self, item: ItemRef, k: int = 10) -> Similar:
+        """The ``k`` items most similar to ``item`` (never the item itself), best first.
 
-        ``score`` is the cosine similarity of the two embeddings. A movie not in the index
+        ``score`` is the cosine similarity of the two embeddings. An item not in the index
         raises UnknownItemError: there is nothing to answer from.
         """
         k = _check_k(k)
-        row = self.row(movie)
+        row = self.row(item)
         cols, scores = self.scorer.similar([row], k)
-        return Similar(self.movie(row), self._hits(cols[0], scores[0]))
+        return Similar(self.item(row), self._hits(cols[0], scores[0]))
 
-    def similar_many(self, movies: Iterable[MovieRef], k: int = 10) -> tuple[list[Similar], list[MovieRef]]:
-        """:meth:`similar` for many movies in one scoring call (the HTTP batch route's path):
-        the answers of the known movies, in order, and the unknown ones."""
+    def similar_many(self, items: Iterable[ItemRef], k: int = 10) -> tuple[list[Similar], list[ItemRef]]:
+        """:meth:`similar` for many items in one scoring call (the HTTP batch route's path):
+        the answers of the known items, in order, and the unknown ones."""
         k = _check_k(k)
-        movies = list(movies)
-        found = [(movie, self._find(movie)) for movie in movies]
+        items = list(items)
+        found = [(item, self._find(item)) for item in items]
         rows = [row for _, row in found if row is not None]
         cols, scores = self.scorer.similar(rows, k) if rows else (np.empty((0, k), np.int64), np.empty((0, k)))
-        answers = [Similar(self.movie(row), self._hits(cols[i], scores[i])) for i, row in enumerate(rows)]
-        return answers, [movie for movie, row in found if row is None]
+        answers = [Similar(self.item(row), self._hits(cols[i], scores[i])) for i, row in enumerate(rows)]
+        return answers, [item for item, row in found if row is None]
 
-    def recommend(self, watched: Iterable[MovieRef], k: int = 10, exclude: Iterable[MovieRef] = (),
-                  on_unknown: str | None = None, scoring: ScoringOptions | dict | None = None, *,
-                  strict: bool = False) -> Recommendations:
-        """Movies for someone who watched ``watched`` (oldest first), best first.
+    def recommend(self, watched: Iterable[ItemRef], k: int = 10, exclude: Iterable[ItemRef] = (),
+                  scoring: ScoringOptions | dict | None = None, *, strict: bool = False) -> Recommendations:
+        """Items for someone who watched ``watched`` (oldest first), best first.
 
-        Every movie of the index is scored exactly (:class:`recgraph.scoring.Scorer`, the one
+        Every item of the index is scored exactly (:class:`recgraph.scoring.Scorer`, the one
         scoring function of the fitted model, the CLI, the HTTP service and the evaluation):
-        cosine to the mean of the watched movies' unit vectors (with ``recent_weight`` > 0,
-        its last ``recent_count`` movies also get a direction of their own), plus
+        cosine to the mean of the watched items' unit vectors (with ``recent_weight`` > 0,
+        its last ``recent_count`` items also get a direction of their own), plus
         ``popularity_weight * log1p(likes)``, with ``scoring`` (default: the artifact's,
-        :attr:`scoring`). When no watched movie is in the index, fallback ``"popular"``
-        returns the most liked movies and fallback ``"none"`` raises UnknownItemError: there
+        :attr:`scoring`). When no watched item is in the index, fallback ``"popular"``
+        returns the most liked items and fallback ``"none"`` raises UnknownItemError: there
         is nothing to recommend from.
 
-        Movies in ``watched`` and ``exclude`` are never returned. Movies of either that are
+        Items in ``watched`` and ``exclude`` are never returned. Items of either that are
         not in the index are left out of the query and listed in the answer's ``unknown``;
-        with ``strict=True`` the first one raises UnknownItemError instead
-        (``on_unknown="raise"``/``"ignore"`` is the older spelling of ``strict``).
+        with ``strict=True`` the first one raises UnknownItemError instead.
         """
-        strict = _strictness(strict, on_unknown)
         k = _check_k(k)
         opts = self.scoring if scoring is None else self._scoring_options(scoring)
-        watched, exclude = _as_list(watched), _as_list(exclude)  # iterate once; resolve refuses a lone movie
+        watched, exclude = _as_list(watched), _as_list(exclude)  # iterate once; resolve refuses a lone item
         rows, unknown = self.resolve(watched, strict=strict)
         skip, unknown_skip = self.resolve(exclude, strict=strict)
         if not rows and opts.fallback != "popular":
             raise self._nothing_to_recommend(watched, unknown)
-        # The scored columns, in order: the index's movies, and popular.csv's movies without a
+        # The scored columns, in order: the index's items, and popular.csv's items without a
         # vector given by id (never recommended back), as Recommender.recommend reads a history.
         history, _ = as_history_matrix([self._scored_columns(watched)], self.scorer.n_items)
         excluded, _ = as_history_matrix([self._scored_columns(exclude)], self.scorer.n_items)
         cols, scores = self.scorer.top(history, k, excluded, opts)
-        query_movies = tuple(self.movie(r) for r in rows)
-        return Recommendations(self._hits(cols[0], scores[0]), query_movies, tuple(_dedupe(unknown + unknown_skip)))
+        query_items = tuple(self.item(r) for r in rows)
+        return Recommendations(self._hits(cols[0], scores[0]), query_items, tuple(_dedupe(unknown + unknown_skip)))
 
-    def _scored_columns(self, movies: Iterable) -> list[int]:
-        """Scorer columns of ``movies`` in order: index rows, or (for an id) a popular movie
+    def _scored_columns(self, items: Iterable) -> list[int]:
+        """Scorer columns of ``items`` in order: index rows, or (for an id) a popular item
         without a vector; others are left out."""
         cols = []
-        for movie in movies:
-            row = self._find(movie)
-            if row is None and isinstance(movie, (int, np.integer)) and not isinstance(movie, bool):
-                row = int(self._ids.columns([int(movie)])[0]) if -2 ** 63 <= int(movie) < 2 ** 63 else -1
+        for item in items:
+            row = self._find(item)
+            if row is None and isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                row = int(self._ids.columns([int(item)])[0]) if -2 ** 63 <= int(item) < 2 ** 63 else -1
                 row = row if row >= 0 else None
             if row is not None:
                 cols.append(row)
@@ -418,38 +401,36 @@ class ItemIndex:
 
     def recommend_many(self, histories, k: int = 10, exclude=None,
                        scoring: ScoringOptions | dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` movie ids and scores for many users at once, as
+        """Top-``k`` item ids and scores for many users at once, as
         :meth:`recgraph.model.Recommender.recommend` answers: ``histories`` is a sequence of
-        movie-id sequences (oldest first) or a sparse matrix over this index's rows; returns
+        item-id sequences (oldest first) or a sparse matrix over this index's rows; returns
         arrays [users, k], short rows padded with id -1 and score ``-inf``."""
         k = _check_k(k)
         opts = self.scoring if scoring is None else self._scoring_options(scoring)
         return recommend_ids(self.scorer, self._ids, histories, k, exclude, opts)
 
-    def resolve(self, movies: Iterable[MovieRef], on_unknown: str | None = None, *,
-                strict: bool = False) -> tuple[list[int], list[MovieRef]]:
-        """Rows of the known movies and the unknown ones, as given; ``strict``: raise
+    def resolve(self, items: Iterable[ItemRef], *, strict: bool = False) -> tuple[list[int], list[ItemRef]]:
+        """Rows of the known items and the unknown ones, as given; ``strict``: raise
         UnknownItemError for the first unknown one instead."""
-        strict = _strictness(strict, on_unknown)
-        if isinstance(movies, (str, bytes, int, np.integer)):
-            raise ParameterError("Pass several movies as a list, e.g. watched=[260, 1196].")
+        if isinstance(items, (str, bytes, int, np.integer)):
+            raise ParameterError("Pass several items as a list, e.g. watched=[260, 1196].")
         rows, unknown = [], []
-        for movie in movies:
-            row = self._find(movie)
+        for item in items:
+            row = self._find(item)
             if row is not None:
                 rows.append(row)
             elif strict:
-                raise self._unknown(movie)
+                raise self._unknown(item)
             else:
-                unknown.append(movie)
+                unknown.append(item)
         return rows, unknown
 
     def _nothing_to_recommend(self, watched, unknown: list) -> UnknownItemError:
         if len(unknown) == 1:
-            return UnknownItemError(f"The one watched movie is not in the index, so there is nothing to recommend "
+            return UnknownItemError(f"The one watched item is not in the index, so there is nothing to recommend "
                                     f"from: {self._unknown(unknown[0])}")
         count = f"{len(watched)} " if watched else ""
-        return UnknownItemError(f"None of the {count}watched movies is in the index, so there is nothing to "
+        return UnknownItemError(f"None of the {count}watched items is in the index, so there is nothing to "
                                 "recommend from.")
 
     def _scoring_options(self, scoring) -> ScoringOptions:
@@ -463,7 +444,7 @@ class ItemIndex:
 
     def _hits(self, cols: np.ndarray, scores: np.ndarray) -> tuple[Hit, ...]:
         """Hits of the valid scored columns (-1 pads a short list; a column past the index's rows
-        is a popular movie without a vector)."""
+        is a popular item without a vector)."""
         keep = cols >= 0
         cols, scores = cols[keep], scores[keep]
         ids = self._ids.item_ids[cols].tolist()
@@ -477,23 +458,23 @@ def _stem(title: str) -> str:
     return _ARTICLE.sub("", _YEAR.sub("", title.strip().lower())).strip()
 
 
-def _id_value(movie) -> int | None:
-    """A movie id (an int, or a string of digits) as an int, or None past the 64-bit range
+def _id_value(item) -> int | None:
+    """An item id (an int, or a string of digits) as an int, or None past the 64-bit range
     (a 5,000-digit string is not parsed: Python refuses such ints)."""
-    if isinstance(movie, str):
-        digits = movie.strip().lstrip("0") or "0"
+    if isinstance(item, str):
+        digits = item.strip().lstrip("0") or "0"
         if len(digits) > 19:
             return None
-        movie = int(digits)
-    value = int(movie)
+        item = int(digits)
+    value = int(item)
     return value if -(2**63) <= value < 2**63 else None
 
 
-def _id_text(movie) -> str:
+def _id_text(item) -> str:
     """An id too large for int64, shown in at most a short excerpt."""
-    if isinstance(movie, str):
-        return f"{excerpt(movie.strip(), 24)}"
-    return f"of {int(movie).bit_length()} bits"
+    if isinstance(item, str):
+        return f"{excerpt(item.strip(), 24)}"
+    return f"of {int(item).bit_length()} bits"
 
 
 def _check_k(k) -> int:
@@ -502,21 +483,13 @@ def _check_k(k) -> int:
     return int(k)
 
 
-def _strictness(strict: bool, on_unknown: str | None) -> bool:
-    if on_unknown is None:
-        return bool(strict)
-    if on_unknown not in ("raise", "ignore"):
-        raise ParameterError(f"on_unknown must be 'raise' or 'ignore'; got {on_unknown!r}.")
-    return on_unknown == "raise"
+def _as_list(items):
+    return items if isinstance(items, (str, bytes, int, np.integer)) else list(items)
 
 
-def _as_list(movies):
-    return movies if isinstance(movies, (str, bytes, int, np.integer)) else list(movies)
-
-
-def _ids_of(movies: Iterable) -> list[int]:
-    """The integer ids among ``movies`` (titles, and ids past 64 bits that no index holds, are skipped)."""
-    return [int(m) for m in movies if isinstance(m, (int, np.integer)) and not isinstance(m, bool)
+def _ids_of(items: Iterable) -> list[int]:
+    """The integer ids among ``items`` (titles, and ids past 64 bits that no index holds, are skipped)."""
+    return [int(m) for m in items if isinstance(m, (int, np.integer)) and not isinstance(m, bool)
             and -2 ** 63 <= int(m) < 2 ** 63]
 
 

@@ -113,7 +113,7 @@ class Recommender:
         titles, genres = items.metadata(item_ids)
         return dict(item_ids=item_ids, embeddings=result.embeddings, likes=items.likes[rows], titles=titles,
                     genres=genres, popular=items.popular_rows(),
-                    catalogue=list(zip(items.movie_ids.tolist(), items.titles)))
+                    catalogue=list(zip(items.item_ids.tolist(), items.titles)))
 
     def _set_from_result(self, result) -> None:
         self._set_state(**self._state_from_result(result), config=result.config, manifest=result.manifest,
@@ -247,7 +247,7 @@ class Recommender:
 
             raise ArtifactError(f"{files.path}: the manifest's configuration is not valid: {exc}") from None
         model = cls(preset=config.preset, config=config, seed=config.seed)
-        model._set_state(item_ids=files.movie_ids, embeddings=files.embeddings, likes=files.likes,
+        model._set_state(item_ids=files.item_ids, embeddings=files.embeddings, likes=files.likes,
                          titles=files.titles, genres=files.genres, popular=files.popular, catalogue=files.catalogue,
                          config=config, manifest=files.manifest, timings=files.manifest.get("timings_s"),
                          user_model=files.user_model)

@@ -74,7 +74,7 @@ class TrainResult:
 
 @dataclass(frozen=True, eq=False)
 class TrainingInputs:
-    """What training needs besides the configuration: the walk corpus, every movie of the log,
+    """What training needs besides the configuration: the walk corpus, every item of the log,
     and the record of where it came from (the manifest's ``data``)."""
 
     corpus: WalkCorpus
@@ -175,7 +175,7 @@ def train(
         column is implicit feedback) and ``items`` (an items table). Recorded in the
         manifest's ``data`` (``columns``, ``items_table``).
 
-    The artifact always gets each movie's likes (items.csv) and the most liked movies
+    The artifact always gets each item's likes (items.csv) and the most liked items
     (popular.csv) from the log.
     """
     config = RunConfig() if config is None else config
@@ -260,7 +260,7 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
         titles, genres = inputs.items.metadata(item_ids)
         result.manifest = write_fitted(out_dir, item_ids=item_ids, embeddings=embeddings, likes=likes, titles=titles,
                                        genres=genres, popular=popular,
-                                       catalogue=list(zip(inputs.items.movie_ids.tolist(), inputs.items.titles)),
+                                       catalogue=list(zip(inputs.items.item_ids.tolist(), inputs.items.titles)),
                                        config=config, manifest=manifest, final_timings=final_timings,
                                        user_model=user_model)
     else:

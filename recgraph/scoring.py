@@ -1,15 +1,15 @@
 """How recommendations are scored: one exact, batched scoring (:class:`Scorer`), its options and the popularity prior.
 
 :meth:`recgraph.index.ItemIndex.recommend` ranks by cosine to the mean of the watched
-movies' unit vectors, then applies the artifact's :class:`ScoringOptions` (recorded in
+items' unit vectors, then applies the artifact's :class:`ScoringOptions` (recorded in
 ``manifest.json`` under ``scoring``):
 
-- **popularity-aware re-ranking**: the index's best ``candidates`` movies are re-scored
+- **popularity-aware re-ranking**: the index's best ``candidates`` items are re-scored
   ``cosine + popularity_weight * log(1 + likes)``, where ``likes`` is how many users
-  rated the movie >= 4.0 in the training data. Rarely walked movies have noisy vectors and,
+  rated the item >= 4.0 in the training data. Rarely walked items have noisy vectors and,
   with plain cosine, crowd the top of every list; the prior puts them back in place.
-- **fallback**: a user none of whose movies is in the graph (or whose list runs short)
-  gets the most liked movies they have not rated, instead of nothing.
+- **fallback**: a user none of whose items is in the graph (or whose list runs short)
+  gets the most liked items they have not rated, instead of nothing.
 - **recency**: with ``recent_weight`` > 0 the watched list is read as oldest first, and
   the query becomes ``unit(mean of all) + recent_weight * unit(mean of the last
   recent_count)``: what someone watched lately counts more.
@@ -31,7 +31,7 @@ FALLBACKS = ("popular", "none")
 METHODS = ("cosine", "blend")
 #: A like is a training rating at or above this; ``likes`` counts distinct users.
 LIKE_MIN_RATING = 4.0
-#: How many of the most liked movies an artifact's ``popular.csv`` keeps.
+#: How many of the most liked items an artifact's ``popular.csv`` keeps.
 POPULAR_SIZE = 1000
 
 
@@ -42,14 +42,14 @@ class ScoringOptions:
     Attributes
     ----------
     history_min_rating : ratings at or above it form the query ("watched"); None: every
-        rated movie. Every rated movie is excluded from the results either way. (Used by
+        rated item. Every rated item is excluded from the results either way. (Used by
         whoever builds the query, e.g. the evaluation harness; recorded for callers.)
     popularity_weight : weight of ``log(1 + likes)`` added to the cosine (0: plain cosine).
     candidates : how many of the index's results are re-ranked when the weight is > 0.
-    fallback : ``"popular"`` or ``"none"`` for users with no watched movie in the index.
-    recent_weight : weight of the last ``recent_count`` watched movies' direction added to
+    fallback : ``"popular"`` or ``"none"`` for users with no watched item in the index.
+    recent_weight : weight of the last ``recent_count`` watched items' direction added to
         the whole history's (0: the order of ``watched`` does not matter).
-    recent_count : how many of the last watched movies form that recent direction.
+    recent_count : how many of the last watched items form that recent direction.
     method : ``"cosine"`` (the score above) or ``"blend"``: the fitted user model of
         :mod:`recgraph.user_model`, four standardised scores over the embeddings and the item
         graph (mean-vector cosine, a linear autoencoder in the embedding subspace, the PMI
@@ -124,44 +124,44 @@ class ScoringOptions:
 
 
 class Popularity:
-    """How many users liked each movie in the training data.
+    """How many users liked each item in the training data.
 
     Parameters
     ----------
-    movie_ids : int64 [n]; counts : float [n] (>= 0), aligned with ``movie_ids``.
+    item_ids : int64 [n]; counts : float [n] (>= 0), aligned with ``item_ids``.
     """
 
-    def __init__(self, movie_ids: np.ndarray, counts: np.ndarray):
-        movie_ids = np.asarray(movie_ids, dtype=np.int64)
+    def __init__(self, item_ids: np.ndarray, counts: np.ndarray):
+        item_ids = np.asarray(item_ids, dtype=np.int64)
         counts = np.asarray(counts, dtype=np.float64)
-        if movie_ids.shape != counts.shape or movie_ids.ndim != 1:
-            raise ParameterError("movie_ids and counts must be 1-D arrays of the same length.")
-        order = np.argsort(movie_ids, kind="stable")
-        self.movie_ids = movie_ids[order]
+        if item_ids.shape != counts.shape or item_ids.ndim != 1:
+            raise ParameterError("item_ids and counts must be 1-D arrays of the same length.")
+        order = np.argsort(item_ids, kind="stable")
+        self.item_ids = item_ids[order]
         self.counts = counts[order]
-        # Most popular first; ties by movie id, so the fallback list is deterministic.
-        self.ranked = self.movie_ids[np.lexsort((self.movie_ids, -self.counts))]
+        # Most popular first; ties by item id, so the fallback list is deterministic.
+        self.ranked = self.item_ids[np.lexsort((self.item_ids, -self.counts))]
 
     @classmethod
-    def from_ratings(cls, user_ids, movie_ids, ratings, min_rating: float = LIKE_MIN_RATING) -> "Popularity":
-        """Count distinct users per movie among ratings >= ``min_rating``."""
+    def from_ratings(cls, user_ids, item_ids, ratings, min_rating: float = LIKE_MIN_RATING) -> "Popularity":
+        """Count distinct users per item among ratings >= ``min_rating``."""
         user_ids = np.asarray(user_ids, dtype=np.int64)
-        movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        item_ids = np.asarray(item_ids, dtype=np.int64)
         liked = np.asarray(ratings, dtype=np.float64) >= min_rating
-        pairs = np.unique(np.stack([movie_ids[liked], user_ids[liked]]), axis=1)
+        pairs = np.unique(np.stack([item_ids[liked], user_ids[liked]]), axis=1)
         ids, counts = np.unique(pairs[0], return_counts=True)
         return cls(ids, counts.astype(np.float64))
 
-    def count(self, movie_ids) -> np.ndarray:
-        """Counts of ``movie_ids`` (0 for a movie never liked)."""
-        movie_ids = np.asarray(movie_ids, dtype=np.int64)
-        if self.movie_ids.size == 0:
-            return np.zeros(movie_ids.shape)
-        pos = np.minimum(np.searchsorted(self.movie_ids, movie_ids), self.movie_ids.size - 1)
-        return np.where(self.movie_ids[pos] == movie_ids, self.counts[pos], 0.0)
+    def count(self, item_ids) -> np.ndarray:
+        """Counts of ``item_ids`` (0 for an item never liked)."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        if self.item_ids.size == 0:
+            return np.zeros(item_ids.shape)
+        pos = np.minimum(np.searchsorted(self.item_ids, item_ids), self.item_ids.size - 1)
+        return np.where(self.item_ids[pos] == item_ids, self.counts[pos], 0.0)
 
     def top(self, n: int = POPULAR_SIZE) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` most liked movies with at least one like (ids, counts), ties by movie id."""
+        """The ``n`` most liked items with at least one like (ids, counts), ties by item id."""
         ids = self.ranked[: int(n)]
         counts = self.count(ids)
         keep = counts > 0
@@ -287,7 +287,11 @@ class Scorer:
         if user_model is not None and np.shape(user_model["e"])[0] != self.n_items:
             raise ParameterError(f"The user model scores {np.shape(user_model['e'])[0]} items; "
                                  f"the catalogue has {self.n_items}.")
-        self.user_model = user_model
+        # Scored in float64 (the saved arrays are float32): a list must not depend on how many
+        # users a BLAS call covered, and float32 sums differ in the 6th digit between batch sizes.
+        self.user_model = None if user_model is None else {
+            k: (np.asarray(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else np.asarray(v))
+            for k, v in user_model.items()}
         self.options = self.check_options(options)
 
     def check_options(self, options) -> ScoringOptions:
@@ -312,7 +316,10 @@ class Scorer:
             assert self.user_model is not None  # check_options refuses blend without one
             parts = user_model.components(self.user_model, history,
                                           [c for c, w in zip(user_model.COMPONENTS, opts.blend_weights) if w > 0])
-            out = np.asarray(user_model.combine(parts, opts.blend_weights), dtype=np.float64)
+            out = np.zeros((history.shape[0], self.n_items))
+            for name, weight in zip(user_model.COMPONENTS, opts.blend_weights):
+                if weight > 0:
+                    out += weight * np.asarray(parts[name], dtype=np.float64)
             return self._fallback(out, counts, opts)
         weights = history.copy()
         weights.data = np.ones_like(weights.data)

@@ -170,7 +170,8 @@ def _standardized(s: np.ndarray) -> np.ndarray:
 
 
 def components(state: Mapping, h, which=COMPONENTS) -> dict[str, np.ndarray]:
-    """Each named score for histories ``h`` [batch, n_items], standardised per row (float32)."""
+    """Each named score for histories ``h`` [batch, n_items], standardised per row (in the state's
+    float precision: float32 as fitted, float64 when the scorer widened it)."""
     e = state["e"]
     h = _binary(h, e.shape[0], "histories")
     out: dict[str, np.ndarray] = {}
@@ -183,10 +184,10 @@ def components(state: Mapping, h, which=COMPONENTS) -> dict[str, np.ndarray]:
     if "graph" in which:
         g = sp.csr_matrix((state["graph_data"], state["graph_indices"], state["graph_indptr"]),
                           shape=(e.shape[0], e.shape[0]))
-        out["graph"] = _standardized(np.asarray((h @ g).toarray(), dtype=np.float32))
+        out["graph"] = _standardized(np.asarray((h @ g).toarray(), dtype=g.dtype))
     if "popularity" in which:
         pop = state["popularity"]
-        out["popularity"] = _standardized(np.broadcast_to(pop, (h.shape[0], pop.shape[0])).astype(np.float32))
+        out["popularity"] = _standardized(np.broadcast_to(pop, (h.shape[0], pop.shape[0])).astype(pop.dtype))
     return out
 
 

@@ -15,6 +15,7 @@ from recgraph.artifact import (
     CATALOGUE_FILE,
     GRAPH_KIND,
     check_output_dir,
+    file_digest,
     check_output_file,
     manifest_config,
     read_artifact,
@@ -36,13 +37,13 @@ def test_round_trip(tmp_path):
     manifest = tiny_artifact(tmp_path / "a", catalogue=[(11, "Alpha (2000)"), (99, "Omega, The (1970)"), (11, "dup")])
     files = read_artifact(tmp_path / "a")
     assert files.manifest == manifest and manifest["n_items"] == 5 and manifest["dim"] == 3
-    assert files.movie_ids.tolist() == IDS.tolist() and files.titles == TITLES
+    assert files.item_ids.tolist() == IDS.tolist() and files.titles == TITLES
     assert files.embeddings.dtype == np.float32 and np.array_equal(files.embeddings, EMBEDDINGS)
     assert files.annoy.get_n_items() == 5 and files.likes is None and files.popular is None
     # Sorted by id, one row per movie (the first title wins), quoted as CSV needs.
     assert files.catalogue == [(11, "Alpha (2000)"), (99, "Omega, The (1970)")]
     assert (tmp_path / "a" / CATALOGUE_FILE).read_text().splitlines() == [
-        "movie_id,title", "11,Alpha (2000)", '99,"Omega, The (1970)"']
+        "item_id,title", "11,Alpha (2000)", '99,"Omega, The (1970)"']
     assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "catalogue.csv"}
     assert manifest["artifact_id"] == manifest["files"]["index.ann"]["sha256"][:12]
 
@@ -147,7 +148,8 @@ def test_items_csv_header_is_checked(tmp_path):
     rows[0][1] = "movie"
     with open(items, "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
-    with pytest.raises(ArtifactError, match="must start with the header index,movie_id,title,genres"):
+    with pytest.raises(ArtifactError, match=r"must start with the header index,item_id,title,genres \(or "
+                                            r"index,movie_id,title,genres, as recgraph 0.1 wrote it\); got 'index,movie,"):
         read_artifact(tmp_path / "a", verify=False)
 
 
@@ -243,12 +245,35 @@ FORMAT_1 = {
 
 @pytest.fixture
 def format_1_artifact(tmp_path):
-    """An artifact whose manifest.json is in the 0.1 layout (the files are today's: unchanged)."""
-    written = tiny_artifact(tmp_path / "old")
-    old = {**FORMAT_1, **{k: written[k] for k in ("dim", "n_items", "recgraph_version", "created_at", "files",
-                                                   "artifact_id")}}
+    """An artifact as 0.1 wrote it: manifest.json in the 0.1 layout, and the CSVs' id column
+    named movie_id (checksums recorded for those files)."""
+    written = tiny_artifact(tmp_path / "old", likes=np.array([5, 4, 3, 2, 1]), popular=[(99, "Omega (1970)", 9)],
+                            catalogue=[(11, "Alpha (2000)"), (99, "Omega (1970)")])
+    files = dict(written["files"])
+    for name in ("items.csv", "popular.csv", "catalogue.csv"):
+        path = tmp_path / "old" / name
+        text = path.read_text(encoding="utf-8")
+        assert "item_id" in text.splitlines()[0]
+        path.write_text(text.replace("item_id", "movie_id", 1), encoding="utf-8")
+        files[name] = {**files[name], "size": path.stat().st_size, "sha256": file_digest(path)}
+    old = {**FORMAT_1, **{k: written[k] for k in ("dim", "n_items", "recgraph_version", "created_at",
+                                                   "artifact_id")}, "files": files}
     (tmp_path / "old" / "manifest.json").write_text(json.dumps(old))
     return tmp_path / "old"
+
+
+def test_csvs_with_the_0_1_id_column_read_as_today(format_1_artifact, tmp_path):
+    """items.csv, popular.csv and catalogue.csv headed movie_id (0.1) read as those headed item_id."""
+    old = read_artifact(format_1_artifact)
+    assert (format_1_artifact / "items.csv").read_text().startswith("index,movie_id,title,genres,likes\n")
+    tiny_artifact(tmp_path / "new", likes=np.array([5, 4, 3, 2, 1]), popular=[(99, "Omega (1970)", 9)],
+                  catalogue=[(11, "Alpha (2000)"), (99, "Omega (1970)")])
+    assert (tmp_path / "new" / "popular.csv").read_text().startswith("item_id,title,likes\n")
+    new = read_artifact(tmp_path / "new")
+    assert old.item_ids.tolist() == new.item_ids.tolist() == IDS.tolist() and old.titles == new.titles
+    assert old.likes.tolist() == new.likes.tolist() == [5, 4, 3, 2, 1]
+    assert old.popular == new.popular == [(99, "Omega (1970)", 9)]
+    assert old.catalogue == new.catalogue == [(11, "Alpha (2000)"), (99, "Omega (1970)")]
 
 
 def test_a_format_1_artifact_still_loads(format_1_artifact):
@@ -256,7 +281,7 @@ def test_a_format_1_artifact_still_loads(format_1_artifact):
     from recgraph.index import ItemIndex
 
     files = read_artifact(format_1_artifact)
-    assert files.manifest["format_version"] == 1 and files.movie_ids.tolist() == IDS.tolist()
+    assert files.manifest["format_version"] == 1 and files.item_ids.tolist() == IDS.tolist()
     config = manifest_config(files.manifest)
     # 0.1's drop_positive_negatives=False is today's keep_cooccurring_negatives=True.
     legacy = {k: v for k, v in FORMAT_1["config"]["trainer"]["params"].items() if k != "drop_positive_negatives"}
@@ -269,7 +294,7 @@ def test_a_format_1_artifact_still_loads(format_1_artifact):
     assert run.scoring.method == "cosine"  # recorded before there was another method
     index = ItemIndex.load(format_1_artifact)
     assert index.scoring.recent_weight == 0.25 and index.scoring.recent_count == 3
-    assert index.similar(11, k=1).hits[0].movie_id == 12
+    assert index.similar(11, k=1).hits[0].item_id == 12
 
 
 def test_a_format_1_manifest_without_config_is_rebuilt_from_its_copies():

@@ -67,7 +67,7 @@ def test_the_artifact_answers_the_blend_as_the_model(searched):
     assert np.array_equal(index.recommend_many(histories, 6)[0], ids)
     for row, history in enumerate(histories[:3]):
         hits = index.recommend(history, k=6)
-        assert [h.movie_id for h in hits] == ids[row].tolist()
+        assert [h.item_id for h in hits] == ids[row].tolist()
         assert np.allclose([h.score for h in hits], scores[row])
     # A loaded model answers the same.
     again = Recommender.load(out)

@@ -46,27 +46,27 @@ def test_train_writes_artifact(artifact):
 def test_similar_and_recommend(artifact):
     out = run("similar", "--index", artifact, "Star Wars: Episode IV - A New Hope (1977)", "-k", "10", "--json")
     payload = json.loads(out.stdout)
-    ids = [r["movie_id"] for r in payload["results"]]
+    ids = [r["item_id"] for r in payload["results"]]
     assert len(ids) == 10 and 260 not in ids and 1196 in ids
     text = run("similar", "--index", artifact, "260", "-k", "3").stdout.splitlines()
     assert len(text) == 3 and text[0].split()[0] == "1"
     rec = json.loads(run("recommend", "--index", artifact, "--watched", "260", "1196", "--exclude", "1210",
                          "-k", "5", "--json").stdout)
-    assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["movie_id"] for r in rec["results"]}
+    assert len(rec["results"]) == 5 and not {260, 1196, 1210} & {r["item_id"] for r in rec["results"]}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["similar", "--index", "{art}", "Star Wars"], "No movie titled 'Star Wars' is in the index; did you mean"),
-        (["similar", "--index", "{art}", "999999"], "Movie id 999999 is not in the index"),
+        (["similar", "--index", "{art}", "Star Wars"], "No item titled 'Star Wars' is in the index; did you mean"),
+        (["similar", "--index", "{art}", "999999"], "Item id 999999 is not in the index"),
         (["similar", "--index", "{art}", "260", "-k", "0"], "k must be an integer"),
         (["similar", "--index", "/nonexistent/dir", "260"], "does not exist"),
-        (["recommend", "--index", "{art}", "--watched", "999998"], "Movie id 999998 is not in the index"),
+        (["recommend", "--index", "{art}", "--watched", "999998"], "Item id 999998 is not in the index"),
         (["recommend", "--index", "{art}", "--watched", "260", "--exclude", "Star Wars V", "--strict"],
-         "No movie titled 'Star Wars V'"),
-        (["similar", "--index", "{art}", "²"], "No movie titled '²'"),
+         "No item titled 'Star Wars V'"),
+        (["similar", "--index", "{art}", "²"], "No item titled '²'"),
     ],
 )
 def test_query_errors_are_one_sentence(artifact, args, message):
@@ -139,9 +139,9 @@ def test_seed_preset_reproduces_the_example_graph(tmp_path, ml_small_path):
 
 
 @pytest.mark.slow
-def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
+def test_movielens_preset_trains_three_graph_views(tmp_path, ml_small_path):
     out = tmp_path / "tuned"
-    proc = run_script("--preset", "tuned", "--data", ml_small_path, "--out", out, "--epochs", "1", "--num-walks", "2",
+    proc = run_script("--preset", "movielens", "--data", ml_small_path, "--out", out, "--epochs", "1", "--num-walks", "2",
                       "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
@@ -155,13 +155,13 @@ def test_tuned_preset_trains_three_graph_views(tmp_path, ml_small_path):
     # One row per movie of any view, three 50-d blocks side by side.
     assert manifest["n_items"] == manifest["graph"]["items"] > max(v["nodes"] for v in manifest["graph"]["views"])
     assert manifest["dim"] == 150
-    assert ("view 1 (ratings >= 4, weight >= 30, movies liked by >= 10 users, <= 1000 latest likes per user, "
-            "top 60 edges per movie)") in proc.stdout
-    assert ("view 2 (ratings >= 4.5, weight >= 20, <= 1000 latest likes per user, top 60 edges per movie):"
+    assert ("view 1 (ratings >= 4, weight >= 30, items liked by >= 10 users, <= 1000 latest likes per user, "
+            "top 60 edges per item)") in proc.stdout
+    assert ("view 2 (ratings >= 4.5, weight >= 20, <= 1000 latest likes per user, top 60 edges per item):"
             in proc.stdout)
-    assert f"{manifest['n_items']:,} movies in all 3 views" in proc.stdout
+    assert f"{manifest['n_items']:,} items in all 3 views" in proc.stdout
     one = tmp_path / "one"
-    proc = run_script("--preset", "tuned", "--one-view", "--data", ml_small_path, "--out", one, "--quiet",
+    proc = run_script("--preset", "movielens", "--one-view", "--data", ml_small_path, "--out", one, "--quiet",
                       "--epochs", "1", "--num-walks", "2", "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((one / "manifest.json").read_text())

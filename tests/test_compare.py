@@ -31,14 +31,14 @@ EACH_BACKEND = pytest.mark.parametrize(
 
 @pytest.fixture(scope="module")
 def comparison(ml_small, tmp_path_factory):
-    """The tuned preset as shipped, on the 80/20 split, every installed backend; run once for this module."""
+    """The movielens preset (three views), on the 80/20 split, every installed backend; run once for this module."""
     from recgraph.compare import compare_backends
 
     out = tmp_path_factory.mktemp("compare") / "report"
     from recgraph.config import resolve_config
     from recgraph.evaluation.settings import EvaluationSettings
 
-    report = compare_backends(ml_small, out, resolve_config("tuned"), EvaluationSettings(protocol="random"),
+    report = compare_backends(ml_small, out, resolve_config("movielens"), EvaluationSettings(protocol="random"),
                               backends=BACKENDS)
     return out, report
 
@@ -53,7 +53,7 @@ def test_report_files_and_schema(comparison):
     assert on_disk == json.loads(json.dumps(report))
     assert set(REPORT_KEYS) <= set(on_disk)
     assert len(on_disk["walks_sha256"]) == 64
-    assert on_disk["protocol"] == "random" and on_disk["preset"] == "tuned"
+    assert on_disk["protocol"] == "random" and on_disk["preset"] == "movielens"
     for name in BACKENDS:
         entry = on_disk["backends"][name]
         assert set(BACKEND_KEYS) <= set(entry)
@@ -78,7 +78,7 @@ def test_walks_are_the_pipelines_corpus(comparison, ml_small):
 
     _, report = comparison
     split = random_split(ml_small, seed=0)
-    config = resolve_config("tuned", "gensim", trainer={"epochs": 1}, seed=0)
+    config = resolve_config("movielens", "gensim", trainer={"epochs": 1}, seed=0)
     result = train(split.train_ratings(ml_small), None, config=config, show_progress=False)
     assert result.corpus.sha256() == report["walks_sha256"]
     assert walks_sha256(*result.corpus.walks) == report["walks_sha256"]
@@ -87,7 +87,7 @@ def test_walks_are_the_pipelines_corpus(comparison, ml_small):
     # The same configuration record as the pipeline writes, every field spelled out.
     assert report["config"]["graph"] == result.manifest["config"]["graph"]
     assert report["config"]["graph"][0]["min_item_users"] == 0
-    # tuned has three graph views; the primary one is the pipeline's first corpus.
+    # movielens has three graph views; the primary one is the pipeline's first corpus.
     assert len(report["graph"]["views"]) == 3 and report["graph"]["views"][0]["nodes"] == report["graph"]["nodes"]
 
 

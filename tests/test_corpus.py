@@ -98,6 +98,6 @@ def test_graph_params_validate():
 
 def test_an_empty_extra_view_names_itself_and_the_way_out():
     views = [GraphParams(5.0, -100.0), GraphParams(4.0, -100.0, 1000)]
-    with pytest.raises(EmptyGraphError, match=r"Extra graph view 1 \(ratings >= 4, weight >= -100, movies liked "
-                                              r"by >= 1000 users\) is empty: No movie is liked by 1000 users.*--one-view"):
+    with pytest.raises(EmptyGraphError, match=r"Extra graph view 1 \(ratings >= 4, weight >= -100, items liked "
+                                              r"by >= 1000 users\) is empty: No item is liked by 1000 users.*--one-view"):
         build_corpus(two_tastes(), views, WalkParams(num_walks=1, walk_length=3), seed=0)

@@ -24,11 +24,11 @@ def test_recommend_scoring_override_and_fallback(tmp_path):
     assert index.scoring == ScoringOptions(popularity_weight=0.1)
     popular = {"popularity_weight": 0.1, "fallback": "popular"}
     # Only unknown movies watched: the most liked movies, popular.csv's 42 (no vector) first.
-    assert [h["movie_id"] for h in index.recommend([99], 2, on_unknown="ignore", scoring=popular)] == [42, 8]
+    assert [h.item_id for h in index.recommend([99], 2, scoring=popular)] == [42, 8]
     with pytest.raises(UnknownItemError):
-        index.recommend([99], 2, on_unknown="ignore", scoring=ScoringOptions())
-    hits = index.recommend([1, 99], 3, [2], on_unknown="ignore", scoring=popular)
-    assert len(hits) == 3 and not {1, 2, 99} & {h["movie_id"] for h in hits}
+        index.recommend([99], 2, scoring=ScoringOptions())
+    hits = index.recommend([1, 99], 3, [2], scoring=popular)
+    assert len(hits) == 3 and not {1, 2, 99} & {h.item_id for h in hits}
 
 
 def test_scoring_options_are_checked():
@@ -59,7 +59,7 @@ def test_index_path_is_what_users_call(trained_artifact, ml_small):
         watched = data.item_ids[history[row].indices].tolist()
         exclude = data.item_ids[data.train[row].indices].tolist()
         try:
-            expected = [h["movie_id"] for h in index.recommend(watched, 10, exclude, on_unknown="ignore")]
+            expected = [h.item_id for h in index.recommend(watched, 10, exclude)]
         except UnknownItemError:
             expected = []
         got = [m for m in data.item_ids[top[n][top[n] >= 0]].tolist()]
@@ -133,7 +133,7 @@ def test_evaluate_command_writes_json(ml_small_path, tmp_path, capsys):
     payload = json.loads(out.read_text())
     (report,) = payload["evaluations"]
     assert report["protocol"] == "random"
-    assert report["rows"][0]["params"]["scoring"]["popularity_weight"] == 0.1
+    assert report["rows"][0]["config"]["scoring"]["popularity_weight"] == 0.1
     assert report["rows"][0]["users_without_recommendations"] == 0
     assert capsys.readouterr().out == f"wrote {out}\n"  # --quiet: only where the results went
 

@@ -127,8 +127,8 @@ def _load(root: Path, verify: bool) -> None:
         assert str(exc) and len(str(exc)) < 2000
         return
     if len(index):  # what loads answers queries
-        index.similar(int(index.movie_ids[0]), k=2)
-        index.recommend([int(index.movie_ids[0])], k=2)
+        index.similar(int(index.item_ids[0]), k=2)
+        index.recommend([int(index.item_ids[0])], k=2)
 
 
 @FUZZ

@@ -47,7 +47,7 @@ def cluster_of(item_id: int) -> int:
 def similar_ids(index_dir, movie, capsys) -> list[int]:
     capsys.readouterr()
     assert main(["similar", "--index", str(index_dir), str(movie), "-k", "5", "--json"]) == 0
-    return [hit["movie_id"] for hit in json.loads(capsys.readouterr().out)["results"]]
+    return [hit["item_id"] for hit in json.loads(capsys.readouterr().out)["results"]]
 
 
 def test_a_csv_without_ratings_trains_end_to_end(clicks_csv, tmp_path, capsys):
@@ -59,7 +59,7 @@ def test_a_csv_without_ratings_trains_end_to_end(clicks_csv, tmp_path, capsys):
     assert data["columns"] == {"user_col": "u", "item_col": "i", "rating_col": None, "time_col": "t"}
     assert data["rows"] == N_USERS * 7 and data["users"] == N_USERS
     items = pd.read_csv(out / "items.csv")
-    assert (items["title"] == [f"item {m}" for m in items["movie_id"]]).all()
+    assert (items["title"] == [f"item {m}" for m in items["item_id"]]).all()
     hits = similar_ids(out, 101, capsys)
     assert len(hits) == 5 and 101 not in hits
     # The planted structure: most neighbours of an item are in its cluster.
@@ -95,7 +95,7 @@ def test_parquet_parts_and_an_items_table(clicks, tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["has_titles"] is True and manifest["data"]["items_table"] == str(items)
     table = pd.read_csv(out / "items.csv")
-    assert (table["title"] == [f"Product {m}" for m in table["movie_id"]]).all()
+    assert (table["title"] == [f"Product {m}" for m in table["item_id"]]).all()
     capsys.readouterr()
     assert main(["similar", "--index", str(out), "Product 101", "-k", "3"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 3

@@ -78,7 +78,7 @@ def test_empty_graph_names_the_threshold():
         build_item_graph(ratings_frame(rows), min_rating=5.5)
     with pytest.raises(EmptyGraphError, match="min_weight 1000"):
         build_item_graph(ratings_frame(rows), min_weight=1000)
-    with pytest.raises(EmptyGraphError, match="No two movies share a user"):
+    with pytest.raises(EmptyGraphError, match="No two items share a user"):
         build_item_graph(ratings_frame([(1, 1, 5.0), (2, 2, 5.0)]))
 
 
@@ -123,7 +123,7 @@ def test_min_item_users_leaves_movies_out_before_counting():
 
 def test_min_item_users_errors():
     rows = [(u, m, 5.0) for u, m in LIKED]
-    with pytest.raises(EmptyGraphError, match="No movie is liked by 4 users at min_rating 5 .*most liked has 3"):
+    with pytest.raises(EmptyGraphError, match="No item is liked by 4 users at min_rating 5 .*most liked has 3"):
         build_item_graph(ratings_frame(rows), min_item_users=4)
     with pytest.raises(ParameterError, match="min_item_users must be an integer >= 0"):
         build_item_graph(ratings_frame(rows), min_item_users=-1)

@@ -83,7 +83,7 @@ def test_a_title_past_the_csv_default_limit_trains_and_reads_back(tmp_path):
     assert trained.returncode == 0, trained.stderr
     answer = cli("similar", "2", "--index", out, "--json", "-k", "18")
     assert answer.returncode == 0, answer.stderr
-    titles = {hit["movie_id"]: hit["title"] for hit in json.loads(answer.stdout)["results"]}
+    titles = {hit["item_id"]: hit["title"] for hit in json.loads(answer.stdout)["results"]}
     assert titles.get(1) == "T" * 200_000 or len(ItemIndex.load(out).titles[0]) == 200_000
     assert pd.read_csv(out / "items.csv")["title"].str.len().max() == 200_000
 
@@ -91,7 +91,7 @@ def test_a_title_past_the_csv_default_limit_trains_and_reads_back(tmp_path):
 def test_a_field_past_the_readers_limit_is_refused_before_any_work(tmp_path):
     titles = list(TITLES)
     titles[2] = "x" * (MAX_FIELD_CHARS + 1)
-    with pytest.raises(ParameterError, match=r"title of movie 13 is 1,048,577 characters long; an artifact stores "
+    with pytest.raises(ParameterError, match=r"title of item 13 is 1,048,577 characters long; an artifact stores "
                                              r"at most 1,048,576"):
         tiny_artifact(tmp_path / "a", titles=titles)
     assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []
@@ -431,7 +431,7 @@ def test_a_five_thousand_digit_id_on_the_command_line(tmp_path):
     digits = "1" * 5000
     similar = cli("similar", digits, "--index", tmp_path / "a")
     assert similar.returncode == 1 and "Traceback" not in similar.stderr
-    assert similar.stderr.startswith("recgraph: error: Movie id '111") and "ids are 64-bit integers" in similar.stderr
+    assert similar.stderr.startswith("recgraph: error: Item id '111") and "ids are 64-bit integers" in similar.stderr
     assert len(similar.stderr) < 300
     recommend = cli("recommend", "--watched", "11", digits, "--index", tmp_path / "a")
     assert recommend.returncode == 0 and "Traceback" not in recommend.stderr and "left out" in recommend.stderr

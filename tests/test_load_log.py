@@ -331,4 +331,4 @@ def test_implicit_parquet_parts_train_end_to_end(ml_small, tmp_path):
     items = pd.read_csv(out / "items.csv")
     assert len(items) > 100
     assert items["title"].str.fullmatch(r"item \d+").all()
-    assert set(items["movie_id"]) <= set(liked["movieId"])
+    assert set(items["item_id"]) <= set(liked["movieId"])

@@ -116,8 +116,8 @@ def test_fit_recommend_save_load_on_a_tiny_log(tiny_ratings, tmp_path):
     assert loaded.config_ == model.config_
     index = ItemIndex.load(tmp_path / "a")
     hits = index.recommend(some, k=5)
-    assert [h.movie_id for h in hits] == ids[0][ids[0] >= 0].tolist()
-    assert [h.movie_id for h in index.similar(some[0], k=4)] == sim_ids[0].tolist()
+    assert [h.item_id for h in hits] == ids[0][ids[0] >= 0].tolist()
+    assert [h.item_id for h in index.similar(some[0], k=4)] == sim_ids[0].tolist()
     # The batch route's path: one scoring call, the same answers as one by one.
     answers, unknown = index.similar_many([*some, 10 ** 9], k=4)
     assert answers == [index.similar(m, k=4) for m in some] and unknown == [10 ** 9]
@@ -140,7 +140,7 @@ def test_the_artifact_answers_as_the_model_for_every_user(ml_small, tmp_path):
     index = ItemIndex.load(tmp_path / "a")
     for row, history in enumerate(histories):
         hits = index.recommend(history, k=10)
-        assert [h.movie_id for h in hits] == ids[row][ids[row] >= 0].tolist(), row
+        assert [h.item_id for h in hits] == ids[row][ids[row] >= 0].tolist(), row
         assert [h.score for h in hits] == scores[row][ids[row] >= 0].tolist(), row
     assert np.array_equal(index.recommend_many(histories, 10)[0], ids)
     # A sparse user x item matrix (no order) over the model's items is accepted as well.

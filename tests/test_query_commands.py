@@ -50,7 +50,7 @@ def test_table_and_json(artifact):
     assert table.returncode == 0 and len(table.stdout.splitlines()) == 3
     assert table.stdout.splitlines()[0].split()[0] == "1"
     payload = json.loads(run("similar", "--index", artifact, "5", "-k", "3", "--json").stdout)
-    assert payload["kind"] == "similar" and payload["query"] == [{"movie_id": 5, "title": "Movie Number 5 (1905)"}]
+    assert payload["kind"] == "similar" and payload["query"] == [{"item_id": 5, "title": "Movie Number 5 (1905)"}]
     assert len(payload["results"]) == 3 and payload["unknown"] == []
 
 
@@ -61,13 +61,13 @@ def test_recommend_reports_unknown_movies_unless_strict(artifact):
     assert len(proc.stdout.splitlines()) == 4
     notes = proc.stderr.splitlines()
     assert len(notes) == 2 and all(n.startswith("recgraph: note: left out: ") for n in notes)
-    assert "Movie id 99999 ('Left Out (1980)') is in movies.csv but not in the graph" in notes[0]
-    assert "No movie titled 'Movie Nunber 7 (1907)'" in notes[1] and "did you mean 'Movie Number 7 (1907)'" in notes[1]
+    assert "Item id 99999 ('Left Out (1980)') is in the item catalogue but not in the graph" in notes[0]
+    assert "No item titled 'Movie Nunber 7 (1907)'" in notes[1] and "did you mean 'Movie Number 7 (1907)'" in notes[1]
     payload = json.loads(run("recommend", "--index", artifact, "--watched", "1", "99999", "--json").stdout)
     assert payload["unknown"] == [99999] and payload["kind"] == "recommend"
     strict = run("recommend", "--index", artifact, "--watched", "1", "99999", "--strict")
     assert strict.returncode == 1 and strict.stdout == ""
-    assert strict.stderr.startswith("recgraph: error: Movie id 99999 ('Left Out (1980)') is in movies.csv")
+    assert strict.stderr.startswith("recgraph: error: Item id 99999 ('Left Out (1980)') is in the item catalogue")
     assert len(strict.stderr.splitlines()) == 1
 
 

@@ -19,7 +19,7 @@ IDS = np.array([1, 2, 3, 4, 5], dtype=np.int64)
 VECTORS = np.array([[1, 0], [1, 0.1], [1, 0.5], [1, 1], [0, 1]], dtype=np.float32)
 TITLES = ["One (1990)", "Two (1991)", "Three (1992)", "Four (1993)", "Five (1994)"]
 LIKES = np.array([50, 0, 10, 100, 1000])
-# movie_id, title, likes; 42 and 7 are not in the graph. Unsorted on purpose.
+# item_id, title, likes; 42 and 7 are not in the graph. Unsorted on purpose.
 POPULAR = [(7, "Seven (2000)", 10), (1, "One (1990)", 50), (42, "Forty-Two (1999)", 2000), (5, "Five (1994)", 1000),
            (4, "Four (1993)", 100), (3, "Three (1992)", 10), (2, "Two (1991)", 0)]
 COS = {2: 1 / math.sqrt(1.01), 3: 1 / math.sqrt(1.25), 4: 1 / math.sqrt(2), 5: 0.0}
@@ -32,7 +32,7 @@ def make(path, likes=LIKES, popular=POPULAR, scoring=None):
 
 
 def ids(hits):
-    return [h["movie_id"] for h in hits]
+    return [h.item_id for h in hits]
 
 
 def test_artifact_records_likes_popular_and_scoring(tmp_path):
@@ -45,7 +45,7 @@ def test_artifact_records_likes_popular_and_scoring(tmp_path):
     assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "popular.csv"}
     with open(tmp_path / "a" / "items.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["index", "movie_id", "title", "genres", "likes"]
+    assert rows[0] == ["index", "item_id", "title", "genres", "likes"]
     assert [int(r[4]) for r in rows[1:]] == LIKES.tolist()
     # Most liked first, ties by movie id, movies without likes left out.
     assert index.popular == [(42, "Forty-Two (1999)", 2000), (5, "Five (1994)", 1000), (4, "Four (1993)", 100),
@@ -59,11 +59,11 @@ def test_default_scoring_is_plain_cosine(tmp_path):
     assert json.loads((tmp_path / "a" / "manifest.json").read_text())["config"]["scoring"] == ScoringOptions().to_dict()
     hits = index.recommend([1], k=4)
     assert ids(hits) == [2, 3, 4, 5]
-    assert {h["movie_id"]: h["score"] for h in hits} == pytest.approx(COS, abs=1e-6)
+    assert {h.item_id: h.score for h in hits} == pytest.approx(COS, abs=1e-6)
     assert hits == index.recommend([1], k=4, scoring={"popularity_weight": 0.0})
     assert hits == make(tmp_path / "b", likes=None, popular=None).recommend([1], k=4)
     with pytest.raises(UnknownItemError):
-        index.recommend([99], k=3, on_unknown="ignore")
+        index.recommend([99], k=3)
 
 
 def test_popularity_prior_reorders_as_computed_by_hand(tmp_path):
@@ -73,8 +73,8 @@ def test_popularity_prior_reorders_as_computed_by_hand(tmp_path):
     # 2: 0.995037, 3: 0.894427 + 0.239790, 4: 0.707107 + 0.461512, 42: 0.760140 (5: 0 + 0.690875)
     hits = index.recommend([1], k=4)
     assert ids(hits) == [4, 3, 2, 42]
-    assert {h["movie_id"]: h["score"] for h in hits} == pytest.approx(expected, abs=1e-6)
-    assert hits[0]["title"] == "Four (1993)"
+    assert {h.item_id: h.score for h in hits} == pytest.approx(expected, abs=1e-6)
+    assert hits[0].title == "Four (1993)"
     # k=2 re-ranks the whole candidate pool, not the two nearest only.
     assert ids(index.recommend([1], k=2)) == [4, 3]
     # An override per call; similar() stays plain cosine.
@@ -84,14 +84,14 @@ def test_popularity_prior_reorders_as_computed_by_hand(tmp_path):
 
 def test_fallback_returns_most_liked_unwatched_movies(tmp_path):
     index = make(tmp_path / "a", scoring={"popularity_weight": 0.1, "fallback": "popular"})
-    hits = index.recommend([99], k=3, exclude=[5], on_unknown="ignore")
+    hits = index.recommend([99], k=3, exclude=[5])
     assert ids(hits) == [42, 4, 1]
-    assert hits[0].to_dict() == {"movie_id": 42, "title": "Forty-Two (1999)", "score": round(0.1 * math.log1p(2000), 6)}
+    assert hits[0].to_dict() == {"item_id": 42, "title": "Forty-Two (1999)", "score": round(0.1 * math.log1p(2000), 6)}
     assert hits.unknown == (99,) and hits.query == ()
     assert ids(index.recommend([], k=2)) == [42, 5]
     # An unknown id is reported by default; strict makes it an error, fallback or not.
     assert index.recommend([99], k=3) == hits_without_exclude(index)
-    with pytest.raises(UnknownItemError, match="Movie id 99 is not in the index"):
+    with pytest.raises(UnknownItemError, match="Item id 99 is not in the index"):
         index.recommend([99], k=3, strict=True)
     # Every movie is scored, popular.csv's without a vector by the prior alone: 4 (1.168619),
     # 42 (0.760140), 5 (0.690875), 7 (0.239790); never one watched or excluded.
@@ -99,13 +99,13 @@ def test_fallback_returns_most_liked_unwatched_movies(tmp_path):
 
 
 def hits_without_exclude(index):
-    return index.recommend([99], k=3, on_unknown="ignore")
+    return index.recommend([99], k=3)
 
 
 def test_fallback_without_popular_csv_uses_the_items_likes(tmp_path):
     index = make(tmp_path / "a", popular=None, scoring={"fallback": "popular"})
     assert not (tmp_path / "a" / "popular.csv").exists()
-    assert ids(index.recommend([99], k=3, on_unknown="ignore")) == [5, 4, 1]
+    assert ids(index.recommend([99], k=3)) == [5, 4, 1]
 
 
 def test_old_artifacts_still_load(tmp_path):
@@ -148,7 +148,7 @@ def test_trained_artifact_has_likes_from_its_ratings(trained_artifact, ml_small)
     index = ItemIndex.load(trained_artifact.out_dir)
     frame = ml_small.ratings
     liked = frame[frame["rating"] >= 4.0].groupby("movieId")["userId"].nunique()
-    assert index.likes.tolist() == liked.reindex(index.movie_ids).fillna(0).astype(int).tolist()
+    assert index.likes.tolist() == liked.reindex(index.item_ids).fillna(0).astype(int).tolist()
     top = liked.reset_index().sort_values(["userId", "movieId"], ascending=[False, True]).head(1000)
     assert [p[0] for p in index.popular] == top["movieId"].tolist()
     assert index.scoring == ScoringOptions()
@@ -171,7 +171,7 @@ def test_recent_movies_pull_the_query(tmp_path):
     assert ids(latest_first) == [3, 4]
     query = np.array(angle(45)) + 0.5 * np.array(angle(0))
     expected = np.array([angle(30), angle(55)]) @ (query / np.linalg.norm(query))
-    assert [h["score"] for h in latest_first] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert [h.score for h in latest_first] == pytest.approx(expected.tolist(), abs=1e-6)
     assert ids(index.recommend([1, 2], k=2, scoring=recency)) == [4, 3]
     # recent_count >= the history: the recent direction is the mean itself, the order is moot.
     wide = {"recent_weight": 0.5, "recent_count": 5}

@@ -171,11 +171,11 @@ def test_similar(client, versions):
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     assert r.headers[HEADER] == versions["v1_id"]
     body = r.json()
-    assert body["kind"] == "similar" and body["query"] == [{"movie_id": 260, "title": STAR_WARS[260]}]
+    assert body["kind"] == "similar" and body["query"] == [{"item_id": 260, "title": STAR_WARS[260]}]
     assert body["unknown"] == []
     assert body == ItemIndex.load(versions["v1"]).similar(260, k=5).to_dict()
-    assert len(body["results"]) == 5 and all(set(h) == {"movie_id", "title", "score"} for h in body["results"])
-    assert 260 not in [h["movie_id"] for h in body["results"]]
+    assert len(body["results"]) == 5 and all(set(h) == {"item_id", "title", "score"} for h in body["results"])
+    assert 260 not in [h["item_id"] for h in body["results"]]
     assert len(client.get("/v1/similar/260").json()["results"]) == 10  # default k
     assert len(client.get("/v1/similar/260?k=1000").json()["results"]) == 67  # everything but itself
 
@@ -203,18 +203,18 @@ def test_bad_parameters_are_422(client, path):
 def test_unknown_movie_is_404(client):
     r = client.get(f"/v1/similar/{UNKNOWN}")
     assert r.status_code == 404
-    assert r.json()["detail"] == f"Movie id {UNKNOWN} is not in the index (68 movies)."
+    assert r.json()["detail"] == f"Item id {UNKNOWN} is not in the index (68 items)."
     assert client.get("/v1/similar/-5").status_code == 404
 
 
 def test_similar_by_title(client):
     r = client.get("/v1/similar", params={"title": STAR_WARS[1196].upper(), "k": 3})
     assert r.status_code == 200
-    assert r.json()["query"][0]["movie_id"] == 1196 and len(r.json()["results"]) == 3
+    assert r.json()["query"][0]["item_id"] == 1196 and len(r.json()["results"]) == 3
     r = client.get("/v1/similar", params={"title": "star wars"})
     assert r.status_code == 404
     body = r.json()
-    assert "No movie titled 'star wars'" in body["detail"]
+    assert "No item titled 'star wars'" in body["detail"]
     assert body["suggestions"] and set(body["suggestions"]) <= set(STAR_WARS.values())
 
 
@@ -223,10 +223,10 @@ def test_search(client):
     assert r.status_code == 200
     body = r.json()
     assert body["query"] == "star wars"
-    assert {h["movie_id"] for h in body["results"]} == set(STAR_WARS)
-    assert [h["movie_id"] for h in client.get("/v1/search?q=STAR+WARS+empire").json()["results"]] == [1196]
+    assert {h["item_id"] for h in body["results"]} == set(STAR_WARS)
+    assert [h["item_id"] for h in client.get("/v1/search?q=STAR+WARS+empire").json()["results"]] == [1196]
     fuzzy = client.get("/v1/search", params={"q": "jumanj", "k": 1}).json()["results"]
-    assert [h["movie_id"] for h in fuzzy] == [2]
+    assert [h["item_id"] for h in fuzzy] == [2]
     assert client.get("/v1/search", params={"q": "zzzzqqqq"}).json()["results"] == []
 
 
@@ -237,8 +237,8 @@ def test_recommend(client, versions):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["kind"] == "recommend" and body["unknown"] == [UNKNOWN]
-    assert [m["movie_id"] for m in body["query"]] == [260, 1196]
-    ids = [h["movie_id"] for h in body["results"]]
+    assert [m["item_id"] for m in body["query"]] == [260, 1196]
+    ids = [h["item_id"] for h in body["results"]]
     assert len(ids) == 5 and not {260, 1196, 1210} & set(ids)
     index = ItemIndex.load(versions["v1"])
     assert body == index.recommend([260, 1196, UNKNOWN], k=5, exclude=[1210]).to_dict()
@@ -251,7 +251,7 @@ def test_recommend(client, versions):
 def test_recommend_all_unknown_is_404(client):
     r = client.post("/v1/recommend", json={"watched": [UNKNOWN, UNKNOWN + 1]})
     assert r.status_code == 404
-    assert "None of the 2 watched movies is in the index" in r.json()["detail"]
+    assert "None of the 2 watched items is in the index" in r.json()["detail"]
 
 
 def test_recommend_all_unknown_with_popular_fallback(tmp_path):
@@ -272,7 +272,7 @@ def test_recommend_all_unknown_with_popular_fallback(tmp_path):
         r = c.post("/v1/recommend", json={"watched": [UNKNOWN, UNKNOWN + 1], "k": 3, "exclude": [int(ids[-1])]})
         assert r.status_code == 200, r.text
         assert r.json()["unknown"] == [UNKNOWN, UNKNOWN + 1]
-        assert [h["movie_id"] for h in r.json()["results"]] == [UNKNOWN + 5, int(ids[-2]), int(ids[-3])]
+        assert [h["item_id"] for h in r.json()["results"]] == [UNKNOWN + 5, int(ids[-2]), int(ids[-3])]
         known = c.post("/v1/recommend", json={"watched": [260], "k": 4}).json()
         from recgraph.index import ItemIndex
         assert known == ItemIndex.load(tmp_path / "a").recommend([260], k=4).to_dict()
@@ -296,24 +296,25 @@ def test_recommend_too_many_watched_is_413(client):
 
 
 def test_similar_batch(client, versions):
-    r = client.post("/v1/similar:batch", json={"movie_ids": [260, UNKNOWN, 1], "k": 3})
+    r = client.post("/v1/similar:batch", json={"item_ids": [260, UNKNOWN, 1], "k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["unknown"] == [UNKNOWN]
-    assert [item["query"][0]["movie_id"] for item in body["results"]] == [260, 1]
+    assert [item["query"][0]["item_id"] for item in body["results"]] == [260, 1]
     single = client.get("/v1/similar/260?k=3").json()
     assert body["results"][0] == single
     assert r.headers[HEADER] == versions["v1_id"]
 
 
 def test_similar_batch_limits(client):
-    assert client.post("/v1/similar:batch", json={"movie_ids": list(range(100)), "k": 1}).status_code == 200
-    r = client.post("/v1/similar:batch", json={"movie_ids": list(range(101))})
+    assert client.post("/v1/similar:batch", json={"item_ids": list(range(100)), "k": 1}).status_code == 200
+    r = client.post("/v1/similar:batch", json={"item_ids": list(range(101))})
     assert r.status_code == 413 and "at most 100" in r.json()["detail"]
-    assert client.post("/v1/similar:batch", json={"movie_ids": []}).status_code == 422
-    assert client.post("/v1/similar:batch", json={"movie_ids": ["260"]}).status_code == 422
-    assert client.post("/v1/similar:batch", json={"movie_ids": [1], "k": 0}).status_code == 422
-    assert client.post("/v1/similar:batch", json={"movie_ids": [UNKNOWN]}).status_code == 404
+    assert client.post("/v1/similar:batch", json={"item_ids": []}).status_code == 422
+    assert client.post("/v1/similar:batch", json={"item_ids": ["260"]}).status_code == 422
+    assert client.post("/v1/similar:batch", json={"item_ids": [1], "k": 0}).status_code == 422
+    assert client.post("/v1/similar:batch", json={"item_ids": [UNKNOWN]}).status_code == 404
+    assert client.post("/v1/similar:batch", json={"movie_ids": [260]}).status_code == 422  # 0.1's field name
 
 
 def test_oversized_body_is_413(client):
@@ -347,7 +348,7 @@ def test_post_without_json_content_type_is_415(client, content_type):
     detail = r.json()["detail"]
     assert detail.startswith("The request body must be JSON, sent with Content-Type: application/json; ")
     assert detail.endswith(f"got {content_type!r}." if content_type else "the request has no Content-Type.")
-    assert client.post("/v1/similar:batch", content=b'{"movie_ids": [1]}', headers=headers).status_code == 415
+    assert client.post("/v1/similar:batch", content=b'{"item_ids": [1]}', headers=headers).status_code == 415
     ok = client.post("/v1/recommend", content=b'{"watched": [260]}',
                      headers={"content-type": "application/json; charset=utf-8"})
     assert ok.status_code == 200
@@ -356,7 +357,7 @@ def test_post_without_json_content_type_is_415(client, content_type):
 def test_strict_recommend_is_404_for_an_unknown_id(client):
     r = client.post("/v1/recommend", json={"watched": [260, UNKNOWN], "strict": True})
     assert r.status_code == 404
-    assert r.json()["detail"] == f"Movie id {UNKNOWN} is not in the index (68 movies)."
+    assert r.json()["detail"] == f"Item id {UNKNOWN} is not in the index (68 items)."
 
 
 def cli_json(*args: str) -> dict:
@@ -389,15 +390,21 @@ def test_unknown_route_and_method(client):
 def test_openapi_lists_every_endpoint(client):
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
-    assert {"/healthz", "/v1/index", "/v1/similar/{movie_id}", "/v1/similar", "/v1/search",
+    assert {"/healthz", "/v1/index", "/v1/similar/{item_id}", "/v1/similar", "/v1/search",
             "/v1/recommend", "/v1/similar:batch"} <= set(paths)
     assert {"200", "404", "413", "422"} <= set(paths["/v1/similar:batch"]["post"]["responses"])
     # One envelope (Answer) for similar and recommend; 415 documented where a body is taken.
-    assert "Answer" in json.dumps(paths["/v1/similar/{movie_id}"]["get"]["responses"]["200"])
+    assert "Answer" in json.dumps(paths["/v1/similar/{item_id}"]["get"]["responses"]["200"])
     assert "Answer" in json.dumps(paths["/v1/recommend"]["post"]["responses"]["200"])
     assert {"415"} <= set(paths["/v1/recommend"]["post"]["responses"])
     answer = schema["components"]["schemas"]["Answer"]
     assert list(answer["properties"]) == ["kind", "query", "unknown", "results"]
+    # Items, not movies: the schema reads for a log of SKUs or songs as well.
+    components = schema["components"]["schemas"]
+    assert list(components["Item"]["properties"]) == ["item_id", "title"]
+    assert list(components["Hit"]["properties"]) == ["item_id", "title", "score"]
+    assert list(components["BatchRequest"]["properties"]) == ["item_ids", "k"]
+    assert "movie" not in json.dumps(schema).lower()
 
 
 # ---------------------------------------------------------------------- hot reload

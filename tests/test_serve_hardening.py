@@ -53,9 +53,9 @@ def api(artifacts):
     ("/v1/recommend", b'{"watched": [1], "k": -Infinity}'),
     ("/v1/recommend", b'{"watched": [1e400]}'),
     ("/v1/recommend", b'{"watched": [1], "exclude": [NaN], "strict": NaN}'),
-    ("/v1/similar:batch", b'{"movie_ids": [NaN]}'),
-    ("/v1/similar:batch", b'{"movie_ids": [1], "k": Infinity}'),
-    ("/v1/similar:batch", b'{"movie_ids": [1e400]}'),
+    ("/v1/similar:batch", b'{"item_ids": [NaN]}'),
+    ("/v1/similar:batch", b'{"item_ids": [1], "k": Infinity}'),
+    ("/v1/similar:batch", b'{"item_ids": [1e400]}'),
 ])
 def test_non_finite_numbers_are_422(api, path, body):
     r = api.post(path, content=body, headers=JSON)
@@ -71,7 +71,7 @@ def test_non_utf8_body_is_422(api, encoding):
     r = api.post("/v1/recommend", content=body, headers=JSON)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["msg"] == "The request body is not valid JSON (UTF-8)."
-    assert api.post("/v1/similar:batch", content='{"movie_ids": [1]}'.encode(encoding),
+    assert api.post("/v1/similar:batch", content='{"item_ids": [1]}'.encode(encoding),
                     headers=JSON).status_code == 422
     assert api.post("/v1/recommend", content=b'{"watched": [260], "k": 3}', headers=JSON).status_code == 200
 
@@ -117,7 +117,7 @@ def test_cache_is_bounded_in_bytes(artifacts):
     budget = 20_000
     with TestClient(create_app(artifacts / "v1", reload_interval=0, cache_bytes=budget)) as c:
         cache = c.app.state.holder.current.cache
-        ids = [h["movie_id"] for h in c.get("/v1/similar/260?k=1000").json()["results"]]
+        ids = [h["item_id"] for h in c.get("/v1/similar/260?k=1000").json()["results"]]
         answers = {m: c.get(f"/v1/similar/{m}?k=1000").content for m in ids[:40]}
         assert all(len(body) > 4_000 for body in answers.values())  # 40 of them would need far more
         assert 0 < cache.nbytes <= budget and 1 < len(cache) < 10
@@ -273,6 +273,6 @@ def test_half_sent_headers_are_timed_out(artifacts, tmp_path):
 
 
 def test_ids_past_int64_are_422_and_quoted_back(api):
-    r = api.post("/v1/similar:batch", content=b'{"movie_ids": [-9223372036854776001]}', headers=JSON)
+    r = api.post("/v1/similar:batch", content=b'{"item_ids": [-9223372036854776001]}', headers=JSON)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["input"] == -9223372036854776001

@@ -357,7 +357,7 @@ def test_ml_small_graph_directory(ml_small, ml_small_graph_dir):
     from recgraph.catalog import ItemCatalog
 
     catalog = ItemCatalog.from_ratings(ml_small)
-    np.testing.assert_array_equal(items["item_id"].to_numpy(), catalog.movie_ids)
+    np.testing.assert_array_equal(items["item_id"].to_numpy(), catalog.item_ids)
     assert tuple(items["title"]) == catalog.titles and tuple(items["genres"]) == catalog.genres
     np.testing.assert_array_equal(items["likes"].to_numpy(), catalog.likes)
     # Every file is listed with its size and checksum, and nothing else is in the directory.
@@ -472,7 +472,7 @@ def test_cli_prints_counts_or_one_error_line(spark, tmp_path, capsys):
     spark_flags = ["graph", "--engine", "spark", "--master", "local[2]"]
     assert main([*spark_flags, "--data", str(path), "--out", str(out), "--min-weight", "0.5", "--max-degree", "2"]) == 0
     printed = capsys.readouterr()
-    assert "view 0 (ratings >= 5, weight >= 0.5, top 2 edges per movie):" in printed.out and printed.err == ""
+    assert "view 0 (ratings >= 5, weight >= 0.5, top 2 edges per item):" in printed.out and printed.err == ""
     assert json.loads((out / "manifest.json").read_text())["views"][0]["params"]["max_degree"] == 2
     assert main([*spark_flags, "--data", str(tmp_path / "missing"), "--out", str(out)]) == 1
     err = capsys.readouterr().err

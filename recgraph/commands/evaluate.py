@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def add_parser(sub) -> None:
     """Register ``recgraph evaluate`` on an argparse subparsers object."""
     p = sub.add_parser("evaluate", help="measure recommendations on a held-out split, against baselines",
-                       description="Split the ratings, train on the training part, rank every unrated movie "
+                       description="Split the ratings, train on the training part, rank every unrated item "
                                    "for each user through the index, and report HR, NDCG, Recall and coverage "
                                    "next to most-popular, item-kNN and EASE. Without --preset or --config it "
                                    "evaluates the showcase preset.")

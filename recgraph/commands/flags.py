@@ -19,8 +19,8 @@ LOG_GROUP = "log columns and items table (CSV/Parquet logs; MovieLens names by d
 GRAPH_FLAGS = (
     ("--min-rating", float, "ratings >= this count as liked (default 5)"),
     ("--min-weight", float, "keep edges with PMI x count >= this (default 10)"),
-    ("--min-item-users", int, "leave out movies fewer users liked (default 0: none left out)"),
-    ("--max-degree", int, "keep an edge when it is among the K heaviest of either movie (default: no cap)"),
+    ("--min-item-users", int, "leave out items fewer users liked (default 0: none left out)"),
+    ("--max-degree", int, "keep an edge when it is among the K heaviest of either item (default: no cap)"),
     ("--max-user-items", int, "count only each user's N latest likes (default: no cap)"),
 )
 WALK_FLAGS = (
@@ -48,9 +48,9 @@ SCORING_FLAGS = (
     ("--popularity-weight", float, "weight of log(1 + likes) added to the cosine"),
     ("--history-min-rating", float, "ratings >= this form the query"),
     ("--candidates", int, "index results re-ranked when the popularity weight is > 0"),
-    ("--fallback", str, "'popular' or 'none' for users with no movie in the graph"),
-    ("--recent-weight", float, "weight of the last --recent-count watched movies' direction in the query"),
-    ("--recent-count", int, "how many of the latest watched movies form the recent direction"),
+    ("--fallback", str, "'popular' or 'none' for users with no item in the graph"),
+    ("--recent-weight", float, "weight of the last --recent-count watched items' direction in the query"),
+    ("--recent-count", int, "how many of the latest watched items form the recent direction"),
 )
 
 

@@ -2,7 +2,7 @@
 
 ``--json`` prints the envelope of :meth:`recgraph.index.Similar.to_dict` /
 :meth:`recgraph.index.Recommendations.to_dict`, the same JSON the HTTP service answers.
-Movies of a recommend request that are not in the index are reported (``unknown``, and one
+Items of a recommend request that are not in the index are reported (``unknown``, and one
 line each on stderr in the table), not fatal, unless ``--strict``.
 """
 
@@ -21,21 +21,21 @@ def _add_query_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_similar_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("similar", help="movies similar to one movie", description="Movies similar to one movie.")
-    p.add_argument("movie", help="movie id or exact title, e.g. 'Toy Story (1995)'")
+    p = sub.add_parser("similar", help="items similar to one item", description="Items similar to one item.")
+    p.add_argument("item", help="item id or exact title, e.g. 'Toy Story (1995)'")
     _add_query_args(p)
     return p
 
 
 def add_recommend_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("recommend", help="recommendations from a watch history",
-                       description="Recommend movies for someone who watched the given ones. Movies not in the "
+                       description="Recommend items for someone who watched the given ones. Items not in the "
                                    "index are reported and left out, unless --strict.")
     p.add_argument("--watched", nargs="+", required=True,
-                   help="movie ids or titles, oldest first (an artifact with recency scoring weighs the last ones more)")
-    p.add_argument("--exclude", nargs="*", default=[], help="movie ids or titles never to return")
+                   help="item ids or titles, oldest first (an artifact with recency scoring weighs the last ones more)")
+    p.add_argument("--exclude", nargs="*", default=[], help="item ids or titles never to return")
     p.add_argument("--strict", action="store_true",
-                   help="fail on a watched or excluded movie that is not in the index instead of reporting it")
+                   help="fail on a watched or excluded item that is not in the index instead of reporting it")
     _add_query_args(p)
     return p
 
@@ -44,7 +44,7 @@ def run_similar(args: argparse.Namespace) -> int:
     from ..index import ItemIndex
 
     index = ItemIndex.load(args.index)
-    _print(index.similar(movie_ref(args.movie), k=args.k), args.json)
+    _print(index.similar(item_ref(args.item), k=args.k), args.json)
     return 0
 
 
@@ -52,11 +52,11 @@ def run_recommend(args: argparse.Namespace) -> int:
     from ..index import ItemIndex
 
     index = ItemIndex.load(args.index)
-    answer = index.recommend([movie_ref(m) for m in args.watched], k=args.k,
-                             exclude=[movie_ref(m) for m in args.exclude], strict=args.strict)
+    answer = index.recommend([item_ref(m) for m in args.watched], k=args.k,
+                             exclude=[item_ref(m) for m in args.exclude], strict=args.strict)
     if not args.json:
-        for movie in answer.unknown:
-            print(f"recgraph: note: left out: {index.explain(movie)}", file=sys.stderr)
+        for item in answer.unknown:
+            print(f"recgraph: note: left out: {index.explain(item)}", file=sys.stderr)
     _print(answer, args.json)
     return 0
 
@@ -66,11 +66,11 @@ def _print(answer, as_json: bool) -> None:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
     for rank, hit in enumerate(answer.hits, 1):
-        print(f"{rank:>3}  {hit.score:.3f}  {hit.movie_id:>7}  {hit.title}")
+        print(f"{rank:>3}  {hit.score:.3f}  {hit.item_id:>7}  {hit.title}")
 
 
-def movie_ref(text: str):
-    """A movie id when the text is ASCII digits, else a title (digits past a 64-bit id stay
+def item_ref(text: str):
+    """An item id when the text is ASCII digits, else a title (digits past a 64-bit id stay
     text, which the index names as no id of its own rather than parsing 5,000 digits)."""
     stripped = text.strip()
     if stripped.isascii() and stripped.isdigit() and len(stripped.lstrip("0")) <= 19:

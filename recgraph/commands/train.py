@@ -11,7 +11,7 @@ from .flags import (DATA_HELP, GRAPH_FLAGS, SCORING_FLAGS, TRAINER_FLAGS, WALK_F
 def add_parser(sub) -> None:
     """Register ``recgraph train`` on an argparse subparsers object."""
     p = sub.add_parser("train", help="build the graph, walk it, train embeddings, write the index",
-                       description="Train movie embeddings and write an artifact directory, from the ratings "
+                       description="Train item embeddings and write an artifact directory, from the ratings "
                                    "(--data) or from a graph directory written by 'recgraph graph' (--graph). "
                                    "Without --preset or --config it runs the showcase preset.")
     source = p.add_mutually_exclusive_group()
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     for i, view in enumerate(stats.get("views", [])[1:], start=1):
         print(f"view {i} ({view_label(view)}): {view['nodes']:,} nodes, {view['edges']:,} edges")
     if "views" in stats:
-        print(f"{stats['items']:,} movies in all {len(stats['views'])} views")
+        print(f"{stats['items']:,} items in all {len(stats['views'])} views")
     print("timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in result.timings_s.items()))
     if result.manifest.get("loss"):
         curves = loss_curves(result.manifest["loss"])
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     shown = index.has_titles and any(title in index for title in SHOWCASE_TITLES)
     if not index.has_titles:
         print(f"\nThe log has no titles, so the showcase (five films looked up by title) is skipped; query by id: "
-              f"recgraph similar --index {result.out_dir} {int(index.movie_ids[0])}")
+              f"recgraph similar --index {result.out_dir} {int(index.item_ids[0])}")
     elif not shown:
         print(f"\nNone of the showcase films (the Keras example's, looked up by title) is in this graph; query "
               f"it with: recgraph similar --index {result.out_dir} TITLE_OR_ID")
@@ -113,6 +113,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"\n{title}:")
         for hit in index.similar(title, k=5):
-            print(f"  {hit['score']:.3f}  {hit['title']}")
+            print(f"  {hit.score:.3f}  {hit.title}")
     print(f"\nwrote {result.out_dir}")
     return 0

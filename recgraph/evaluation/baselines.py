@@ -113,7 +113,7 @@ class ItemKNN(Baseline):
 
     name = "item-knn"
     #: Users are scored in blocks of this many (user, item) scores (2.6 GB of float64: 5,000
-    #: users of a 62k-movie catalogue at once): every block expands the item rows its users
+    #: users of a 62k-item catalogue at once): every block expands the item rows its users
     #: liked again, so fewer, larger blocks cost less.
     block_entries = 320_000_000
 

@@ -1,4 +1,4 @@
-"""The evaluation harness: split, train, rank every user's unrated movies, measure.
+"""The evaluation harness: split, train, rank every user's unrated items, measure.
 
 Every method is a fitted model with one interface (:class:`recgraph.model.Recommender` for
 the embeddings, the baselines of :mod:`.baselines` beside it): fitted on the split's training
@@ -41,7 +41,7 @@ TABLE_COLUMNS = (("hr@10", "HR@10"), ("ndcg@10", "NDCG@10"), ("recall@20", "Reca
 
 
 def popularity_of(data: Interactions) -> Popularity:
-    """Users per movie among training ratings >= the split's threshold."""
+    """Users per item among training ratings >= the split's threshold."""
     counts = np.asarray(data.positives(data.threshold).sum(axis=0), dtype=np.float64).ravel()
     return Popularity(data.item_ids, counts)
 
@@ -213,7 +213,7 @@ def prepare(ratings, protocol: str, threshold: float = DEFAULT_THRESHOLD, test_f
         split = validation_split(split, seed=None if seed is None else seed + level)
     data = Interactions.from_split(split)
     if depth and len(data.eval_users) == 0:
-        raise ParameterError(f"Carving the validation split {depth} times leaves no user with a held-out movie; "
+        raise ParameterError(f"Carving the validation split {depth} times leaves no user with a held-out item; "
                              f"use fewer carvings.")
     return split, data.sample_eval_users(max_users, seed)
 
@@ -302,7 +302,7 @@ def format_table(report: dict, columns=TABLE_COLUMNS) -> str:
     total = split.get("eval_users_total", split["eval_users"])
     who = (f"{split['eval_users']} users" if total == split["eval_users"] else
            f"{split['eval_users']} of {total} users (sample, split seed {report.get('split_seed')})")
-    title = f"{report['protocol']}{tag}: {who}, {split['items']} movies ranked in full"
+    title = f"{report['protocol']}{tag}: {who}, {split['items']} items ranked in full"
     header = ["model"] + [h for _, h in columns] + ["train s"]
     lines = [header]
     notes = [row["skipped"] for row in report["rows"] if row.get("skipped")]

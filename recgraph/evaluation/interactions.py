@@ -20,7 +20,7 @@ class Interactions:
     Attributes
     ----------
     user_ids : int64 [n_users], every user with a training or test rating.
-    item_ids : int64 [n_items], every movie with a training or test rating: the catalogue
+    item_ids : int64 [n_items], every item with a training or test rating: the catalogue
         ranked for each user (full ranking, no sampled negatives).
     train : CSR float64 [n_users, n_items], the training rating (a repeated pair keeps its
         last rating); a stored entry means "rated in training", so it is never recommended.
@@ -60,12 +60,12 @@ class Interactions:
             x.data = np.ones_like(x.data)
         return x
 
-    def item_rows(self, movie_ids: np.ndarray) -> np.ndarray:
-        """Item row of each movie id, -1 for movies outside the universe."""
-        movie_ids = np.asarray(movie_ids, dtype=np.int64)
-        pos = np.searchsorted(self.item_ids, movie_ids)
+    def item_rows(self, item_ids: np.ndarray) -> np.ndarray:
+        """Item row of each item id, -1 for items outside the universe."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        pos = np.searchsorted(self.item_ids, item_ids)
         pos = np.minimum(pos, max(self.n_items - 1, 0))
-        found = self.item_ids[pos] == movie_ids if self.n_items else np.zeros(movie_ids.shape, bool)
+        found = self.item_ids[pos] == item_ids if self.n_items else np.zeros(item_ids.shape, bool)
         return np.where(found, pos, -1)
 
     @classmethod
@@ -88,7 +88,7 @@ class Interactions:
                 place[order] = np.arange(1, len(train) + 1)
                 place = _csr(rows, cols, place, shape)
         else:
-            # A repeated (user, movie) pair keeps its last rating in time: the frame way,
+            # A repeated (user, item) pair keeps its last rating in time: the frame way,
             # only for logs that have repeats (the loader removes them).
             frame = train.iloc[order] if timed else train
             frame = frame.drop_duplicates(["userId", "movieId"], keep="last")
@@ -102,8 +102,8 @@ class Interactions:
         return cls(user_ids, item_ids, train_m, test_m, eval_users, threshold, place)
 
     def history(self, row: int, min_rating: float | None = None) -> np.ndarray:
-        """Movie ids of user ``row``'s training ratings >= ``min_rating`` (None: all), oldest
-        first when the split has timestamps (else by movie id)."""
+        """Item ids of user ``row``'s training ratings >= ``min_rating`` (None: all), oldest
+        first when the split has timestamps (else by item id)."""
         lo, hi = self.train.indptr[row], self.train.indptr[row + 1]
         cols, ratings = self.train.indices[lo:hi], self.train.data[lo:hi]
         keep = np.ones(len(cols), bool) if min_rating is None else ratings >= min_rating

@@ -3,12 +3,12 @@
 Two protocols, both holding out only *positives* (ratings >= ``threshold``):
 
 - :func:`leave_last_out` (temporal): each user's latest positive rating is the test
-  item; ties on the timestamp go to the larger movie id, so the split is deterministic.
+  item; ties on the timestamp go to the larger item id, so the split is deterministic.
 - :func:`random_split`: a seeded random ``test_fraction`` of each user's positives
   (rounded half up, so a user with one positive keeps it in training).
 
-Everything else stays in training, low ratings included (a user's low-rated movies
-are still "watched", so rankings never return them). A (user, movie) pair that is
+Everything else stays in training, low ratings included (a user's low-rated items
+are still "watched", so rankings never return them). A (user, item) pair that is
 held out leaves training entirely, even if the file rates it twice: no leakage.
 Splitting the training part again gives a validation split (:func:`validation_split`).
 """
@@ -46,7 +46,7 @@ class Split:
     params: dict = field(default_factory=dict)
 
     def train_ratings(self, ratings):
-        """The training part as :class:`recgraph.data.Ratings` (same movies, source marked)."""
+        """The training part as :class:`recgraph.data.Ratings` (same items, source marked)."""
         import dataclasses
 
         # replace(): the log's other fields (implicit, has_titles, columns) carry over.
@@ -82,26 +82,26 @@ def _positives(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
 
 def _pairs_in(frame: pd.DataFrame, held: pd.DataFrame) -> np.ndarray:
     """Bool per row of ``frame``: is its (userId, movieId) pair one of ``held``'s?"""
-    users, movies = frame["userId"].to_numpy(), frame["movieId"].to_numpy()
+    users, items = frame["userId"].to_numpy(), frame["movieId"].to_numpy()
     if len(users):
-        u0, m0 = int(users.min()), int(movies.min())
-        span = int(movies.max()) - m0 + 1
+        u0, m0 = int(users.min()), int(items.min())
+        span = int(items.max()) - m0 + 1
         if (int(users.max()) - u0 + 1) * span < 2 ** 62:
             # One int64 key per pair, looked up in a hash table: linear in the rows, where a
             # MultiIndex of tens of millions of pairs is not. Held pairs outside the
             # frame's id ranges match nothing, so they are left out before keying.
             hu, hm = held["userId"].to_numpy(), held["movieId"].to_numpy()
             inside = (hu >= u0) & (hu - u0 < (int(users.max()) - u0 + 1)) & (hm >= m0) & (hm - m0 < span)
-            keys = (users.astype(np.int64) - u0) * span + (movies.astype(np.int64) - m0)
+            keys = (users.astype(np.int64) - u0) * span + (items.astype(np.int64) - m0)
             held_keys = (hu[inside].astype(np.int64) - u0) * span + (hm[inside].astype(np.int64) - m0)
             return pd.Series(keys).isin(held_keys).to_numpy()
     held_pairs = pd.MultiIndex.from_arrays([held["userId"].to_numpy(), held["movieId"].to_numpy()])
-    return pd.MultiIndex.from_arrays([users, movies]).isin(held_pairs)
+    return pd.MultiIndex.from_arrays([users, items]).isin(held_pairs)
 
 
 def _finish(frame: pd.DataFrame, test: pd.DataFrame, protocol: str, params: dict) -> Split:
     test = test.drop_duplicates(["userId", "movieId"], keep="last")
-    # Drop every training row of a held-out (user, movie) pair, duplicates included.
+    # Drop every training row of a held-out (user, item) pair, duplicates included.
     train = frame.loc[~_pairs_in(frame, test)]
     split = Split(train=train, test=test.sort_values(["userId", "movieId"]).reset_index(drop=True),
                   protocol=protocol, params=params)

@@ -1,7 +1,7 @@
 """The HTTP API over an :class:`~recgraph.index.ItemIndex` (FastAPI app factory).
 
 Every response carries ``X-Recgraph-Artifact: <artifact_id>``, the version that answered it.
-Bad input never gives a 5xx: unknown movie -> 404, invalid parameter or body -> 422 (a body
+Bad input never gives a 5xx: unknown item -> 404, invalid parameter or body -> 422 (a body
 that is not UTF-8, or numbers JSON does not have: ``NaN``, ``Infinity``, ``1e400``, included),
 too many ids in one call or too large a body (whatever the transfer encoding) -> 413, a POST
 body not sent as ``application/json`` -> 415. ``HEAD`` is answered like ``GET`` wherever
@@ -11,7 +11,7 @@ Similar and recommend answers are :meth:`recgraph.index.Similar.to_dict` /
 :meth:`recgraph.index.Recommendations.to_dict`, the envelope the CLI's ``--json`` prints too
 (:class:`Answer` below is its schema).
 
-The hot path is ``GET /v1/similar/{movie_id}``: answers are cached per artifact version as
+The hot path is ``GET /v1/similar/{item_id}``: answers are cached per artifact version as
 finished bytes under the normalized query (:func:`cache_key`), and a pure-ASGI layer in front
 of FastAPI sends a cached answer without routing or validation (``benchmarks/bench_serve.py``
 measures it).
@@ -65,17 +65,17 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 # ---------------------------------------------------------------------- schema (OpenAPI)
-MovieId = Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX, description="MovieLens movie id")]
+ItemId = Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX, description="item id, as in the training log (64-bit)")]
 TopK = Annotated[StrictInt, Field(ge=1, le=MAX_K, description=f"number of results, 1 to {MAX_K}")]
 
 
-class Movie(BaseModel):
-    movie_id: int
+class Item(BaseModel):
+    item_id: int
     title: str
 
 
 class Hit(BaseModel):
-    movie_id: int
+    item_id: int
     title: str
     score: float = Field(description="cosine similarity of the embeddings (1.0 for a title substring match in "
                                      "search); in recommend, plus the artifact's popularity prior")
@@ -85,9 +85,9 @@ class Answer(BaseModel):
     """The one envelope of similar and recommend answers (also what ``recgraph similar|recommend --json`` prints)."""
 
     kind: Literal["similar", "recommend"]
-    query: list[Movie] = Field(description="the query movies found in the index: similar's movie; recommend's "
-                                           "watched movies, in the order given")
-    unknown: list[int | str] = Field(description="movies of the request (watched or exclude) that are not in the "
+    query: list[Item] = Field(description="the query items found in the index: similar's item; recommend's "
+                                          "watched items, in the order given")
+    unknown: list[int | str] = Field(description="items of the request (watched or exclude) that are not in the "
                                                  "index: left out of the query, never fatal unless strict")
     results: list[Hit] = Field(description="best first")
 
@@ -98,18 +98,18 @@ class SearchResponse(BaseModel):
 
 
 class RecommendRequest(BaseModel):
-    watched: list[MovieId] = Field(min_length=1,
-                                   description=f"movie ids the person watched, oldest first (at most {MAX_WATCHED}, else 413); "
+    watched: list[ItemId] = Field(min_length=1,
+                                   description=f"item ids the person watched, oldest first (at most {MAX_WATCHED}, else 413); "
                                                "with the artifact's recency scoring the last ones count more")
     k: TopK = 10
-    exclude: list[MovieId] = Field(default_factory=list,
-                                   description=f"movie ids never to return (at most {MAX_WATCHED}, else 413)")
+    exclude: list[ItemId] = Field(default_factory=list,
+                                   description=f"item ids never to return (at most {MAX_WATCHED}, else 413)")
     strict: bool = Field(default=False, description="true: a watched or excluded id not in the index is a 404 "
                                                     "instead of being listed in unknown")
 
 
 class BatchRequest(BaseModel):
-    movie_ids: list[MovieId] = Field(min_length=1, description=f"at most {MAX_BATCH} ids, else 413")
+    item_ids: list[ItemId] = Field(min_length=1, description=f"at most {MAX_BATCH} ids, else 413")
     k: TopK = 10
 
 
@@ -156,7 +156,7 @@ class ErrorBody(BaseModel):
     suggestions: list[str] = Field(default_factory=list, description="close titles, when a title was given")
 
 
-ERRORS_404 = {404: {"model": ErrorBody, "description": "movie not in the index (recommend: no watched movie in the "
+ERRORS_404 = {404: {"model": ErrorBody, "description": "item not in the index (recommend: no watched item in the "
                                                       "index and the artifact has no popular fallback)"}}
 ERRORS_413 = {413: {"model": ErrorBody, "description": "too many ids or too large a body"}}
 ERRORS_415 = {415: {"model": ErrorBody, "description": "the body was not sent as Content-Type: application/json"}}
@@ -192,7 +192,7 @@ _TEXT_PARAM = {"/v1/similar": ("title", "title"), "/v1/search": ("search", "q")}
 def cache_key(scope) -> tuple | None:
     """The normalized query of a cacheable GET, as the handlers store it, or None.
 
-    ``("similar", movie_id, k)``, ``("title", title, k)`` or ``("search", q, k)``: only the
+    ``("similar", item_id, k)``, ``("title", title, k)`` or ``("search", q, k)``: only the
     parameters that decide the answer, so ``?k=5&n=1`` and ``?n=2&k=5`` share one entry.
     None (no lookup; the routes validate and answer) for anything not in canonical form
     (``k=05``, a repeated parameter, a missing one): a cached answer is only ever sent for a
@@ -404,7 +404,7 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     app = FastAPI(
         title="recgraph",
         version=__version__,
-        summary="Similar movies and recommendations from a recgraph artifact.",
+        summary="Similar items and recommendations from a recgraph artifact.",
         lifespan=lifespan,
     )
     app.state.holder = holder
@@ -445,11 +445,13 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
             "graph": dict(manifest.get("graph", {})),
         })
 
-    @app.get("/v1/similar/{movie_id}", response_model=Answer, responses=ERRORS_404, tags=["query"])
-    async def similar(request: Request, movie_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)],
+    @app.get("/v1/similar/{item_id}", response_model=Answer, responses=ERRORS_404, tags=["query"])
+    async def similar(request: Request,
+                      item_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX,
+                                                   description="item id, as in the training log (64-bit)")],
                       k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
-        """The ``k`` movies most similar to one movie (never the movie itself), best first."""
-        return _similar_response(request, holder, movie_id, k, ("similar", movie_id, k))
+        """The ``k`` items most similar to one item (never the item itself), best first."""
+        return _similar_response(request, holder, item_id, k, ("similar", item_id, k))
 
     @app.get("/v1/similar", response_model=Answer, responses=ERRORS_404, tags=["query"])
     async def similar_by_title(request: Request,
@@ -457,24 +459,24 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
                                    min_length=1, max_length=MAX_QUERY_CHARS,
                                    description="exact title, e.g. 'Toy Story (1995)' (case-insensitive)")],
                                k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
-        """Like ``/v1/similar/{movie_id}``, by title; an unknown title gets 404 with close titles."""
+        """Like ``/v1/similar/{item_id}``, by title; an unknown title gets 404 with close titles."""
         return _similar_response(request, holder, title, k, ("title", title, k))
 
     @app.get("/v1/search", response_model=SearchResponse, tags=["query"])
     def search(request: Request,
                q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="words of a title")],
                k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> Response:
-        """Movies whose titles contain every word of ``q`` (case-insensitive), then close spellings."""
+        """Items whose titles contain every word of ``q`` (case-insensitive), then close spellings."""
         snapshot = _snapshot(request, holder)
         hits = [h.to_dict() for h in snapshot.index.search(q, k)]
         return _cached_json(snapshot, ("search", q, k), {"query": q, "results": hits})
 
     @app.post("/v1/recommend", response_model=Answer, responses=POST_ERRORS, tags=["query"])
     def recommend(request: Request, body: RecommendRequest) -> Response:
-        """Movies for someone who watched ``watched``; ids not in the index are reported in ``unknown``.
+        """Items for someone who watched ``watched``; ids not in the index are reported in ``unknown``.
 
         Scored as the artifact's manifest ``scoring`` says (popularity prior, fallback). With
-        fallback ``"popular"``, a history with no movie in the index gets the most liked movies;
+        fallback ``"popular"``, a history with no item in the index gets the most liked items;
         without it, that is a 404 (nothing to recommend from), as is any unknown id with ``strict``.
         """
         if len(body.watched) > MAX_WATCHED or len(body.exclude) > MAX_WATCHED:
@@ -485,14 +487,14 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
 
     @app.post("/v1/similar:batch", response_model=BatchResponse, responses=POST_ERRORS, tags=["query"])
     def similar_batch(request: Request, body: BatchRequest) -> Response:
-        """``/v1/similar/{movie_id}`` for up to 100 ids in one call; unknown ids are reported, not fatal."""
-        if len(body.movie_ids) > MAX_BATCH:
-            return _error(413, f"A batch takes at most {MAX_BATCH} movie ids; got {len(body.movie_ids)}.")
+        """``/v1/similar/{item_id}`` for up to 100 ids in one call; unknown ids are reported, not fatal."""
+        if len(body.item_ids) > MAX_BATCH:
+            return _error(413, f"A batch takes at most {MAX_BATCH} item ids; got {len(body.item_ids)}.")
         index = _snapshot(request, holder).index
-        answers, unknown = index.similar_many(body.movie_ids, body.k)  # one scoring call for the batch
+        answers, unknown = index.similar_many(body.item_ids, body.k)  # one scoring call for the batch
         results = [answer.to_dict() for answer in answers]
         if not results:
-            return _error(404, f"None of the {len(body.movie_ids)} movie ids is in the index.")
+            return _error(404, f"None of the {len(body.item_ids)} item ids is in the index.")
         return _json({"results": results, "unknown": unknown})
 
     @app.exception_handler(StarletteHTTPException)
@@ -549,11 +551,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _similar_response(request, holder, movie, k: int, key: tuple) -> Response:
-    """A similar-movies answer for a movie id or title; 404 (with title suggestions) when unknown."""
+def _similar_response(request, holder, item, k: int, key: tuple) -> Response:
+    """A similar-items answer for an item id or title; 404 (with title suggestions) when unknown."""
     snapshot = _snapshot(request, holder)
     try:
-        answer = snapshot.index.similar(movie, k)
+        answer = snapshot.index.similar(item, k)
     except UnknownItemError as exc:
-        return _error(404, str(exc), exc.suggestions if isinstance(movie, str) else None)
+        return _error(404, str(exc), exc.suggestions if isinstance(item, str) else None)
     return _cached_json(snapshot, key, answer.to_dict())

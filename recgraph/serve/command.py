@@ -33,7 +33,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 def add_parser(sub) -> argparse.ArgumentParser:
     """Register ``serve`` on an ``argparse`` sub-parser collection."""
     p = sub.add_parser("serve", help="serve an index over HTTP (JSON)",
-                       description="Serve similar-movie queries and recommendations over HTTP. "
+                       description="Serve similar-item queries and recommendations over HTTP. "
                                    "Needs the 'serve' extra: pip install 'recgraph[serve]'.")
     add_arguments(p)
     return p

@@ -42,7 +42,7 @@ class GensimTrainer(Trainer):
     (5 walks x 10 steps per node, 70,250 tokens on ml-latest-small), so: no frequency
     subsampling (every node starts the same number of walks), 8 epochs at a higher
     learning rate, one negative sample drawn from a flat distribution (``ns_exponent``
-    0.25) so that popular movies are not pushed apart from each other while rare ones
+    0.25) so that popular items are not pushed apart from each other while rare ones
     crowd the hubs, and input plus output vectors. With these, Star Wars IV's top 5 holds
     both sequels and The Lion King's holds Aladdin for every seed 0-9.
 
