@@ -291,12 +291,13 @@ def test_build_graph_dir_runs_the_engine_it_names(spark, tmp_path):
 
 
 def preset_views() -> list[dict]:
-    """The seed preset's views, then every view of tuned not already listed (read at test time)."""
-    from recgraph.config import preset_config
+    """The views of every shipped preset, each once (read at test time)."""
+    from recgraph.config import resolve_config
+    from recgraph.presets import available_presets
 
     views = []
-    for name in ("seed", "tuned"):
-        for view in (v.to_dict() for v in preset_config(name).views):
+    for name in ("seed", *[p for p in available_presets() if p != "seed"]):
+        for view in (v.to_dict() for v in resolve_config(preset=name).views):
             full = vars(view_params(view))
             if full not in views:
                 views.append(full)
