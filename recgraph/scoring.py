@@ -1,21 +1,21 @@
 """How recommendations are scored: one exact, batched scoring (:class:`Scorer`), its options and the popularity prior.
 
-:meth:`recgraph.index.ItemIndex.recommend` ranks by cosine to the mean of the watched
-items' unit vectors, then applies the artifact's :class:`ScoringOptions` (recorded in
-``manifest.json`` under ``scoring``):
+Every surface (the fitted model, :class:`recgraph.index.ItemIndex`, the CLI, the HTTP service,
+the evaluation) ranks through :meth:`Scorer.top`, which scores every item of the catalogue with
+matrix products, a block of users at a time, with the artifact's :class:`ScoringOptions`
+(recorded in ``manifest.json`` under ``config.scoring``):
 
-- **popularity-aware re-ranking**: the index's best ``candidates`` items are re-scored
-  ``cosine + popularity_weight * log(1 + likes)``, where ``likes`` is how many users
-  rated the item >= 4.0 in the training data. Rarely walked items have noisy vectors and,
-  with plain cosine, crowd the top of every list; the prior puts them back in place.
-- **fallback**: a user none of whose items is in the graph (or whose list runs short)
-  gets the most liked items they have not rated, instead of nothing.
-- **recency**: with ``recent_weight`` > 0 the watched list is read as oldest first, and
-  the query becomes ``unit(mean of all) + recent_weight * unit(mean of the last
-  recent_count)``: what someone watched lately counts more.
+- **cosine** (method ``"cosine"``): cosine to the mean of the history's unit vectors, plus
+  ``popularity_weight * log(1 + likes)``, where ``likes`` is how many users rated the item
+  >= 4.0 in training; rarely walked items have noisy vectors, and the prior puts them back
+  in place. With ``recent_weight`` > 0 an ordered history's last ``recent_count`` items get a
+  direction of their own.
+- **blend** (method ``"blend"``): the fitted user model of :mod:`recgraph.user_model`.
+- **fallback**: with ``"popular"``, a user none of whose items is known gets the most liked
+  items instead of nothing.
 
-The defaults (weight 0, fallback ``"none"``, no recency) are plain cosine. This module needs numpy
-only (no pandas, gensim, keras, jax): :mod:`recgraph.index` imports it.
+The defaults (weight 0, fallback ``"none"``, no recency) are plain cosine. This module needs
+numpy and scipy only (no pandas, gensim, keras, jax): :mod:`recgraph.index` imports it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class ScoringOptions:
         rated item. Every rated item is excluded from the results either way. (Used by
         whoever builds the query, e.g. the evaluation harness; recorded for callers.)
     popularity_weight : weight of ``log(1 + likes)`` added to the cosine (0: plain cosine).
-    candidates : how many of the index's results are re-ranked when the weight is > 0.
+    candidates : recorded for readers of 0.1 (which re-ranked that many of Annoy's results);
+        ranking has been exact since 0.2, so it changes nothing.
     fallback : ``"popular"`` or ``"none"`` for users with no watched item in the index.
     recent_weight : weight of the last ``recent_count`` watched items' direction added to
         the whole history's (0: the order of ``watched`` does not matter).
