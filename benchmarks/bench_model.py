@@ -1,8 +1,8 @@
 """Batch recommend on the fitted model against a loop of single queries, side by side.
 
-    python benchmarks/bench_model.py [--data ../shared/data/ml-latest-small.zip] [--repeats 5]
+    python benchmarks/bench_model.py [--data ../shared/data/ml-latest-small.zip] [--repeats 5] [--preset seed]
 
-Fits :class:`recgraph.Recommender` (preset ``seed``, seed 1) on the log, saves it, loads the
+Fits :class:`recgraph.Recommender` (``--preset``, default ``seed``; seed 1) on the log, saves it, loads the
 artifact as :class:`recgraph.index.ItemIndex`, and times, for every user of the log (their
 rated items, oldest first, as the history; top 10):
 
@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--preset", default="seed", help="the preset to fit (tuned: the blend scoring)")
     args = parser.parse_args(argv)
 
     from recgraph import Recommender
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
     frame = ratings.ratings.sort_values(["userId", "timestamp"] if "timestamp" in ratings.ratings else ["userId"],
                                         kind="stable")
     histories = [g["movieId"].to_numpy() for _, g in frame.groupby("userId")]
-    model = Recommender(preset="seed", seed=1).fit(ratings)
+    model = Recommender(preset=args.preset, seed=1).fit(ratings)
     with tempfile.TemporaryDirectory() as tmp:
         model.save(Path(tmp) / "artifact")
         index = ItemIndex.load(Path(tmp) / "artifact")
@@ -59,7 +60,8 @@ def main(argv=None) -> int:
 
         t_loop, ids_loop = median_seconds(loop, max(1, args.repeats // 2))
     same = np.array_equal(ids_model, ids_many) and np.array_equal(ids_model, ids_loop)
-    print(f"{len(histories)} users, {len(model.item_ids_)} items, top {args.n}; median of {args.repeats} "
+    print(f"preset {args.preset} ({model.config_.scoring.method} scoring): "
+          f"{len(histories)} users, {len(model.item_ids_)} items, top {args.n}; median of {args.repeats} "
           f"(loop: {max(1, args.repeats // 2)})")
     print(f"  Recommender.recommend, one call     {t_model * 1000:9.1f} ms")
     print(f"  ItemIndex.recommend_many, one call  {t_many * 1000:9.1f} ms")

@@ -31,7 +31,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypedDict
+from typing import Any, Callable, Final, Iterable, Literal, Mapping, TypedDict
 
 import numpy as np
 
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 #: ``n_trees``). Both load; :func:`manifest_config` reads the configuration of either.
 FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = (1, 2)
-METRIC = "angular"
+METRIC: Final[Literal["angular"]] = "angular"
 INDEX_FILE = "index.ann"
 EMBEDDINGS_FILE = "embeddings.npy"
 ITEMS_FILE = "items.csv"
@@ -385,7 +385,8 @@ def write_artifact(
             _write_csv(tmp / CATALOGUE_FILE, CATALOGUE_COLUMNS, catalogue_rows)
             names.append(CATALOGUE_FILE)
         if user_model is not None:
-            np.savez(tmp / USER_MODEL_FILE, **{k: np.asarray(user_model[k]) for k in USER_MODEL_ARRAYS})
+            arrays: dict[str, Any] = {k: np.asarray(user_model[k]) for k in USER_MODEL_ARRAYS}
+            np.savez(tmp / USER_MODEL_FILE, **arrays)
             names.append(USER_MODEL_FILE)
         for name, payload in (extra_files or {}).items():
             (tmp / name).write_bytes(payload)

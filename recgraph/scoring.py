@@ -170,9 +170,20 @@ class Popularity:
 
 
 # ---------------------------------------------------------------------- the one scoring
-#: Users are scored in blocks of at most this many (user, item) scores (float64), so memory
-#: follows the block whatever the batch (2**24: 128 MB).
-BLOCK_ENTRIES = 2 ** 24
+#: Users are scored in blocks of about this many (user, item) scores (float64, 2 MB), which
+#: stay in cache while they are rounded, masked and ranked...
+BLOCK_ENTRIES = 2 ** 18
+#: ...but of at least this many users, so a large catalogue's item matrix is read once per
+#: block of users, not per user...
+MIN_BLOCK_ROWS = 256
+#: ...and never more than this many scores (128 MB), so memory follows the block whatever
+#: the batch and the catalogue.
+MAX_BLOCK_ENTRIES = 2 ** 24
+#: History entries are ordered by one sort of ``(user * n_items + column) * places + place``
+#: while that stays below this; by a lexsort of the three otherwise.
+PACK_LIMIT = 2 ** 62
+#: :class:`IdMap` maps ids through a lookup table when they span at most this many values.
+LOOKUP_MAX = 2 ** 22
 #: Scores are rounded to this many decimals before ranking, so a list does not depend on
 #: how many users were scored together (BLAS may sum a product in another order for a batch
 #: than for one row); ties then go to the lower item row.
@@ -290,9 +301,12 @@ class Scorer:
                                  f"the catalogue has {self.n_items}.")
         # Scored in float64 (the saved arrays are float32): a list must not depend on how many
         # users a BLAS call covered, and float32 sums differ in the 6th digit between batch sizes.
-        self.user_model = None if user_model is None else {
-            k: (np.asarray(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else np.asarray(v))
-            for k, v in user_model.items()}
+        if user_model is not None:
+            from .user_model import prepared
+
+            user_model = prepared({k: (np.asarray(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f"
+                                       else np.asarray(v)) for k, v in user_model.items()})
+        self.user_model = user_model
         self.options = self.check_options(options)
 
     def check_options(self, options) -> ScoringOptions:
@@ -315,12 +329,7 @@ class Scorer:
             from . import user_model
 
             assert self.user_model is not None  # check_options refuses blend without one
-            parts = user_model.components(self.user_model, history,
-                                          [c for c, w in zip(user_model.COMPONENTS, opts.blend_weights) if w > 0])
-            out = np.zeros((history.shape[0], self.n_items))
-            for name, weight in zip(user_model.COMPONENTS, opts.blend_weights):
-                if weight > 0:
-                    out += weight * np.asarray(parts[name], dtype=np.float64)
+            out = np.asarray(user_model.blended(self.user_model, history, opts.blend_weights), dtype=np.float64)
             return self._fallback(out, counts, opts)
         weights = history.copy()
         weights.data = np.ones_like(weights.data)
@@ -368,7 +377,7 @@ class Scorer:
         cols = np.asarray(cols, dtype=np.int64).ravel()
         out_cols = np.full((cols.size, int(n)), -1, dtype=np.int64)
         out_vals = np.full((cols.size, int(n)), -np.inf)
-        step = max(1, int(block_entries or BLOCK_ENTRIES) // max(self.n_items, 1))
+        step = block_rows(self.n_items, block_entries)
         for lo in range(0, cols.size, step):
             part = cols[lo:lo + step]
             block = np.round(_unit_rows(self.unit[part]) @ self._unit_t, SCORE_DECIMALS)
@@ -378,10 +387,20 @@ class Scorer:
         return out_cols, out_vals
 
 
+def block_rows(n_items: int, block_entries: int | None = None) -> int:
+    """How many users one block scores: ``block_entries // n_items`` when given, else
+    :data:`BLOCK_ENTRIES`' worth but at least :data:`MIN_BLOCK_ROWS` users, within
+    :data:`MAX_BLOCK_ENTRIES` (one user at least)."""
+    n_items = max(int(n_items), 1)
+    if block_entries is not None:
+        return max(1, int(block_entries) // n_items)
+    return max(1, min(max(BLOCK_ENTRIES // n_items, MIN_BLOCK_ROWS), MAX_BLOCK_ENTRIES // n_items))
+
+
 def rank_top(score_block, history, n: int, exclude=None, n_items: int | None = None,
              block_entries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rank every column for each row of ``history`` with ``score_block`` (a history block ->
-    float scores [rows, n_items]), a block of users at a time so memory follows the block.
+    float scores [rows, n_items]), a block of users at a time (:func:`block_rows`) so memory follows the block.
 
     Scores are rounded to :data:`SCORE_DECIMALS`; history items and stored entries of
     ``exclude`` are never returned; returns :func:`top_columns`' columns and scores.
@@ -395,12 +414,13 @@ def rank_top(score_block, history, n: int, exclude=None, n_items: int | None = N
     cols = np.full((n_users, n), -1, dtype=np.int64)
     vals = np.full((n_users, n), -np.inf)
     skip = history if exclude is None else (history + sp.csr_matrix(exclude, dtype=np.float64)).tocsr()
-    step = max(1, int(block_entries or BLOCK_ENTRIES) // max(n_items, 1))
+    step = block_rows(n_items, block_entries)
     for lo in range(0, n_users, step):
         hi = min(lo + step, n_users)
-        block = np.asarray(score_block(history[lo:hi]), dtype=np.float64)
+        whole = lo == 0 and hi == n_users  # one block: no row slice (a slice copies the CSR)
+        block = np.asarray(score_block(history if whole else history[lo:hi]), dtype=np.float64)
         np.round(block, SCORE_DECIMALS, out=block)
-        part = skip[lo:hi]
+        part = skip if whole else skip[lo:hi]
         block[np.repeat(np.arange(hi - lo), np.diff(part.indptr)), part.indices] = -np.inf
         cols[lo:hi], vals[lo:hi] = top_columns(block, n)
     return cols, vals
@@ -422,7 +442,8 @@ def top_columns(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if take < n_cols:
         # The take-th best value per row; every column at least as good is a candidate (ties kept).
         kth = np.partition(scores, n_cols - take, axis=1)[:, n_cols - take]
-        cand_rows, cand_cols = np.nonzero(scores >= kth[:, None])
+        # flatnonzero and a divmod: several times faster than a 2-D nonzero on a sparse mask.
+        cand_rows, cand_cols = np.divmod(np.flatnonzero(scores >= kth[:, None]), n_cols)
     else:
         cand_rows, cand_cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
     cand_vals = scores[cand_rows, cand_cols]
@@ -461,31 +482,49 @@ def with_popular(item_ids: np.ndarray, embeddings: np.ndarray, likes: np.ndarray
 
 
 class IdMap:
-    """Item ids <-> scorer columns, vectorized (ids need not be sorted)."""
+    """Item ids <-> scorer columns, vectorized (ids need not be sorted).
+
+    When the ids span a range of at most :data:`LOOKUP_MAX` values (or 16 per item), a lookup
+    table maps them in one gather; otherwise a binary search over the sorted ids does.
+    """
 
     def __init__(self, item_ids: np.ndarray):
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
         self._order = np.argsort(self.item_ids, kind="stable")
         self._sorted = self.item_ids[self._order]
+        self._low = self._high = 0
+        self._lut: np.ndarray | None = None
+        if self._sorted.size:
+            low, high = int(self._sorted[0]), int(self._sorted[-1])
+            span = high - low + 1
+            if span <= max(LOOKUP_MAX, 16 * self._sorted.size) and span <= 4 * LOOKUP_MAX:
+                self._low, self._high = low, high
+                self._lut = np.full(span, -1, dtype=np.int64)
+                # A repeated id maps to its first column, as the binary search below does.
+                self._lut[self._sorted[::-1] - low] = self._order[::-1]
 
     def columns(self, ids) -> np.ndarray:
         """The column of each id, -1 for an id not in the map."""
         ids = np.asarray(ids, dtype=np.int64).ravel()
         if self._sorted.size == 0:
             return np.full(ids.shape, -1, dtype=np.int64)
+        if self._lut is not None:
+            inside = (ids >= self._low) & (ids <= self._high)
+            return np.where(inside, self._lut[np.where(inside, ids - self._low, 0)], -1)
         pos = np.minimum(np.searchsorted(self._sorted, ids), self._sorted.size - 1)
         return np.where(self._sorted[pos] == ids, self._order[pos], -1)
 
-    def matrix(self, histories, name: str = "histories"):
+    def matrix(self, histories, name: str = "histories", unknown: bool = True):
         """``histories`` (a sparse matrix over these items, or a sequence of id sequences, oldest
         first; one flat sequence is one user) as :func:`as_history_matrix` returns it, with the
-        unknown ids per user (an int64 array each). Integer ids only; a repeated id keeps its
-        last place."""
+        unknown ids per user (an int64 array each; None when ``unknown`` is false). Integer ids
+        only; a repeated id keeps its last place."""
         import scipy.sparse as sp
 
         n_items = self.item_ids.shape[0]
         if sp.issparse(histories):
-            return as_history_matrix(histories, n_items)
+            matrix, missing_ids = as_history_matrix(histories, n_items)
+            return matrix, (missing_ids if unknown else None)
         if isinstance(histories, np.ndarray) and histories.ndim == 2:
             histories = list(histories)  # a 2-D array: one row per user
         elif isinstance(histories, (str, bytes)) or not hasattr(histories, "__iter__"):
@@ -495,6 +534,9 @@ class IdMap:
             rows = [rows]
         arrays = []
         for r in rows:  # one conversion per user, checked by dtype (no loop per item)
+            if type(r) is np.ndarray and r.ndim == 1 and r.dtype.kind == "i":
+                arrays.append(r)  # the common case, already what the rest needs
+                continue
             try:
                 array = np.asarray(r) if _is_sequence(r) else None
             except (TypeError, ValueError, OverflowError):
@@ -515,17 +557,35 @@ class IdMap:
         counts = np.bincount(known_user, minlength=len(arrays))
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         place = np.arange(known_user.size) - np.repeat(starts, counts) + 1
-        # A repeat keeps its last place: sort by (user, column, place), keep the last of each pair.
-        order = np.lexsort((place, known_col, known_user))
-        known_user, known_col, place = known_user[order], known_col[order], place[order]
-        last = np.ones(known_user.size, dtype=bool)
-        if known_user.size:
-            last[:-1] = (known_user[1:] != known_user[:-1]) | (known_col[1:] != known_col[:-1])
-        matrix = sp.csr_matrix((place[last].astype(np.float64), (known_user[last], known_col[last])),
-                               shape=(len(arrays), n_items))
+        matrix = _last_places(known_user, known_col, place, len(arrays), n_items)
         missing = ~known
+        if not unknown:
+            return matrix, None
+        if not missing.any():
+            return matrix, [flat[:0] for _ in arrays]
         bounds = np.cumsum(np.bincount(user[missing], minlength=len(arrays)))[:-1]
         return matrix, np.split(flat[missing], bounds)
+
+
+def _last_places(user: np.ndarray, col: np.ndarray, place: np.ndarray, n_users: int, n_items: int):
+    """The CSR [n_users, n_items] (sorted indices, no duplicates) holding each (user, column)'s
+    last place: one sort of a packed key when it fits in int64, a lexsort otherwise."""
+    import scipy.sparse as sp
+
+    span = int(place.max()) + 1 if place.size else 1
+    if place.size and n_users * n_items * span < PACK_LIMIT:
+        key = np.sort((user * n_items + col) * span + place)
+        pair, place = np.divmod(key, span)
+        user, col = np.divmod(pair, n_items)
+    else:
+        order = np.lexsort((place, col, user))
+        user, col, place = user[order], col[order], place[order]
+        pair = user * n_items + col if place.size else user
+    last = np.ones(place.size, dtype=bool)
+    last[:-1] = pair[1:] != pair[:-1]  # a repeat keeps its last (largest) place
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(user[last], minlength=n_users), out=indptr[1:])
+    return sp.csr_matrix((place[last].astype(np.float64), col[last], indptr), shape=(n_users, n_items))
 
 
 def recommend_ids(scorer, ids: IdMap, histories, n: int, exclude=None,
@@ -534,10 +594,10 @@ def recommend_ids(scorer, ids: IdMap, histories, n: int, exclude=None,
     shapes), through ``scorer.top`` (a :class:`Scorer`, or a baseline's): what every batch
     surface answers with. Unknown ids are
     ignored; short rows are padded with id -1 and score ``-inf``."""
-    history, _ = ids.matrix(histories)
+    history, _ = ids.matrix(histories, unknown=False)
     skip = None
     if exclude is not None:
-        skip, _ = ids.matrix(exclude, "exclude")
+        skip, _ = ids.matrix(exclude, "exclude", unknown=False)
         if skip.shape[0] != history.shape[0]:
             raise ParameterError(f"exclude has {skip.shape[0]} rows; histories have {history.shape[0]}.")
     cols, scores = scorer.top(history, n, skip, options)

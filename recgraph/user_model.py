@@ -41,7 +41,7 @@ from .errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COMPONENTS", "DEFAULT_PARAMS", "combine", "components", "fit", "score", "subspace_weights"]
+__all__ = ["COMPONENTS", "DEFAULT_PARAMS", "blended", "combine", "components", "fit", "score", "subspace_weights"]
 
 #: The scores combined, in the order of ``params["weights"]``.
 COMPONENTS = ("embedding", "subspace", "graph", "popularity")
@@ -188,6 +188,83 @@ def components(state: Mapping, h, which=COMPONENTS) -> dict[str, np.ndarray]:
     if "popularity" in which:
         pop = state["popularity"]
         out["popularity"] = _standardized(np.broadcast_to(pop, (h.shape[0], pop.shape[0])).astype(pop.dtype))
+    return out
+
+
+#: A row whose spread is below this (relative to its mean) is flat: it adds nothing, as a
+#: constant row standardises to zeros.
+_FLAT = 1e-12
+
+
+def prepared(state: Mapping) -> dict:
+    """``state`` with what :func:`blended` derives from it once (under ``"derived"``): the unit
+    vectors in float64, their mean and covariance, the graph's weights in float64 and the
+    standardised popularity row. A scorer keeps the prepared state, so no query pays for them."""
+    e64 = np.asarray(state["e"], dtype=np.float64)
+    n_items = max(e64.shape[0], 1)
+    mean_e = e64.mean(axis=0) if e64.shape[0] else np.zeros(e64.shape[1])
+    pop = np.asarray(state["popularity"], dtype=np.float64)
+    sd = pop.std() if pop.size else 0.0
+    derived = {"e64": e64, "mean_e": mean_e, "cov": e64.T @ e64 / n_items - np.outer(mean_e, mean_e),
+               "graph_data": np.asarray(state["graph_data"], dtype=np.float64),
+               "pop_z": (pop - pop.mean()) / sd if sd > 0 else np.zeros_like(pop)}
+    return {**state, "derived": derived}
+
+
+def blended(state: Mapping, h, weights) -> np.ndarray:
+    """``combine(components(state, h), weights)`` computed without a dense array per component.
+
+    Standardising a row is an affine map, so the sum is rebuilt from its pieces: the two
+    embedding scores are ``q E^T`` for a query ``q`` in the embedding space, whose mean over
+    the catalogue is ``q . mean(E)`` and whose variance is ``q C q^T`` (``C`` the covariance of
+    ``E``'s rows); the graph score ``h G`` is a sparse product whose mean and variance come from
+    its stored entries; popularity is one row for every user. One matrix product
+    [batch, d] x [d, items] plus a sparse add then gives every user's scores, in the state's
+    float precision (float64 as the scorer widens it). Equal to :func:`combine` of
+    :func:`components` up to rounding in the last digits.
+    """
+    e = state["e"]
+    dtype = e.dtype
+    n_items = e.shape[0]
+    h = _binary(h, n_items, "histories")
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (len(COMPONENTS),) or not weights.any():
+        raise ParameterError("Every user-model weight is zero; at least one score must count.")
+    derived = state.get("derived") or prepared(state)["derived"]
+    e64, mean_e, cov, graph_data, pop_z = (derived[k] for k in ("e64", "mean_e", "cov", "graph_data", "pop_z"))
+    users = h.shape[0]
+    query = np.zeros((users, e.shape[1]))
+    shift = np.zeros(users)
+
+    def add_linear(q: np.ndarray, weight: float) -> None:
+        nonlocal query, shift
+        mu = q @ mean_e
+        sd = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", q, cov, q), 0.0))
+        scale = np.divide(weight, sd, out=np.zeros_like(sd), where=sd > _FLAT * np.maximum(np.abs(mu), 1.0))
+        query += scale[:, None] * q
+        shift -= scale * mu
+
+    summed = np.asarray(h @ e64)
+    if weights[0] > 0:
+        add_linear(summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12), weights[0])
+    if weights[1] > 0:
+        add_linear(summed @ np.asarray(state["w"], dtype=np.float64), weights[1])
+    out = np.asarray(query @ e64.T, dtype=dtype)
+    if weights[2] > 0:
+        g = sp.csr_matrix((graph_data, state["graph_indices"], state["graph_indptr"]), shape=(n_items, n_items))
+        from ._graph_kernel import add_neighbourhoods
+
+        graph = np.zeros((users, n_items))  # h @ g, accumulated densely (the product is about as dense)
+        add_neighbourhoods(h.indptr, h.indices, g.indptr, g.indices, graph_data, graph)
+        mu = graph.mean(axis=1)
+        sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", graph, graph) / max(n_items, 1) - mu ** 2, 0.0))
+        scale = np.divide(weights[2], sd, out=np.zeros_like(sd), where=sd > _FLAT * np.maximum(np.abs(mu), 1.0))
+        shift -= scale * mu
+        graph *= scale[:, None]
+        out += graph.astype(dtype, copy=False)
+    if weights[3] > 0:
+        out += (weights[3] * pop_z).astype(dtype)[None, :]
+    out += shift.astype(dtype)[:, None]
     return out
 
 

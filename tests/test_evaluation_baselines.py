@@ -121,7 +121,8 @@ def test_baselines_ranked_in_blocks_give_the_same_lists(monkeypatch):
     data = Interactions(data.user_ids, data.item_ids, data.train, data.train.astype(bool), np.arange(60),
                         data.threshold, data.train_order)
     whole = {name: evaluate_baseline(data, name, **baseline_params(name, 4.0)) for name in ("most-popular", "item-knn", "ease")}
-    monkeypatch.setattr(scoring, "BLOCK_ENTRIES", 7 * 30)  # 7 users a block
+    monkeypatch.setattr(scoring, "BLOCK_ENTRIES", 7 * 30)  # 7 users a block...
+    monkeypatch.setattr(scoring, "MIN_BLOCK_ROWS", 1)  # ...however few that is
     monkeypatch.setattr(ItemKNN, "block_entries", 11 * 30)  # item-kNN scores 11 at a time
     monkeypatch.setattr(harness, "USER_BLOCK", 13)  # histories built 13 users at a time
     blocked = {name: evaluate_baseline(data, name, **baseline_params(name, 4.0)) for name in whole}

@@ -31,6 +31,52 @@ def test_id_map_keeps_the_last_place_of_a_repeat_and_reports_unknown_ids():
         ids.matrix([[1.5]])
 
 
+def _reference_matrix(item_ids, histories):
+    """The history matrix built the slow, obvious way: a dict per user."""
+    col = {int(i): c for c, i in reversed(list(enumerate(item_ids)))}  # a repeated id: its first column
+    dense = np.zeros((len(histories), len(item_ids)))
+    for row, history in enumerate(histories):
+        place = 0
+        for item in history:
+            if int(item) in col:
+                place += 1
+                dense[row, col[int(item)]] = place
+    return dense
+
+
+@pytest.mark.parametrize("item_ids", [
+    np.array([5, 3, 9, 3, 7]),  # a narrow range: the lookup table
+    np.array([-2 ** 63, 2 ** 63 - 1, 0, 12, -5]),  # the whole int64 range: the binary search
+    np.array([40_000_000, 1, 77]),  # sparse ids: the binary search
+])
+def test_id_map_lookup_and_search_agree_with_a_dict(item_ids):
+    rng = np.random.default_rng(3)
+    pool = np.concatenate([item_ids, [-2 ** 63, 2 ** 63 - 1, -1, 2, 8, 10 ** 12]])
+    histories = [rng.choice(pool, size=rng.integers(0, 12)) for _ in range(40)]
+    ids = IdMap(item_ids)
+    matrix, unknown = ids.matrix(histories)
+    assert matrix.has_sorted_indices or sp.csr_matrix(matrix).has_sorted_indices
+    np.testing.assert_array_equal(matrix.toarray(), _reference_matrix(item_ids, histories))
+    for history, missing in zip(histories, unknown):
+        assert missing.tolist() == [int(i) for i in history if int(i) not in set(item_ids.tolist())]
+    assert ids.matrix(histories, unknown=False)[1] is None
+
+
+def test_id_map_packs_places_or_falls_back_to_a_lexsort(monkeypatch):
+    from recgraph import scoring
+
+    ids = IdMap(np.arange(1000))
+    histories = [np.array([5, 7, 5, 999, 7, 5]), np.array([], dtype=np.int64), np.array([3, 3, 3])]
+    packed, _ = ids.matrix(histories)
+    calls = []
+    real = np.lexsort
+    monkeypatch.setattr(scoring.np, "lexsort", lambda keys: calls.append(1) or real(keys))
+    monkeypatch.setattr(scoring, "PACK_LIMIT", 0)  # as if user x item x place overflowed int64
+    sorted_, _ = ids.matrix(histories)
+    assert calls and (sorted_ != packed).nnz == 0 and sorted_.has_sorted_indices
+    assert packed.toarray()[0, [5, 7, 999]].tolist() == [6, 5, 4] and packed[2, 3] == 3
+
+
 def test_scorer_is_cosine_to_the_mean_plus_the_prior():
     vectors = np.array([[1, 0], [0, 1], [1, 1], [-1, 0]], dtype=np.float64)
     likes = np.array([0, 10, 100, 5])

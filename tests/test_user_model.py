@@ -127,3 +127,36 @@ def test_select_picks_the_build_that_knows_the_clusters():
     best = {name: max(e["recall@20"] for e in entries) for name, entries in report["builds"].items()}
     assert report["chosen"]["recall@20"] == best["clusters"] > best["noise"]
     assert set(params) == {"build", "weights", "lam", "edge_power"} and len(params["weights"]) == 4
+
+
+@pytest.mark.parametrize("weights", [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [2.0, 0.5, 1.0, 0.25]])
+def test_blended_equals_the_weighted_sum_of_standardised_components(weights):
+    # The scorer's one-product form (means and spreads from the embedding covariance, the graph
+    # summed densely) against the four dense standardised scores it replaces.
+    rng = np.random.default_rng(7)
+    n, d = 120, 8
+    e = rng.normal(size=(n, d))
+    e[5] = 0.0  # an item without a vector
+    x = sp.random(80, n, density=0.06, random_state=1, format="csr")
+    adjacency = sp.random(n, n, density=0.05, random_state=2, format="csr")
+    state = user_model.fit(e, x, adjacency + adjacency.T, {"lam": 10.0, "edge_power": 1.0})
+    state = {k: (np.asarray(v, np.float64) if np.asarray(v).dtype.kind == "f" else v) for k, v in state.items()}
+    h = sp.vstack([sp.random(30, n, density=0.05, random_state=3, format="csr"), sp.csr_matrix((1, n))]).tocsr()
+    parts = user_model.components(state, h)
+    expected = sum(w * parts[c] for c, w in zip(user_model.COMPONENTS, weights))
+    got = user_model.blended(user_model.prepared(state), h, weights)
+    np.testing.assert_allclose(got, expected, atol=1e-10)
+    assert np.array_equal(got, user_model.blended(state, h, weights))  # prepared or not: the same numbers
+    np.testing.assert_allclose(got[-1], weights[3] * parts["popularity"][-1], atol=1e-12)  # empty history
+
+
+def test_graph_kernel_sums_the_histories_neighbourhoods():
+    from recgraph._graph_kernel import add_neighbourhoods
+
+    g = sp.random(50, 50, density=0.1, random_state=4, format="csr")
+    h = sp.random(9, 50, density=0.2, random_state=5, format="csr")
+    out = np.zeros((9, 50))
+    add_neighbourhoods(h.indptr, h.indices, g.indptr, g.indices, g.data.astype(np.float64), out)
+    binary = h.copy()
+    binary.data[:] = 1.0
+    np.testing.assert_allclose(out, (binary @ g).toarray(), rtol=1e-12)

@@ -75,10 +75,7 @@ class Baseline:
         """The ``n`` best columns per history row (:func:`recgraph.scoring.rank_top`)."""
         binary = history.copy()
         binary.data = np.ones_like(binary.data)
-        from .. import scoring
-
-        block = getattr(self, "block_entries", None) or scoring.BLOCK_ENTRIES
-        return rank_top(self.scores, binary, n, exclude, len(self.item_ids_), block)
+        return rank_top(self.scores, binary, n, exclude, len(self.item_ids_), getattr(self, "block_entries", None))
 
     def recommend(self, histories, n: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` item ids and scores for many users, as :meth:`recgraph.model.Recommender.recommend`."""

@@ -156,11 +156,13 @@ class ErrorBody(BaseModel):
     suggestions: list[str] = Field(default_factory=list, description="close titles, when a title was given")
 
 
-ERRORS_404 = {404: {"model": ErrorBody, "description": "item not in the index (recommend: no watched item in the "
+# Typed as FastAPI's ``responses`` parameter is (keys int | str, values dicts of Any).
+Responses = dict[int | str, dict[str, Any]]
+ERRORS_404: Responses = {404: {"model": ErrorBody, "description": "item not in the index (recommend: no watched item in the "
                                                       "index and the artifact has no popular fallback)"}}
-ERRORS_413 = {413: {"model": ErrorBody, "description": "too many ids or too large a body"}}
-ERRORS_415 = {415: {"model": ErrorBody, "description": "the body was not sent as Content-Type: application/json"}}
-POST_ERRORS = {**ERRORS_404, **ERRORS_413, **ERRORS_415}
+ERRORS_413: Responses = {413: {"model": ErrorBody, "description": "too many ids or too large a body"}}
+ERRORS_415: Responses = {415: {"model": ErrorBody, "description": "the body was not sent as Content-Type: application/json"}}
+POST_ERRORS: Responses = {**ERRORS_404, **ERRORS_413, **ERRORS_415}
 
 
 # ---------------------------------------------------------------------- responses
@@ -520,7 +522,8 @@ def create_app(index: str | os.PathLike | IndexHolder, reload_interval: float = 
     async def bad_parameter(request: Request, exc: ParameterError) -> Response:
         return _error(422, str(exc))
 
-    json_paths = frozenset(route.path for route in app.routes if "POST" in getattr(route, "methods", ()))
+    json_paths = frozenset(getattr(route, "path", "") for route in app.routes
+                           if "POST" in (getattr(route, "methods", None) or ()))
     app.add_middleware(ServeLayer, holder=holder, json_paths=json_paths)
     return app
 
