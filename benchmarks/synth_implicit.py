@@ -14,6 +14,12 @@ Three shapes, after the held-back logs of issue 18 (sizes at ``scale`` 1):
 - ``movies1m``: 6,040 users, 3,706 movies, ~800k pairs (ML-1M's shape: at least 20 per user,
   a heavy tail); 19 genres, each user a mixture over 4.
 
+- ``geo``: the check-ins' sizes on a map instead of disjoint clusters: places in the cells of
+  a 64 x 64 torus, homes gathered around 300 cities, each user's draws scattered around home
+  (a log-normal multiple of 0.012), plus 10% by popularity. Neighbourhoods overlap smoothly,
+  so co-occurrence is sparse where similarity is not: a shape where latent factors (ALS, the
+  embeddings) should pay over raw co-occurrence.
+
 Taste: items belong to clusters; a user's draws pick a cluster from their own few (Dirichlet
 weights) or the whole catalogue by popularity (``global_share``), then an item by
 popularity within the cluster. Items are drawn with replacement and the first occurrences
@@ -52,13 +58,15 @@ class ImplicitShape:
     cluster_sigma: float      # log-normal cluster popularity (which clusters users pick)
     activity_sigma: float     # log-normal pairs per user
     min_per_user: int
+    radius: float = 0.0       # geo: a user's draws scatter this far from home (map units; 0: clusters)
+    cities: int = 0           # geo: homes gather around this many city centres
 
     def scaled(self, scale: float) -> ImplicitShape:
         """The same shape with users, items, pairs and clusters times ``scale`` (items and
         clusters only when the shape's catalogue grows with its users: ``checkins``)."""
         if scale == 1.0:
             return self
-        grow_items = self.name == "checkins"
+        grow_items = self.name in ("checkins", "geo")
         return replace(self, users=max(50, round(self.users * scale)), pairs=max(500, round(self.pairs * scale)),
                        items=max(50, round(self.items * scale)) if grow_items else self.items,
                        clusters=max(5, round(self.clusters * scale)) if grow_items else self.clusters)
@@ -71,6 +79,9 @@ SHAPES = {
     "music": ImplicitShape("music", 15_400, 1_000, 289_000, clusters=20, user_clusters=3, alpha=0.3,
                            home_weight=0.0, global_share=0.25, pop_sigma=1.0, cluster_sigma=0.5,
                            activity_sigma=0.6, min_per_user=5),
+    "geo": ImplicitShape("geo", 30_000, 41_000, 810_000, clusters=64 * 64, user_clusters=1, alpha=1.0,
+                         home_weight=0.0, global_share=0.1, pop_sigma=1.3, cluster_sigma=0.0,
+                         activity_sigma=0.9, min_per_user=10, radius=0.012, cities=300),
     "movies1m": ImplicitShape("movies1m", 6_040, 3_706, 800_000, clusters=19, user_clusters=4, alpha=0.3,
                               home_weight=0.0, global_share=0.3, pop_sigma=1.6, cluster_sigma=0.6,
                               activity_sigma=1.1, min_per_user=20),
@@ -130,6 +141,13 @@ def implicit_log(shape: ImplicitShape | str, seed: int = 0, scale: float = 1.0) 
     weights /= weights.sum(axis=1, keepdims=True)
     weights = np.hstack([weights * (1.0 - shape.global_share), np.full((n_u, 1), shape.global_share)])
     wcdf = np.cumsum(weights, axis=1)
+    if shape.radius > 0:
+        # geo: items sit in the cells of a side x side map (a torus); homes gather around cities,
+        # and each user roams a log-normal multiple of ``radius`` around home.
+        side = int(round(np.sqrt(n_c)))
+        centres = rng.random((max(shape.cities, 1), 2))
+        home = np.mod(centres[rng.integers(0, centres.shape[0], n_u)] + rng.normal(0.0, 0.03, (n_u, 2)), 1.0)
+        reach = shape.radius * rng.lognormal(0.0, 0.5, n_u)
     counts = _per_user(shape, rng)
     have = np.zeros(n_u, np.int64)
     got_u, got_i = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
@@ -143,7 +161,13 @@ def implicit_log(shape: ImplicitShape | str, seed: int = 0, scale: float = 1.0) 
         by_cluster = slot < k
         u01 = rng.random(users.size)
         item = np.empty(users.size, np.int64)
-        c = mine[users[by_cluster], slot[by_cluster]]
+        if shape.radius > 0:  # geo: the cell under a point scattered around the user's home
+            drawn = users[by_cluster]
+            point = home[drawn] + rng.normal(0.0, 1.0, (drawn.size, 2)) * reach[drawn, None]
+            cell = np.floor(np.mod(point, 1.0) * side).astype(np.int64) % side
+            c = cell[:, 0] * side + cell[:, 1]
+        else:
+            c = mine[users[by_cluster], slot[by_cluster]]
         pos = np.searchsorted(key, c + u01[by_cluster], side="right")
         item[by_cluster] = order[np.minimum(pos, n_i - 1)]
         pos = np.searchsorted(global_cdf, u01[~by_cluster], side="right")

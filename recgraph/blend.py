@@ -3,17 +3,20 @@
 :func:`fit_user_model` aligns a run's embeddings and primary item graph with the scored
 catalogue (the items with a vector, then popular ones without) and fits the user model on the
 log's interactions. :func:`search` is the fit-time selection: a validation slice carved from
-the training log (:func:`recgraph.autotune.holdout`: each user's latest items when the log has
-time, else a seeded share), a graph, walks and embeddings trained on the rest with the run's
-own configuration (the pipeline's build, passed in), and the blend's weights, ridge and graph
-re-weighting chosen there (:func:`recgraph.autotune.select`). Nothing here sees a test split.
+the training log (some users, :func:`recgraph.autotune.validation_users`, each lose their
+latest items when the log has time, else a seeded share), a graph, walks and embeddings
+trained on the rest with the run's own configuration (the pipeline's build, passed in), and
+the blend's weights, ridge and graph re-weighting chosen there
+(:func:`recgraph.autotune.select`). When the held-out pairs are a small share of the log
+(:data:`REUSE_MAX_HELD`), the pipeline keeps that slice's embeddings as the fitted ones
+instead of training again. Nothing here sees a test split.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,10 +30,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The fit-time search (:func:`recgraph.autotune.select`): ridge and graph re-weighting over a
-#: small grid, each weight over a few values by coordinate ascent, on at most
-#: :data:`SEARCH_MAX_ENTRIES` validation scores (users are sampled down to fit).
+#: small grid, each weight over a few values by coordinate ascent; the validation users are
+#: as many as :data:`SEARCH_MAX_ENTRIES` (user x item) scores allow, within
+#: :func:`recgraph.autotune.validation_users`' bounds.
 SEARCH_GRID = {"lam": (10.0, 100.0), "edge_power": (0.0, 1.0), "weight_values": (0.0, 0.5, 1.0, 2.0), "rounds": 2}
 SEARCH_MAX_ENTRIES = 8_000_000
+#: The model trained for validation is kept as the fitted one when its log missed at most this
+#: share of the interactions (the held-out pairs); otherwise the whole log is trained again.
+REUSE_MAX_HELD = 0.05
 
 
 def interactions(ratings, ids: IdMap, min_rating: float | None) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
@@ -78,23 +85,43 @@ def aligned(item_ids: np.ndarray, embeddings: np.ndarray, graph, ids: IdMap) -> 
     return vectors, adjacency
 
 
-def fit_user_model(ratings, corpus, embeddings: np.ndarray, ids: IdMap, options) -> dict:
-    """The user model (:func:`recgraph.user_model.fit`) of a fitted run (its walk ``corpus`` and
-    ``embeddings``) on ``ids``' columns, with ``options``' ridge, graph re-weighting and weights."""
+def fit_user_model(ratings, item_ids: np.ndarray, embeddings: np.ndarray, graph, ids: IdMap, options) -> dict:
+    """The user model (:func:`recgraph.user_model.fit`) of a fitted run (``embeddings`` of
+    ``item_ids``, and the primary item ``graph``) on ``ids``' columns, with ``options``' ridge,
+    graph re-weighting and weights."""
     from . import user_model
 
     x, _ = interactions(ratings, ids, options.history_min_rating)
-    vectors, adjacency = aligned(corpus.item_ids, embeddings, corpus.graph, ids)
+    vectors, adjacency = aligned(item_ids, embeddings, graph, ids)
     return user_model.fit(vectors, x, adjacency, {"weights": options.blend_weights, "lam": options.blend_lam,
                                                   "edge_power": options.blend_edge_power})
 
 
-def search(ratings, config: "RunConfig", ids: IdMap, build) -> tuple["RunConfig", dict]:
+@dataclass
+class Search:
+    """What :func:`search` found: the configuration with the chosen scoring, the validation
+    report, what ``build`` returned for the log without the held-out pairs, and the share of the
+    log's interactions those pairs are."""
+
+    config: "RunConfig"
+    report: dict
+    built: tuple
+    held_share: float
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the slice's model may stand for the whole log's: it missed at most
+        :data:`REUSE_MAX_HELD` of the interactions (a large log, a few validation users)."""
+        return self.held_share <= REUSE_MAX_HELD
+
+
+def search(ratings, config: "RunConfig", ids: IdMap, build) -> Search:
     """Choose the blend's weights, ridge and graph re-weighting on a validation slice of
-    ``ratings``: ``build(part_of_the_log)`` returns ``(item_ids, embeddings, primary graph)``
+    ``ratings``: ``build(part_of_the_log)`` returns ``(item_ids, embeddings, primary graph, ...)``
     fitted on the log without the held-out pairs (the run's own graph, walks and trainer).
 
-    Returns ``config`` with the chosen values in its scoring, and the validation report.
+    The validation users (:func:`recgraph.autotune.validation_users`) each lose a share of their
+    items (the latest, when the log has time); everyone else keeps everything.
     """
     from . import autotune
 
@@ -105,6 +132,7 @@ def search(ratings, config: "RunConfig", ids: IdMap, build) -> tuple["RunConfig"
     _, users = np.unique(frame["userId"].to_numpy(np.int64), return_inverse=True)
     cols = ids.columns(frame["movieId"].to_numpy(np.int64))
     n_cols = len(ids.item_ids)
+    built: list = []
 
     def slice_build(x_fit: sp.csr_matrix):
         # The log without the held-out pairs (every rating of a held-out user-item pair).
@@ -112,14 +140,19 @@ def search(ratings, config: "RunConfig", ids: IdMap, build) -> tuple["RunConfig"
         held_keys = held.row[held.data > 0].astype(np.int64) * n_cols + held.col[held.data > 0]
         keys = users.astype(np.int64) * n_cols + np.where(cols >= 0, cols, 0)
         drop = (cols >= 0) & np.isin(keys, held_keys)
-        item_ids, vectors, graph = build(replace(ratings, ratings=frame[~drop].reset_index(drop=True)))
-        return aligned(item_ids, vectors, graph, ids)
+        result = build(replace(ratings, ratings=frame[~drop].reset_index(drop=True)))
+        built.append((result, int(drop.sum())))
+        return aligned(result[0], result[1], result[2], ids)
 
+    validation = autotune.validation_users(x, SEARCH_MAX_ENTRIES, config.seed)
     params, report = autotune.select(x, {"run": slice_build}, order=order, seed=config.seed, grid=SEARCH_GRID,
-                                     max_entries=SEARCH_MAX_ENTRIES)
+                                     max_entries=SEARCH_MAX_ENTRIES, users=validation)
     chosen = replace(options, blend_weights=tuple(params["weights"]), blend_lam=float(params["lam"]),
                      blend_edge_power=float(params["edge_power"]))
+    result, dropped = built[-1]
+    held_share = dropped / max(len(frame), 1)
+    report["held_share"] = round(held_share, 6)
     report["seconds"] = round(time.perf_counter() - t, 2)
     logger.info("blend chosen on validation: %s (recall@%d %.4f)", params, report["k"],
                 report["chosen"][f"recall@{report['k']}"])
-    return config.replace(scoring=chosen), report
+    return Search(config.replace(scoring=chosen), report, result, held_share)

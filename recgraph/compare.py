@@ -111,6 +111,7 @@ def compare_backends(data, out_dir: str | os.PathLike, config: RunConfig | None 
     inputs, shared = load_inputs(train_ratings, config.with_backend(backends[0]))
     corpus_s = time.perf_counter() - t
     corpus = inputs.corpus
+    assert corpus is not None  # load_inputs builds it unless asked not to
     item_ids, corpus_sha = corpus.item_ids, corpus.sha256()
 
     tmp = staging_dir(out)

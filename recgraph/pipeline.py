@@ -19,7 +19,7 @@ import io
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -77,7 +77,9 @@ class TrainingInputs:
     """What training needs besides the configuration: the walk corpus, every item of the log,
     and the record of where it came from (the manifest's ``data``)."""
 
-    corpus: WalkCorpus
+    #: None when the graphs are built later, from the part of the log a search leaves for
+    #: training (see :func:`load_inputs`' ``build``).
+    corpus: WalkCorpus | None
     items: ItemCatalog
     data: dict
     timings_s: dict = field(default_factory=dict)
@@ -104,8 +106,12 @@ class _Stopwatch:
 
 
 def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str | os.PathLike | None = None,
-                timings: dict | None = None, on_loaded=None, log: Mapping | None = None) -> tuple[TrainingInputs, RunConfig]:
+                timings: dict | None = None, on_loaded=None, log: Mapping | None = None,
+                build: bool = True) -> tuple[TrainingInputs, RunConfig]:
     """Build (or, with ``graph``, read) every view's graph and walk it with ``config``'s walk seed.
+
+    With ``build`` false (and no ``graph``) the log is read and nothing is built: the corpus is
+    None, for :func:`train` to build once the blend's search has said from which part of the log.
 
     ``data`` and ``log`` are read by :func:`load_log_source`. With ``graph`` (a graph
     directory) the views are the directory's: the returned configuration has its ``graph`` section. ``timings`` receives ``load``, ``graph`` and
@@ -133,12 +139,24 @@ def load_inputs(data: str | Path | Ratings | None, config: RunConfig, graph: str
             timings["load"] = max(timings["load"], ratings.load_s)
         if on_loaded:
             on_loaded()
-        graphs = build_graphs(ratings, config.views)
         items = ItemCatalog.from_ratings(ratings)
         record = data_summary(ratings, log)
+        if not build:
+            return TrainingInputs(None, items, record, dict(timings), ratings), config
+        graphs = build_graphs(ratings, config.views)
         _lap(timings, "graph", t)
     corpus = walk_graphs(graphs, config.views, config.walks, seed=walk_seed, timings=timings)
     return TrainingInputs(corpus, items, record, dict(timings), None if graph is not None else ratings), config
+
+
+def build_corpus(ratings: Ratings, config: RunConfig, timings: dict | None = None) -> WalkCorpus:
+    """Every view's graph of ``ratings``, walked with ``config``'s walk seed (the ``graph`` and
+    ``walks`` stages of :func:`load_inputs`)."""
+    t = time.perf_counter()
+    graphs = build_graphs(ratings, config.views)
+    if timings is not None:
+        _lap(timings, "graph", t)
+    return walk_graphs(graphs, config.views, config.walks, seed=stage_seeds(config.seed).walks, timings=timings)
 
 
 def _lap(timings: dict, name: str, since: float) -> float:
@@ -189,7 +207,8 @@ def train(
     trainer = _make_trainer(config, show_progress)  # an unknown backend or parameter fails before any work
     stages = _progress(4, "load", show_progress)
     clock = _Stopwatch()
-    inputs, config = load_inputs(data, config, graph, timings=clock.timings, log=log,
+    searching = graph is None and config.scoring.method == "blend" and config.scoring.search
+    inputs, config = load_inputs(data, config, graph, timings=clock.timings, log=log, build=not searching,
                                  on_loaded=lambda: _advance(stages, "graph + walks" if graph is None else "walks"))
     _advance(stages, f"train ({config.backend})")
     return _train(inputs, out_dir, config, trainer, clock, stages, extra_manifest)
@@ -222,9 +241,23 @@ def _make_trainer(config: RunConfig, show_progress: bool):
 
 def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trainer, clock: _Stopwatch,
            stages, extra_manifest: dict | None) -> TrainResult:
-    corpus = inputs.corpus
     t = time.perf_counter()
-    embeddings, history = fit_embeddings(trainer, corpus)
+    search = None
+    if config.scoring.method == "blend" and config.scoring.search:
+        # Chosen first, on a validation slice: a large log's slice model is kept (blend.Search.reusable).
+        search = _search_blend(inputs, config, trainer)
+        t = clock.lap("search", t)
+    if search is not None and search.reusable:
+        corpus, embeddings, history = search.built[3], search.built[1], dict(search.built[4])
+        history["trained_on"] = "the log without the validation pairs (validation.held_share)"
+    else:
+        if inputs.corpus is None:  # the search's slice missed too much of the log: the whole log, now
+            assert inputs.ratings is not None  # load_inputs defers the build only when it read a log
+            inputs = replace(inputs, corpus=build_corpus(inputs.ratings, config, clock.timings))
+            t = time.perf_counter()
+        corpus = inputs.corpus
+        assert corpus is not None
+        embeddings, history = fit_embeddings(trainer, corpus)
     t = clock.lap("train", t)
     _advance(stages, "index")
     # Backends may split their own time (e.g. keras: example generation vs training).
@@ -246,8 +279,12 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
     rows = inputs.items.rows(item_ids)
     likes, popular = inputs.items.likes[rows], inputs.items.popular_rows()
     user_model = None
+    if search is not None:
+        config = search.config
+        manifest["config"] = config.to_dict()
+        manifest["validation"] = search.report
     if config.scoring.method == "blend":
-        config, user_model = _fit_blend(inputs, config, embeddings, likes, popular, manifest, trainer)
+        user_model = _fit_blend(inputs, config, item_ids, embeddings, likes, popular, corpus.graph)
         t = clock.lap("user_model", t)
     result = TrainResult(manifest, corpus.graph, corpus.walks[0], embeddings, Path(out_dir) if out_dir else None,
                          clock.timings, corpus, config, inputs.items, user_model)
@@ -270,30 +307,49 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
     return result
 
 
-def _fit_blend(inputs: TrainingInputs, config: RunConfig, embeddings, likes, popular, manifest: dict,
-               trainer) -> tuple[RunConfig, dict]:
-    """The "blend" scoring's user model on the run's scored catalogue (:mod:`recgraph.blend`);
-    with ``search``, its settings are chosen first on a validation slice of the log, each
-    candidate trained with this run's graph, walks and trainer (recorded under ``validation``)."""
-    from . import blend
+def _blend_ids(inputs: TrainingInputs, item_ids, likes, popular):
+    """The scored catalogue's ids: the items with a vector, then popular ones without."""
     from .scoring import IdMap, with_popular
 
-    ratings = inputs.ratings
-    if ratings is None:
+    return IdMap(with_popular(item_ids, np.zeros((len(item_ids), 1)), likes, popular)[0])
+
+
+def _require_log(inputs: TrainingInputs) -> Ratings:
+    if inputs.ratings is None:
         raise ParameterError("Scoring method 'blend' learns from the log's interactions, and a graph directory "
                              "holds none; train with --data (or scoring method 'cosine').")
-    ids = IdMap(with_popular(inputs.corpus.item_ids, embeddings, likes, popular)[0])
-    if config.scoring.search:
-        def build(part: Ratings):
-            graphs = build_graphs(part, config.views)
-            corpus = walk_graphs(graphs, config.views, config.walks, seed=stage_seeds(config.seed).walks)
-            vectors, _ = fit_embeddings(trainer, corpus)
-            return corpus.item_ids, vectors, corpus.graph
+    return inputs.ratings
 
-        config, report = blend.search(ratings, config, ids, build)
-        manifest["config"] = config.to_dict()
-        manifest["validation"] = report
-    return config, blend.fit_user_model(ratings, inputs.corpus, embeddings, ids, config.scoring)
+
+def _search_blend(inputs: TrainingInputs, config: RunConfig, trainer):
+    """The blend's settings chosen on a validation slice of the log (:func:`recgraph.blend.search`),
+    each candidate trained with this run's graph, walks and trainer."""
+    from . import blend
+
+    ratings = _require_log(inputs)
+    # Validation ranks the run's items with a graph node, or, before the graph is built, every item of the log.
+    item_ids = inputs.items.item_ids if inputs.corpus is None else inputs.corpus.item_ids
+    rows = inputs.items.rows(item_ids)
+    ids = _blend_ids(inputs, item_ids, inputs.items.likes[rows], inputs.items.popular_rows())
+
+    def build(part: Ratings):
+        graphs = build_graphs(part, config.views)
+        corpus = walk_graphs(graphs, config.views, config.walks, seed=stage_seeds(config.seed).walks)
+        vectors, history = fit_embeddings(trainer, corpus)
+        return corpus.item_ids, vectors, corpus.graph, corpus, history
+
+    return blend.search(ratings, config, ids, build)
+
+
+def _fit_blend(inputs: TrainingInputs, config: RunConfig, item_ids, embeddings, likes, popular, graph) -> dict:
+    """The "blend" scoring's user model (:mod:`recgraph.blend`) on the run's scored catalogue:
+    the embeddings of ``item_ids``, the primary ``graph`` they were walked on and the whole
+    log's interactions."""
+    from . import blend
+
+    ratings = _require_log(inputs)
+    ids = _blend_ids(inputs, item_ids, likes, popular)
+    return blend.fit_user_model(ratings, item_ids, embeddings, graph, ids, config.scoring)
 
 
 #: Manifest keys :func:`recgraph.artifact.write_artifact` sets itself.

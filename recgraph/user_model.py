@@ -102,6 +102,10 @@ def subspace_weights(e: np.ndarray, x: sp.csr_matrix, lam: float, eps: float = 1
     return np.linalg.solve((gram_e + eps * max(np.trace(gram_e) / d, 1e-12) * eye).T, left.T).T
 
 
+#: :func:`normalized_adjacency` takes the cosines of this many edges at a time.
+EDGE_CHUNK = 1 << 18
+
+
 def normalized_adjacency(adjacency, e: np.ndarray | None = None, edge_power: float = 0.0) -> sp.csr_matrix:
     """``D^-1/2 G D^-1/2`` (float32) with ``G``'s weights times ``max(0, cos) ** edge_power`` of the
     unit rows ``e`` at each edge's ends (``edge_power`` 0 or ``e`` None: the weights as they are)."""
@@ -112,14 +116,19 @@ def normalized_adjacency(adjacency, e: np.ndarray | None = None, edge_power: flo
         raise ParameterError(f"adjacency must be a sparse [{n_items}, {n_items}] matrix aligned with the embeddings; "
                              f"got {getattr(adjacency, 'shape', type(adjacency).__name__)}.")
     g = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
+    g.sum_duplicates()
+    rows = np.repeat(np.arange(n_items), np.diff(g.indptr))
     if e is not None and edge_power > 0:
-        rows = np.repeat(np.arange(n_items), np.diff(g.indptr))
-        cos = np.einsum("ij,ij->i", e[rows], e[g.indices], dtype=np.float64)
+        # Each edge's cosine, a chunk of edges at a time (memory follows the chunk, not the edges x dim).
+        cos = np.empty(g.nnz)
+        for lo in range(0, g.nnz, EDGE_CHUNK):
+            hi = min(lo + EDGE_CHUNK, g.nnz)
+            cos[lo:hi] = np.einsum("ij,ij->i", e[rows[lo:hi]], e[g.indices[lo:hi]], dtype=np.float64)
         g.data *= np.maximum(cos, 0.0) ** edge_power
-        g.eliminate_zeros()
-    deg = np.asarray(g.sum(axis=1)).ravel()
+    deg = np.bincount(rows, weights=g.data, minlength=n_items)
     inv = np.divide(1.0, np.sqrt(deg), out=np.zeros_like(deg), where=deg > 0)
-    g = sp.diags(inv) @ g @ sp.diags(inv)
+    g.data *= inv[rows] * inv[g.indices]
+    g.eliminate_zeros()
     return sp.csr_matrix(g, dtype=np.float32)
 
 

@@ -117,3 +117,31 @@ def test_interactions_keep_each_pairs_latest_time():
     assert x.toarray().tolist() == [[1, 1], [0, 1]]
     # user 1's item 10 was seen last (time 9): it holds the highest rank of that user's pairs.
     assert order is not None and order[0, 0] > order[0, 1]
+
+
+def test_a_small_log_is_trained_again_after_the_search(searched):
+    model, _ = searched
+    report = model.manifest_["validation"]
+    # 120 users, all of them validation users: a fifth of the log was held out, too much to keep
+    # the slice's model, so the whole log was walked and trained once more.
+    assert report["held_share"] > 0.05
+    assert "trained_on" not in model.manifest_["training"] and model.timings_["train"] > 0
+
+
+def test_a_large_log_keeps_the_model_it_validated(monkeypatch):
+    # 3,000 users of ten items each, 500 of them validation users (as on a large catalogue, where
+    # the validation scores cap them) losing two items: 1,000 held-out pairs, 3% of the log, so
+    # the slice's embeddings are the fitted ones (no second training).
+    from recgraph import blend
+
+    monkeypatch.setattr(blend, "SEARCH_MAX_ENTRIES", 100 * 60)
+    frame = clustered_log(n_users=3000, seed=4)
+    model = Recommender(preset="tuned", seed=3, **SMALL).fit(frame, **LOG)
+    report = model.manifest_["validation"]
+    assert report["validation_users"] == 500 and 0 < report["held_share"] <= 0.05
+    assert model.manifest_["training"]["trained_on"].startswith("the log without the validation pairs")
+    assert model.timings_["train"] == 0.0 and model.timings_["search"] > 0
+    # Every item of the log still has a vector and the blend still ranks a user's own cluster first.
+    assert len(model.item_ids_) == 60
+    ids, _ = model.recommend([[1, 2, 3]], n=5)
+    assert set(ids[0].tolist()) <= set(range(1, 16))

@@ -8,7 +8,7 @@ import pytest
 from benchmarks.synth_implicit import SHAPES, describe, get_shape, implicit_log
 
 
-@pytest.mark.parametrize("name", ["checkins", "music", "movies1m"])
+@pytest.mark.parametrize("name", ["checkins", "music", "movies1m", "geo"])
 def test_scaled_shape_sizes_and_distinct_pairs(name):
     shape = get_shape(name, 0.05)
     user, item = implicit_log(shape, seed=2)
@@ -38,5 +38,22 @@ def test_same_seed_same_log_other_seed_other_log():
 
 
 def test_unknown_shape_names_the_valid_ones():
-    with pytest.raises(ValueError, match="checkins, music, movies1m"):
+    with pytest.raises(ValueError, match="checkins, music, geo, movies1m"):
         get_shape("books")
+
+
+def test_geo_users_roam_near_home():
+    # On the map a user's places are neighbours, so the pairs of places that share users share
+    # them again and again; the same places dealt out at random (each user's count and each
+    # place's count kept) repeat their pairs far less.
+    import scipy.sparse as sp
+
+    def repeats(user, item):
+        x = sp.csr_matrix((np.ones(user.size), (user, item)))
+        pairs = (x.T @ x).tocoo()
+        off = pairs.row != pairs.col
+        return pairs.data[off].sum() / off.sum()
+
+    user, item = implicit_log("geo", seed=3, scale=0.05)
+    shuffled = np.random.default_rng(0).permutation(item)
+    assert repeats(user, item) > 1.1 * repeats(user, shuffled)

@@ -125,8 +125,42 @@ def test_select_picks_the_build_that_knows_the_clusters():
     params, report = autotune.select(x, builds, seed=2, grid={"lam": (1.0,), "rounds": 1})
     assert params["build"] == "clusters"
     best = {name: max(e["recall@20"] for e in entries) for name, entries in report["builds"].items()}
-    assert report["chosen"]["recall@20"] == best["clusters"] > best["noise"]
+    assert report["chosen"]["candidate_recall"] == best["clusters"] > best["noise"]
     assert set(params) == {"build", "weights", "lam", "edge_power"} and len(params["weights"]) == 4
+    # 40 items: every item is a candidate, so the search's figure is the catalogue-wide one.
+    assert report["chosen"]["recall@20"] == pytest.approx(report["chosen"]["candidate_recall"], abs=1e-9)
+
+
+def test_holdout_takes_items_of_the_validation_users_only():
+    x, _ = clustered_log(n_users=50)
+    users = autotune.validation_users(x, max_entries=10 * x.shape[1], seed=0, min_users=10, max_users=10)
+    assert users.size == 10 and np.all(np.diff(users) > 0)
+    fit_m, val = autotune.holdout(x, 0.5, seed=1, users=users)
+    held = np.flatnonzero(np.diff(val.indptr))
+    assert set(held) == set(users.tolist())
+    assert (fit_m + val != x).nnz == 0  # nothing lost, nothing added
+    others = np.setdiff1d(np.arange(50), users)
+    assert (fit_m[others] != x[others]).nnz == 0
+
+
+def test_candidate_recall_is_the_full_ranking_when_the_candidates_cover_the_catalogue():
+    rng = np.random.default_rng(5)
+    n_items = 60
+    x = sp.csr_matrix((rng.random((150, n_items)) < 0.15).astype(np.float32))
+    e = rng.normal(size=(n_items, 6))
+    adjacency = sp.random(n_items, n_items, density=0.1, random_state=6, format="csr")
+    fit_m, val = autotune.holdout(x, 0.3, seed=2)
+    users = np.flatnonzero(np.diff(val.indptr))
+    seen, truth = fit_m[users], val[users]
+    state = user_model.fit(e, fit_m, adjacency + adjacency.T, {"lam": 10.0})
+    variants = {(c,): (state, c) for c in user_model.COMPONENTS}
+    parts = {c: (c,) for c in user_model.COMPONENTS}
+    for weights in ([1, 0, 0, 0], [0.5, 1, 2, 0.25], [0, 0, 1, 1]):
+        exact = autotune.exact_figures({**state, "weights": np.asarray(weights, float)}, seen, truth, 10)
+        whole = autotune._Candidates(variants, seen, truth, width=n_items)
+        assert whole.recall(parts, weights, 10) == pytest.approx(exact["recall@10"], abs=1e-6)
+    narrow = autotune._Candidates(variants, seen, truth, width=3)  # 3 per score: at most 12 distinct columns
+    assert narrow.valid.sum(axis=1).max() <= 12 and not narrow.hits[~narrow.valid].any()
 
 
 @pytest.mark.parametrize("weights", [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [2.0, 0.5, 1.0, 0.25]])

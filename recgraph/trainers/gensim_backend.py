@@ -137,7 +137,14 @@ class GensimTrainer(Trainer):
             workers=workers,
             seed=gensim_seed,
         )
-        model.build_vocab(corpus)
+        # The vocabulary from counts taken with numpy, keys in first-seen order, so gensim ranks
+        # equal counts as its own scan would (the same vocabulary, without a Python pass over
+        # every token).
+        flat = walks[walks >= 0] if (walks < 0).any() else walks.ravel()
+        uniq, first, counts = np.unique(flat, return_index=True, return_counts=True)
+        seen = np.argsort(first, kind="stable")
+        model.build_vocab_from_freq(dict(zip(uniq[seen].tolist(), counts[seen].tolist())), corpus_count=len(corpus))
+        model.corpus_total_words = words
         # gensim seeds each vector from hash(str(word) + str(seed)), which changes with
         # PYTHONHASHSEED; draw them from our own generator instead (same distribution).
         model.wv.vectors[:] = ((rng.random(model.wv.vectors.shape) - 0.5) / dim).astype(np.float32)
