@@ -616,7 +616,7 @@ def _read_user_model(path: Path) -> dict:
             raise ArtifactError(f"{path} lacks a valid {name!r} array; the file is corrupt or from another version.")
     n = arrays["e"].shape[0]
     indptr, indices = arrays["graph_indptr"], arrays["graph_indices"]
-    if (arrays["popularity"].shape != (n,) or arrays["weights"].shape != (4,) or indptr.shape != (n + 1,)
+    if (arrays["popularity"].shape != (n,) or arrays["weights"].shape not in ((4,), (6,)) or indptr.shape != (n + 1,)
             or int(indptr[-1]) != indices.size or indices.size != arrays["graph_data"].size
             or (indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n)) or np.any(np.diff(indptr) < 0)
             or arrays["w"].shape != (arrays["e"].shape[1],) * 2):

@@ -7,7 +7,7 @@ share of their items (the latest, when the log has times; else a seeded random s
 :func:`select` builds the embeddings (and the item graph) on the rest with each candidate
 ``build`` (graph settings, walk budget), then searches the user model's parameters
 (:mod:`recgraph.user_model`): the subspace ridge ``lam`` and the graph's embedding
-re-weighting ``edge_power`` over a grid, and the weights of the four scores by coordinate
+re-weighting ``edge_power`` over a grid, and the weights of the scores by coordinate
 ascent over a grid of values. Each component variant is scored once; a setting is judged by
 Recall@K of the held-out items ranked among the union of every variant's top
 :data:`CANDIDATES` items, and the chosen one is measured again on the whole catalogue
@@ -120,7 +120,8 @@ class _Candidates:
     the item is held out. The weight search ranks these few columns instead of the catalogue
     (the chosen setting is then measured on the whole catalogue)."""
 
-    def __init__(self, variants: Mapping[tuple, tuple[Mapping, str]], seen: sp.csr_matrix, truth: sp.csr_matrix, width: int):
+    def __init__(self, variants: Mapping[tuple, tuple[Mapping, str]], seen: sp.csr_matrix, truth: sp.csr_matrix,
+                 width: int, recent_count: int = user_model.RECENT_COUNT):
         from .scoring import block_rows
 
         n_users, n_items = seen.shape
@@ -135,7 +136,7 @@ class _Candidates:
             rows = np.repeat(np.arange(hi - lo), np.diff(h.indptr))
             dense, picks = {}, []
             for name, (state, component) in variants.items():
-                block = user_model.components(state, h, (component,))[component]
+                block = user_model.components(state, h, (component,), recent_count)[component]
                 if width < n_items:  # the variant's best unseen items (one compiled pass per row)
                     picks.append(top_k(block, width, exclude=h))
                 block[rows, h.indices] = -np.inf
@@ -180,18 +181,31 @@ class _Candidates:
         return float(per_user.mean()) if per_user.size else 0.0
 
 
+def _places(times: sp.csr_matrix) -> sp.csr_matrix:
+    """``times``' pattern with each entry's place in its row by time (1 = oldest; ties by column)."""
+    times = sp.csr_matrix(times, dtype=np.float64)
+    times.sort_indices()
+    rows = np.repeat(np.arange(times.shape[0]), np.diff(times.indptr))
+    by = np.lexsort((times.indices, times.data, rows))
+    place = np.empty(times.nnz)
+    place[by] = np.arange(times.nnz) - times.indptr[rows[by]] + 1
+    return sp.csr_matrix((place, times.indices.copy(), times.indptr.copy()), shape=times.shape)
+
+
 def _candidate_recall(candidates: "_Candidates", parts: Mapping[str, tuple], weights, k: int) -> float:
     return candidates.recall(parts, weights, k)
 
 
-def _search_weights(evaluate: Callable[[np.ndarray], float], grid: Mapping, start) -> tuple[np.ndarray, float, int]:
-    """Coordinate ascent over the weights (each over ``grid["weight_values"]``); ties keep the earlier."""
-    best = np.asarray(start, dtype=np.float64)
+def _search_weights(evaluate: Callable[[np.ndarray], float], grid: Mapping, start,
+                    active: int = len(user_model.COMPONENTS)) -> tuple[np.ndarray, float, int]:
+    """Coordinate ascent over the first ``active`` weights (each over ``grid["weight_values"]``);
+    ties keep the earlier."""
+    best = user_model.full_weights(start)
     best_val = evaluate(best)
     tried = 1
     for _ in range(int(grid["rounds"])):
         moved = False
-        for c in range(len(user_model.COMPONENTS)):
+        for c in range(active):
             for value in grid["weight_values"]:
                 if value == best[c]:
                     continue
@@ -208,7 +222,8 @@ def _search_weights(evaluate: Callable[[np.ndarray], float], grid: Mapping, star
     return best, best_val, tried
 
 
-def exact_figures(state: Mapping, seen: sp.csr_matrix, truth: sp.csr_matrix, k: int) -> dict:
+def exact_figures(state: Mapping, seen: sp.csr_matrix, truth: sp.csr_matrix, k: int,
+                  recent_count: int = user_model.RECENT_COUNT) -> dict:
     """Recall@k and NDCG@k of the fitted user model ``state`` ranking the whole catalogue for the
     validation users (a block of users at a time)."""
     from .scoring import block_rows
@@ -218,7 +233,7 @@ def exact_figures(state: Mapping, seen: sp.csr_matrix, truth: sp.csr_matrix, k: 
     recalls, ndcgs = [], []
     for lo in range(0, seen.shape[0], step):
         h, t = seen[lo:lo + step], truth[lo:lo + step]
-        top = top_k(user_model.blended(prepared, h, state["weights"]), k, exclude=h)
+        top = top_k(user_model.blended(prepared, h, state["weights"], recent_count), k, exclude=h)
         recalls.append(recall(top, t, k))
         ndcgs.append(ndcg(top, t, k))
     return {f"recall@{k}": float(np.concatenate(recalls).mean()) if recalls else 0.0,
@@ -227,7 +242,7 @@ def exact_figures(state: Mapping, seen: sp.csr_matrix, truth: sp.csr_matrix, k: 
 
 def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, grid: Mapping | None = None,
            fraction: float = 0.2, k: int = 20, max_entries: int = DEFAULT_MAX_ENTRIES,
-           users=None) -> tuple[dict, dict]:
+           users=None, recent_count: int = user_model.RECENT_COUNT, latest: bool = True) -> tuple[dict, dict]:
     """Choose the build and the user model's parameters on a validation slice of ``x``.
 
     Parameters
@@ -242,6 +257,10 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
         cutoff, and the (users x items) scores the validation users may take
         (:func:`validation_users`).
     users : the validation users (rows), instead of :func:`validation_users`' choice.
+    recent_count : how many of a history's latest items the recent scores read; they are
+        searched only when ``order`` is given (a log with times), else they keep weight 0.
+    latest : with ``order``, hold out each validation user's latest items (else a seeded
+        random share; the histories keep their order either way).
 
     Each component variant (the embedding score, the subspace score for each ``lam``, the
     graph score for each ``edge_power``, popularity) is scored once for the validation users;
@@ -260,10 +279,14 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
     t0 = time.perf_counter()
     if users is None:
         users = validation_users(x, max_entries, seed)
-    x_fit, x_val = holdout(x, fraction, order, seed, users=users)
+    x_fit, x_val = holdout(x, fraction, order if latest else None, seed, users=users)
     users = np.flatnonzero(np.diff(x_val.indptr) > 0)
     seen, truth = x_fit[users], x_val[users]
-    report: dict = {"fraction": fraction, "k": k, "validation_users": int(users.size),
+    ordered = order is not None
+    if ordered:
+        seen = _places(sp.csr_matrix(order)[users].multiply(seen > 0).tocsr())
+    report: dict = {"ordered": ordered, "holdout": "latest" if ordered and latest else "random",
+                    "recent_count": int(recent_count), "fraction": fraction, "k": k, "validation_users": int(users.size),
                     "validation_items": int(truth.nnz), "candidates": CANDIDATES, "builds": {}}
     best: tuple | None = None
     lams, powers = [float(v) for v in grid["lam"]], [float(v) for v in grid["edge_power"]]
@@ -287,16 +310,20 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
                                                        ("popularity",): (first, "popularity"),
                     **{("subspace", lam): (states[(lam, powers[0])], "subspace") for lam in lams},
                     **{("graph", power): (states[(lams[0], power)], "graph") for power in powers}}
+        if ordered:
+            variants[("recent",)] = (first, "recent")
+            variants.update({("recent_graph", power): (states[(lams[0], power)], "recent_graph") for power in powers})
         t = time.perf_counter()
-        candidates = _Candidates(variants, seen, truth, CANDIDATES)
+        candidates = _Candidates(variants, seen, truth, CANDIDATES, recent_count)
         logger.debug("validation candidates of %d variants: %.2f s", len(variants), time.perf_counter() - t)
         for lam, power in states:
             parts = {"embedding": ("embedding",), "subspace": ("subspace", lam), "graph": ("graph", power),
-                     "popularity": ("popularity",)}
+                     "popularity": ("popularity",), "recent": ("recent",), "recent_graph": ("recent_graph", power)}
+            active = len(user_model.COMPONENTS) if ordered else len(user_model.UNORDERED)
             alone = {c: candidates.recall(parts, np.eye(len(user_model.COMPONENTS))[i], k)
-                     for i, c in enumerate(user_model.COMPONENTS)}
+                     for i, c in enumerate(user_model.COMPONENTS[:active])}
             evaluate = functools.partial(_candidate_recall, candidates, parts, k=k)
-            weights, value, tried = _search_weights(evaluate, grid, user_model.DEFAULT_PARAMS["weights"])
+            weights, value, tried = _search_weights(evaluate, grid, user_model.DEFAULT_PARAMS["weights"], active)
             entry = {"build": name, "lam": lam, "edge_power": power, "weights": [float(w) for w in weights],
                      f"recall@{k}": value, "alone": alone, "tried": tried, "build_s": round(build_s, 2)}
             report["builds"].setdefault(name, []).append(entry)
@@ -308,7 +335,7 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
     chosen = dict(best[1])
     chosen["candidate_recall"] = chosen.pop(f"recall@{k}")
     chosen_state = {**best[2], "weights": np.asarray(chosen["weights"], dtype=np.float64)}
-    chosen.update(exact_figures(chosen_state, seen, truth, k))
+    chosen.update(exact_figures(chosen_state, seen, truth, k, recent_count))
     report["chosen"] = chosen
     report["seconds"] = round(time.perf_counter() - t0, 2)
     params = {"build": chosen["build"], "weights": chosen["weights"], "lam": chosen["lam"],

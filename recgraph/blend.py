@@ -146,7 +146,9 @@ def search(ratings, config: "RunConfig", ids: IdMap, build) -> Search:
 
     validation = autotune.validation_users(x, SEARCH_MAX_ENTRIES, config.seed)
     params, report = autotune.select(x, {"run": slice_build}, order=order, seed=config.seed, grid=SEARCH_GRID,
-                                     max_entries=SEARCH_MAX_ENTRIES, users=validation)
+                                     max_entries=SEARCH_MAX_ENTRIES, users=validation,
+                                     recent_count=options.recent_count,
+                                     latest=options.search_holdout != "random")
     chosen = replace(options, blend_weights=tuple(params["weights"]), blend_lam=float(params["lam"]),
                      blend_edge_power=float(params["edge_power"]))
     result, dropped = built[-1]

@@ -29,6 +29,9 @@ from .validation import check_float, check_int
 
 FALLBACKS = ("popular", "none")
 METHODS = ("cosine", "blend")
+#: How the search holds items out: the latest when the log has times ("auto"), always the
+#: latest ("latest": a log without times then falls back to random), or a seeded random share.
+SEARCH_HOLDOUTS = ("auto", "latest", "random")
 #: A like is a training rating at or above this; ``likes`` counts distinct users.
 LIKE_MIN_RATING = 4.0
 #: How many of the most liked items an artifact's ``popular.csv`` keeps.
@@ -50,17 +53,25 @@ class ScoringOptions:
     fallback : ``"popular"`` or ``"none"`` for users with no watched item in the index.
     recent_weight : weight of the last ``recent_count`` watched items' direction added to
         the whole history's (0: the order of ``watched`` does not matter).
-    recent_count : how many of the last watched items form that recent direction.
+    recent_count : how many of the last watched items form that recent direction (and, for
+        the blend, the history its recent scores read).
     method : ``"cosine"`` (the score above) or ``"blend"``: the fitted user model of
-        :mod:`recgraph.user_model`, four standardised scores over the embeddings and the item
+        :mod:`recgraph.user_model`, standardised scores over the embeddings and the item
         graph (mean-vector cosine, a linear autoencoder in the embedding subspace, the PMI
         graph's neighbourhoods, popularity) summed with ``blend_weights``; it needs the
         artifact's ``user_model.npz``, fitted with ``blend_lam`` and ``blend_edge_power``.
-    blend_weights : the weights of those four scores.
+    blend_weights : the weights of those four scores and of two that read order (the cosine
+        to the last ``recent_count`` items' mean vector, and those items' graph neighbourhoods;
+        on an unordered history they read the whole history); 4 numbers mean the last two are 0.
     blend_lam, blend_edge_power : the subspace ridge and the graph's embedding re-weighting.
     search : choose ``blend_weights``, ``blend_lam`` and ``blend_edge_power`` at fit time on a
         validation slice carved from the training log (:mod:`recgraph.autotune`); the
         artifact records the values chosen and the validation figures.
+    search_holdout : which items the search holds out: ``"auto"`` (each validation user's latest
+        when the log has times, else a seeded random share), ``"latest"`` (the same) or
+        ``"random"`` (a seeded random share even when the log has times: what to choose when
+        the recommendations will be judged on randomly held-out items rather than the next
+        ones, as ``recgraph evaluate --protocol random`` does).
     """
 
     history_min_rating: float | None = 4.0
@@ -70,10 +81,11 @@ class ScoringOptions:
     recent_weight: float = 0.0
     recent_count: int = 5
     method: str = "cosine"
-    blend_weights: tuple[float, ...] = (2.0, 0.0, 0.5, 1.0)
+    blend_weights: tuple[float, ...] = (2.0, 0.0, 0.5, 1.0, 0.0, 0.0)
     blend_lam: float = 10.0
     blend_edge_power: float = 1.0
     search: bool = False
+    search_holdout: str = "auto"
 
     def __post_init__(self):
         if self.history_min_rating is not None:
@@ -90,14 +102,20 @@ class ScoringOptions:
             weights = tuple(float(w) for w in self.blend_weights)
         except (TypeError, ValueError):
             weights = ()
-        if len(weights) != 4 or not all(np.isfinite(w) and w >= 0 for w in weights) or not any(weights):
-            raise ParameterError("blend_weights must be 4 numbers >= 0, not all 0 (embedding, subspace, graph, "
-                                 f"popularity); got {self.blend_weights!r}.")
+        if len(weights) == 4:  # written before the recent scores existed: they weigh nothing
+            weights = weights + (0.0, 0.0)
+        if len(weights) != 6 or not all(np.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+            raise ParameterError("blend_weights must be 6 numbers >= 0 (or 4, the first ones), not all 0 "
+                                 "(embedding, subspace, graph, popularity, recent, recent_graph); "
+                                 f"got {self.blend_weights!r}.")
         object.__setattr__(self, "blend_weights", weights)
         check_float("blend_lam", self.blend_lam, low=0.0, open_low=True)
         check_float("blend_edge_power", self.blend_edge_power, low=0.0)
         if not isinstance(self.search, bool):
             raise ParameterError(f"search must be true or false; got {self.search!r}.")
+        if self.search_holdout not in SEARCH_HOLDOUTS:
+            raise ParameterError(f"search_holdout must be one of {', '.join(SEARCH_HOLDOUTS)}; "
+                                 f"got {self.search_holdout!r}.")
 
     @classmethod
     def from_value(cls, value: "ScoringOptions | dict | None") -> "ScoringOptions":
@@ -329,7 +347,8 @@ class Scorer:
             from . import user_model
 
             assert self.user_model is not None  # check_options refuses blend without one
-            out = np.asarray(user_model.blended(self.user_model, history, opts.blend_weights), dtype=np.float64)
+            out = np.asarray(user_model.blended(self.user_model, history, opts.blend_weights, opts.recent_count),
+                             dtype=np.float64)
             return self._fallback(out, counts, opts)
         weights = history.copy()
         weights.data = np.ones_like(weights.data)

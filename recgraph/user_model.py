@@ -41,12 +41,42 @@ from .errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COMPONENTS", "DEFAULT_PARAMS", "blended", "combine", "components", "fit", "score", "subspace_weights"]
+__all__ = ["COMPONENTS", "DEFAULT_PARAMS", "RECENT_COUNT", "UNORDERED", "blended", "combine", "components", "fit", "score", "subspace_weights"]
 
-#: The scores combined, in the order of ``params["weights"]``.
-COMPONENTS = ("embedding", "subspace", "graph", "popularity")
+#: The scores combined, in the order of ``params["weights"]``. The last two read order: the
+#: embedding cosine and the graph neighbourhoods of a history's ``recent_count`` latest items
+#: (the whole history when it carries no order).
+COMPONENTS = ("embedding", "subspace", "graph", "popularity", "recent", "recent_graph")
+#: The scores a log without times can use (order is then whatever the caller passed).
+UNORDERED = COMPONENTS[:4]
 #: Used for a parameter that is not given.
-DEFAULT_PARAMS = {"weights": (0.5, 1.0, 1.0, 0.25), "lam": 10.0, "eps": 1e-3, "edge_power": 1.0}
+DEFAULT_PARAMS = {"weights": (0.5, 1.0, 1.0, 0.25, 0.0, 0.0), "lam": 10.0, "eps": 1e-3, "edge_power": 1.0}
+#: How many of a history's latest items the recent scores read, unless told.
+RECENT_COUNT = 5
+
+
+def full_weights(weights) -> np.ndarray:
+    """``weights`` as one float per :data:`COMPONENTS`: the four of 0.2 (no recent scores) are
+    padded with zeros."""
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.shape == (len(UNORDERED),):
+        w = np.concatenate([w, np.zeros(len(COMPONENTS) - len(UNORDERED))])
+    return w
+
+
+def recent_rows(h, count: int) -> sp.csr_matrix:
+    """The entries of ``h`` (values: each item's place in its history, oldest first) among their
+    row's ``count`` latest, as a binary CSR; a row whose places are all equal (no order) keeps
+    every entry."""
+    h = sp.csr_matrix(h)
+    rows = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
+    last = np.full(h.shape[0], -np.inf)
+    np.maximum.at(last, rows, h.data)
+    keep = (last[rows] - h.data) < int(count)
+    out = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), h.indices[keep],
+                         np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=h.shape[0]))])),
+                        shape=h.shape)
+    return out
 
 
 def _check_params(params: Mapping | None) -> dict:
@@ -55,9 +85,10 @@ def _check_params(params: Mapping | None) -> dict:
     if unknown:
         raise ParameterError(f"Unknown user-model parameter(s) {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(DEFAULT_PARAMS)}.")
-    weights = np.asarray(out["weights"], dtype=np.float64)
+    weights = full_weights(out["weights"])
     if weights.shape != (len(COMPONENTS),) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ParameterError(f"weights must be {len(COMPONENTS)} finite numbers >= 0 (for {', '.join(COMPONENTS)}); "
+        raise ParameterError(f"weights must be {len(COMPONENTS)} finite numbers >= 0 (or the first {len(UNORDERED)}; for "
+                             f"{', '.join(COMPONENTS)}); "
                              f"got {out['weights']!r}.")
     for name in ("lam", "eps"):
         if not np.isfinite(out[name]) or out[name] <= 0:
@@ -66,6 +97,15 @@ def _check_params(params: Mapping | None) -> dict:
         raise ParameterError(f"edge_power must be a finite number >= 0; got {out['edge_power']!r}.")
     out["weights"] = weights
     return out
+
+
+def _checked(x, n_items: int, name: str) -> sp.csr_matrix:
+    if not sp.issparse(x):
+        raise ParameterError(f"{name} must be a scipy sparse matrix [users, items]; got {type(x).__name__}.")
+    x = sp.csr_matrix(x)
+    if x.shape[1] != n_items:
+        raise ParameterError(f"{name} has {x.shape[1]} item columns; the embeddings have {n_items} rows.")
+    return x
 
 
 def _binary(x, n_items: int, name: str) -> sp.csr_matrix:
@@ -178,12 +218,18 @@ def _standardized(s: np.ndarray) -> np.ndarray:
     return s
 
 
-def components(state: Mapping, h, which=COMPONENTS) -> dict[str, np.ndarray]:
+def components(state: Mapping, h, which=COMPONENTS, recent_count: int = RECENT_COUNT) -> dict[str, np.ndarray]:
     """Each named score for histories ``h`` [batch, n_items], standardised per row (in the state's
-    float precision: float32 as fitted, float64 when the scorer widened it)."""
+    float precision: float32 as fitted, float64 when the scorer widened it). ``h``'s values are
+    the items' places (oldest first), which only the recent scores read."""
     e = state["e"]
-    h = _binary(h, e.shape[0], "histories")
     out: dict[str, np.ndarray] = {}
+    if "recent" in which or "recent_graph" in which:
+        recent = recent_rows(_checked(h, e.shape[0], "histories"), recent_count)
+        inner = components(state, recent, [c[len("recent_"):] if c != "recent" else "embedding"
+                                           for c in which if c.startswith("recent")])
+        out.update({("recent" if c == "embedding" else f"recent_{c}"): v for c, v in inner.items()})
+    h = _binary(h, e.shape[0], "histories")
     if "embedding" in which:
         m = np.asarray(h @ e)
         m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
@@ -220,7 +266,7 @@ def prepared(state: Mapping) -> dict:
     return {**state, "derived": derived}
 
 
-def blended(state: Mapping, h, weights) -> np.ndarray:
+def blended(state: Mapping, h, weights, recent_count: int = RECENT_COUNT) -> np.ndarray:
     """``combine(components(state, h), weights)`` computed without a dense array per component.
 
     Standardising a row is an affine map, so the sum is rebuilt from its pieces: the two
@@ -235,10 +281,11 @@ def blended(state: Mapping, h, weights) -> np.ndarray:
     e = state["e"]
     dtype = e.dtype
     n_items = e.shape[0]
-    h = _binary(h, n_items, "histories")
-    weights = np.asarray(weights, dtype=np.float64)
+    weights = full_weights(weights)
     if weights.shape != (len(COMPONENTS),) or not weights.any():
         raise ParameterError("Every user-model weight is zero; at least one score must count.")
+    recent = recent_rows(_checked(h, n_items, "histories"), recent_count) if weights[4:].any() else None
+    h = _binary(h, n_items, "histories")
     derived = state.get("derived") or prepared(state)["derived"]
     e64, mean_e, cov, graph_data, pop_z = (derived[k] for k in ("e64", "mean_e", "cov", "graph_data", "pop_z"))
     users = h.shape[0]
@@ -253,24 +300,38 @@ def blended(state: Mapping, h, weights) -> np.ndarray:
         query += scale[:, None] * q
         shift -= scale * mu
 
+    def unit_mean(rows: sp.csr_matrix) -> np.ndarray:
+        summed = np.asarray(rows @ e64)
+        return summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
+
     summed = np.asarray(h @ e64)
     if weights[0] > 0:
         add_linear(summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12), weights[0])
     if weights[1] > 0:
         add_linear(summed @ np.asarray(state["w"], dtype=np.float64), weights[1])
+    if weights[4] > 0:
+        assert recent is not None
+        add_linear(unit_mean(recent), weights[4])
     out = np.asarray(query @ e64.T, dtype=dtype)
-    if weights[2] > 0:
-        g = sp.csr_matrix((graph_data, state["graph_indices"], state["graph_indptr"]), shape=(n_items, n_items))
+
+    def add_graph(rows: sp.csr_matrix, weight: float) -> None:
+        nonlocal shift
         from ._graph_kernel import add_neighbourhoods
 
-        graph = np.zeros((users, n_items))  # h @ g, accumulated densely (the product is about as dense)
-        add_neighbourhoods(h.indptr, h.indices, g.indptr, g.indices, graph_data, graph)
+        graph = np.zeros((users, n_items))  # rows @ g, accumulated densely (the product is about as dense)
+        add_neighbourhoods(rows.indptr, rows.indices, state["graph_indptr"], state["graph_indices"], graph_data, graph)
         mu = graph.mean(axis=1)
         sd = np.sqrt(np.maximum(np.einsum("ij,ij->i", graph, graph) / max(n_items, 1) - mu ** 2, 0.0))
-        scale = np.divide(weights[2], sd, out=np.zeros_like(sd), where=sd > _FLAT * np.maximum(np.abs(mu), 1.0))
+        scale = np.divide(weight, sd, out=np.zeros_like(sd), where=sd > _FLAT * np.maximum(np.abs(mu), 1.0))
         shift -= scale * mu
         graph *= scale[:, None]
-        out += graph.astype(dtype, copy=False)
+        out[...] += graph.astype(dtype, copy=False)
+
+    if weights[2] > 0:
+        add_graph(h, weights[2])
+    if weights[5] > 0:
+        assert recent is not None
+        add_graph(recent, weights[5])
     if weights[3] > 0:
         out += (weights[3] * pop_z).astype(dtype)[None, :]
     out += shift.astype(dtype)[:, None]
@@ -280,7 +341,7 @@ def blended(state: Mapping, h, weights) -> np.ndarray:
 def combine(parts: Mapping[str, np.ndarray], weights) -> np.ndarray:
     """``sum_k weights[k] * parts[COMPONENTS[k]]`` over the parts present and weighted (float32)."""
     total: np.ndarray | None = None
-    for name, wk in zip(COMPONENTS, np.asarray(weights, dtype=np.float64)):
+    for name, wk in zip(COMPONENTS, full_weights(weights)):
         if wk == 0 or name not in parts:
             continue
         term = np.asarray(parts[name] * np.float32(wk), dtype=np.float32)
@@ -295,10 +356,10 @@ def score(state: Mapping, h, exclude_seen: bool = True) -> np.ndarray:
 
     With ``exclude_seen``, the history's own items score ``-inf`` (never recommended).
     """
-    weights = np.asarray(state["weights"], dtype=np.float64)
+    weights = full_weights(state["weights"])
     which = tuple(n for n, wk in zip(COMPONENTS, weights) if wk > 0)
-    h = _binary(h, state["e"].shape[0], "histories")
     out = combine(components(state, h, which), weights)
+    h = _binary(h, state["e"].shape[0], "histories")
     if exclude_seen:
         rows = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
         out[rows, h.indices] = -np.inf

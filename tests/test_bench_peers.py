@@ -44,7 +44,7 @@ def test_recgraph_row_answers_through_item_index(small_log, tmp_path, monkeypatc
     for row, seen in zip(top, h):
         assert not np.isin(row[row >= 0], seen).any()
     # The blend's choice and its validation figure are recorded for the docs' table.
-    assert report["scoring"]["method"] == "blend" and len(report["scoring"]["blend_weights"]) == 4
+    assert report["scoring"]["method"] == "blend" and len(report["scoring"]["blend_weights"]) == 6
     assert 0.0 <= report["validation"]["chosen"]["recall@20"] <= 1.0
 
 

@@ -86,7 +86,7 @@ def test_the_blend_ranks_a_users_own_cluster_first(searched):
 def test_blend_without_a_user_model_is_refused():
     with pytest.raises(ParameterError, match="needs a fitted user model"):
         Scorer(np.eye(3), np.ones(3), ScoringOptions(method="blend"))
-    with pytest.raises(ParameterError, match="blend_weights must be 4 numbers"):
+    with pytest.raises(ParameterError, match="blend_weights must be 6 numbers"):
         ScoringOptions(blend_weights=(0, 0, 0, 0))
 
 
@@ -145,3 +145,21 @@ def test_a_large_log_keeps_the_model_it_validated(monkeypatch):
     assert len(model.item_ids_) == 60
     ids, _ = model.recommend([[1, 2, 3]], n=5)
     assert set(ids[0].tolist()) <= set(range(1, 16))
+
+
+def test_the_recent_scores_follow_the_order_of_the_history(searched):
+    model, _ = searched
+    report = model.manifest_["validation"]
+    assert report["ordered"] is True and report["recent_count"] == 5  # the log has times: searched
+    a, b = [1, 2, 3, 4, 5], [16, 17, 18, 19, 20]  # items of cluster 0, then of cluster 1
+    only_recent = {"blend_weights": [0, 0, 0, 0, 1, 0], "recent_count": 5}
+    ids, _ = model.recommend([a + b, b + a], n=5, scoring=only_recent)
+    assert set(ids[0].tolist()) <= set(range(16, 31))  # the latest five: cluster 1's
+    assert set(ids[1].tolist()) <= set(range(1, 16))
+    # Without order (a sparse history) every item counts: the two lists agree.
+    import scipy.sparse as sp
+
+    cols = model.ids_.columns(np.array(a + b))
+    unordered = sp.csr_matrix((np.ones(len(cols)), (np.zeros(len(cols), int), cols)), shape=(1, len(model.ids_.item_ids)))
+    whole = model.recommend(unordered, n=5, scoring=only_recent)[0]
+    assert np.array_equal(whole, model.recommend(unordered, n=5, scoring={"blend_weights": [1, 0, 0, 0]})[0])

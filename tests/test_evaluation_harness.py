@@ -36,6 +36,37 @@ def test_scoring_options_are_checked():
         ScoringOptions(fallback="random")
     with pytest.raises(ParameterError):
         ScoringOptions(popularity_weight=-1)
+    with pytest.raises(ParameterError, match="search_holdout must be one of auto, latest, random"):
+        ScoringOptions(search_holdout="first")
+
+
+@pytest.mark.parametrize("protocol, holdout", [("random", "random"), ("leave-last-out", "auto")])
+def test_the_search_validates_as_the_protocol_tests(protocol, holdout, monkeypatch):
+    # A random split's test items are a random share, so the fit-time search of a blend holds
+    # out a random share too; leave-last-out keeps the preset's (the latest items by time).
+    from recgraph import model as model_module
+    from recgraph.config import resolve_config
+    from recgraph.evaluation import harness
+    from recgraph.evaluation.splitting import Split
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    class Capture:
+        def __init__(self, config=None, show_progress=False):
+            seen.append(config)
+
+        def fit(self, log):
+            raise Stop
+
+    monkeypatch.setattr(model_module, "Recommender", Capture)
+    split = Split(train=None, test=None, protocol=protocol)
+    monkeypatch.setattr(Split, "train_ratings", lambda self, ratings: ratings)
+    with pytest.raises(Stop):
+        harness.train_and_evaluate(None, split, None, resolve_config("tuned", "gensim"))
+    assert seen[0].scoring.search_holdout == holdout
 
 
 def test_popularity_from_ratings_counts_users_once():

@@ -40,8 +40,9 @@ def test_artifact_records_likes_popular_and_scoring(tmp_path):
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["config"]["scoring"] == {"history_min_rating": 4.0, "popularity_weight": 0.1, "candidates": 200,
                                              "fallback": "popular", "recent_weight": 0.0, "recent_count": 5,
-                                             "method": "cosine", "blend_weights": [2.0, 0.0, 0.5, 1.0],
-                                             "blend_lam": 10.0, "blend_edge_power": 1.0, "search": False}
+                                             "method": "cosine", "blend_weights": [2.0, 0.0, 0.5, 1.0, 0.0, 0.0],
+                                             "blend_lam": 10.0, "blend_edge_power": 1.0, "search": False,
+                                             "search_holdout": "auto"}
     assert set(manifest["files"]) == {"index.ann", "embeddings.npy", "items.csv", "popular.csv"}
     with open(tmp_path / "a" / "items.csv", newline="") as fh:
         rows = list(csv.reader(fh))

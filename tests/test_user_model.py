@@ -81,7 +81,7 @@ def test_embeddings_reweight_the_graph_edges_by_their_cosine():
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"weights": [1, 1]}, "4 finite numbers"),
+    ({"weights": [1, 1]}, "6 finite numbers"),
     ({"weights": [1, -1, 0, 0]}, ">= 0"),
     ({"lam": 0}, "lam must be"),
     ({"alpha": 1}, "Unknown user-model parameter"),
@@ -126,7 +126,8 @@ def test_select_picks_the_build_that_knows_the_clusters():
     assert params["build"] == "clusters"
     best = {name: max(e["recall@20"] for e in entries) for name, entries in report["builds"].items()}
     assert report["chosen"]["candidate_recall"] == best["clusters"] > best["noise"]
-    assert set(params) == {"build", "weights", "lam", "edge_power"} and len(params["weights"]) == 4
+    assert set(params) == {"build", "weights", "lam", "edge_power"} and len(params["weights"]) == 6
+    assert params["weights"][4:] == [0.0, 0.0] and report["ordered"] is False  # no times: no recent scores
     # 40 items: every item is a candidate, so the search's figure is the catalogue-wide one.
     assert report["chosen"]["recall@20"] == pytest.approx(report["chosen"]["candidate_recall"], abs=1e-9)
 
@@ -163,7 +164,8 @@ def test_candidate_recall_is_the_full_ranking_when_the_candidates_cover_the_cata
     assert narrow.valid.sum(axis=1).max() <= 12 and not narrow.hits[~narrow.valid].any()
 
 
-@pytest.mark.parametrize("weights", [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [2.0, 0.5, 1.0, 0.25]])
+@pytest.mark.parametrize("weights", [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [2.0, 0.5, 1.0, 0.25],
+                                     [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1], [1, 0.5, 1, 0.25, 2, 0.5]])
 def test_blended_equals_the_weighted_sum_of_standardised_components(weights):
     # The scorer's one-product form (means and spreads from the embedding covariance, the graph
     # summed densely) against the four dense standardised scores it replaces.
@@ -176,12 +178,26 @@ def test_blended_equals_the_weighted_sum_of_standardised_components(weights):
     state = user_model.fit(e, x, adjacency + adjacency.T, {"lam": 10.0, "edge_power": 1.0})
     state = {k: (np.asarray(v, np.float64) if np.asarray(v).dtype.kind == "f" else v) for k, v in state.items()}
     h = sp.vstack([sp.random(30, n, density=0.05, random_state=3, format="csr"), sp.csr_matrix((1, n))]).tocsr()
-    parts = user_model.components(state, h)
-    expected = sum(w * parts[c] for c, w in zip(user_model.COMPONENTS, weights))
-    got = user_model.blended(user_model.prepared(state), h, weights)
+    h.data = np.random.default_rng(8).permutation(h.nnz).astype(np.float64) + 1  # places: an order to read
+    parts = user_model.components(state, h, recent_count=3)
+    expected = sum(w * parts[c] for c, w in zip(user_model.COMPONENTS, user_model.full_weights(weights)))
+    got = user_model.blended(user_model.prepared(state), h, weights, recent_count=3)
     np.testing.assert_allclose(got, expected, atol=1e-10)
-    assert np.array_equal(got, user_model.blended(state, h, weights))  # prepared or not: the same numbers
+    assert np.array_equal(got, user_model.blended(state, h, weights, recent_count=3))  # prepared or not: the same
     np.testing.assert_allclose(got[-1], weights[3] * parts["popularity"][-1], atol=1e-12)  # empty history
+
+
+def test_recent_rows_keep_each_histories_latest_items_or_all_without_order():
+    h = sp.csr_matrix(np.array([[1, 5, 2, 4, 3, 0], [1, 1, 1, 0, 0, 1], [0, 0, 0, 0, 0, 0]], dtype=np.float64))
+    recent = user_model.recent_rows(h, 2).toarray()
+    assert recent[0].tolist() == [0, 1, 0, 1, 0, 0]  # places 5 and 4 are the two latest
+    assert recent[1].tolist() == [1, 1, 1, 0, 0, 1]  # equal places: no order, the whole history
+    assert not recent[2].any()
+    # The recent scores of a history with no order are the whole history's.
+    x, vectors = clustered_log()
+    state = user_model.fit(vectors, x, None)
+    whole = user_model.components(state, x[:5], ("embedding", "recent"), recent_count=2)
+    np.testing.assert_allclose(whole["recent"], whole["embedding"])
 
 
 def test_graph_kernel_sums_the_histories_neighbourhoods():
@@ -194,3 +210,20 @@ def test_graph_kernel_sums_the_histories_neighbourhoods():
     binary = h.copy()
     binary.data[:] = 1.0
     np.testing.assert_allclose(out, (binary @ g).toarray(), rtol=1e-12)
+
+
+def test_select_holds_out_the_latest_or_a_random_share_and_weighs_recency_only_with_order():
+    x, vectors = clustered_log(n_users=200)
+    order = x.copy()
+    order.data = np.random.default_rng(4).permutation(x.nnz).astype(np.float64) + 1.0  # times
+    build = {"run": lambda m: (vectors, None)}
+    grid = {"lam": (1.0,), "edge_power": (0.0,), "rounds": 1}
+    _, latest = autotune.select(x, build, order=order, seed=2, grid=grid)
+    _, random = autotune.select(x, build, order=order, seed=2, grid=grid, latest=False)
+    _, plain = autotune.select(x, build, seed=2, grid=grid)
+    assert (latest["ordered"], latest["holdout"]) == (True, "latest")
+    assert (random["ordered"], random["holdout"]) == (True, "random")
+    assert (plain["ordered"], plain["holdout"]) == (False, "random")
+    assert set(latest["chosen"]["alone"]) == set(user_model.COMPONENTS)
+    assert set(plain["chosen"]["alone"]) == set(user_model.UNORDERED)
+    assert plain["chosen"]["weights"][4:] == [0.0, 0.0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -181,6 +182,9 @@ def train_and_evaluate(ratings, split: Split, data: Interactions, config: RunCon
     from ..artifact import manifest_config
     from ..model import Recommender
 
+    if split.protocol == "random" and config.scoring.search and config.scoring.search_holdout == "auto":
+        # The fit-time search validates as this test is made: on randomly held-out items.
+        config = config.replace(scoring=replace(config.scoring, search_holdout="random"))
     t = time.perf_counter()
     # Fitted in memory and asked as users ask it: the same scoring the saved artifact answers with.
     model = Recommender(config=config, show_progress=show_progress).fit(split.train_ratings(ratings))
