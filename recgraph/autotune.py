@@ -296,11 +296,10 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
         build_s = time.perf_counter() - t
         # The ridge changes only the subspace map and the re-weighting only the graph: one fit per
         # value of each, combined for every pair.
-        by_lam = {lam: user_model.fit(emb, x_fit, adjacency, {"lam": lam, "edge_power": powers[0]}) for lam in lams}
-        by_power = {powers[0]: by_lam[lams[0]], **{
-            power: user_model.fit(emb, x_fit, adjacency, {"lam": lams[0], "edge_power": power,
-                                                          "weights": (1.0, 0.0, 1.0, 1.0)})
-            for power in powers[1:]}}
+        by_lam = {lam: user_model.fit(emb, x_fit, None, {"lam": lam}) for lam in lams}
+        by_power = {power: user_model.fit(emb, x_fit, adjacency, {"lam": lams[0], "edge_power": power,
+                                                                  "weights": (1.0, 0.0, 1.0, 1.0)})
+                    for power in powers}
         states = {(lam, power): {**by_lam[lam], "edge_power": np.float64(power),
                                  **{key: by_power[power][key] for key in GRAPH_KEYS}}
                   for lam in lams for power in powers}

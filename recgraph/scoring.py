@@ -167,9 +167,13 @@ class Popularity:
         user_ids = np.asarray(user_ids, dtype=np.int64)
         item_ids = np.asarray(item_ids, dtype=np.int64)
         liked = np.asarray(ratings, dtype=np.float64) >= min_rating
-        pairs = np.unique(np.stack([item_ids[liked], user_ids[liked]]), axis=1)
-        ids, counts = np.unique(pairs[0], return_counts=True)
-        return cls(ids, counts.astype(np.float64))
+        items, item_code = np.unique(item_ids[liked], return_inverse=True)
+        users, user_code = np.unique(user_ids[liked], return_inverse=True)
+        # Distinct (item, user) pairs as one int64 key each; a user counts once per item.
+        pairs = np.unique(item_code.astype(np.int64) * max(users.size, 1) + user_code)
+        counts = np.bincount(pairs // max(users.size, 1), minlength=items.size)
+        keep = counts > 0
+        return cls(items[keep], counts[keep].astype(np.float64))
 
     def count(self, item_ids) -> np.ndarray:
         """Counts of ``item_ids`` (0 for an item never liked)."""
