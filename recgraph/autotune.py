@@ -34,7 +34,7 @@ from .evaluation.metrics import ndcg, recall, top_k
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_GRID", "exact_figures", "holdout", "select", "validation_figures", "validation_users"]
+__all__ = ["DEFAULT_GRID", "exact_figures", "holdout", "select", "validation_users"]
 
 #: The search: ``lam`` values tried, the values each weight may take, rounds of coordinate ascent.
 DEFAULT_GRID = {"lam": (1.0, 10.0, 100.0), "edge_power": (0.0, 1.0), "weight_values": (0.0, 0.25, 0.5, 1.0, 2.0),
@@ -93,12 +93,6 @@ def holdout(x, fraction: float = 0.2, order=None, seed: int | None = 0,
     val_m = sp.csr_matrix((np.ones(int(val.sum()), np.float32), x.indices[val], np.concatenate([[0], np.cumsum(take)])),
                           shape=x.shape)
     return fit_m, val_m
-
-
-def validation_figures(scores: np.ndarray, seen: sp.csr_matrix, truth: sp.csr_matrix, k: int = 20) -> dict:
-    """Mean Recall@k and NDCG@k of ``scores`` [users, items] against ``truth``, ``seen`` excluded."""
-    top = top_k(scores, k, exclude=seen)
-    return {f"recall@{k}": float(recall(top, truth, k).mean()), f"ndcg@{k}": float(ndcg(top, truth, k).mean())}
 
 
 def validation_users(x, max_entries: int, seed: int | None, min_items: int = 3,
