@@ -105,7 +105,7 @@ class Search:
 
     config: "RunConfig"
     report: dict
-    built: tuple
+    built: tuple  # what ``build`` returned (the pipeline's ``SliceModel``)
     held_share: float
 
     @property

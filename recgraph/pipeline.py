@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -248,15 +248,16 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
         search = _search_blend(inputs, config, trainer)
         t = clock.lap("search", t)
     if search is not None and search.reusable:
-        corpus, embeddings, history = search.built[3], search.built[1], dict(search.built[4])
+        kept: SliceModel = search.built
+        corpus, embeddings, history = kept.corpus, kept.vectors, dict(kept.history)
         history["trained_on"] = "the log without the validation pairs (validation.held_share)"
     else:
         if inputs.corpus is None:  # the search's slice missed too much of the log: the whole log, now
             assert inputs.ratings is not None  # load_inputs defers the build only when it read a log
             inputs = replace(inputs, corpus=build_corpus(inputs.ratings, config, clock.timings))
             t = time.perf_counter()
+        assert inputs.corpus is not None
         corpus = inputs.corpus
-        assert corpus is not None
         embeddings, history = fit_embeddings(trainer, corpus)
     t = clock.lap("train", t)
     _advance(stages, "index")
@@ -307,6 +308,17 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
     return result
 
 
+class SliceModel(NamedTuple):
+    """What the blend's search trains on the log without its held-out pairs (the first three
+    fields are what :func:`recgraph.blend.search` aligns with the scored catalogue)."""
+
+    item_ids: np.ndarray
+    vectors: np.ndarray
+    graph: ItemGraph
+    corpus: WalkCorpus
+    history: dict
+
+
 def _blend_ids(inputs: TrainingInputs, item_ids, likes, popular):
     """The scored catalogue's ids: the items with a vector, then popular ones without."""
     from .scoring import IdMap, with_popular
@@ -332,11 +344,11 @@ def _search_blend(inputs: TrainingInputs, config: RunConfig, trainer):
     rows = inputs.items.rows(item_ids)
     ids = _blend_ids(inputs, item_ids, inputs.items.likes[rows], inputs.items.popular_rows())
 
-    def build(part: Ratings):
+    def build(part: Ratings) -> SliceModel:
         graphs = build_graphs(part, config.views)
         corpus = walk_graphs(graphs, config.views, config.walks, seed=stage_seeds(config.seed).walks)
         vectors, history = fit_embeddings(trainer, corpus)
-        return corpus.item_ids, vectors, corpus.graph, corpus, history
+        return SliceModel(corpus.item_ids, vectors, corpus.graph, corpus, history)
 
     return blend.search(ratings, config, ids, build)
 
