@@ -166,9 +166,14 @@ class _Candidates:
         total[~self.valid] = -np.inf
         width = total.shape[1]
         if k < width:
-            top = np.argpartition(-total, k - 1, axis=1)[:, :k]
-            picked = np.take_along_axis(total, top, axis=1)
-            found = (np.take_along_axis(self.hits, top, axis=1) & np.isfinite(picked)).sum(axis=1)
+            # The k best per row, ties to the lower column (the columns are ascending), as the
+            # exact ranking breaks them: everything above the k-th value, then the first ties.
+            kth = -np.partition(-total, k - 1, axis=1)[:, k - 1:k]
+            above = total > kth
+            ties = (total == kth) & np.isfinite(total)
+            room = k - above.sum(axis=1, keepdims=True)
+            picked = above | (ties & (np.cumsum(ties, axis=1) <= room))
+            found = (picked & self.hits).sum(axis=1)
         else:
             found = self.hits.sum(axis=1)
         per_user = np.divide(found, self.n_relevant, out=np.zeros_like(self.n_relevant), where=self.n_relevant > 0)

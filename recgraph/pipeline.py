@@ -225,7 +225,9 @@ def train_on_corpus(inputs: TrainingInputs, out_dir: str | Path | None, config: 
         out_dir = check_output_dir(out_dir)
     trainer = _make_trainer(config, show_progress)
     stages = _progress(2, f"train ({config.backend})", show_progress)
-    return _train(inputs, out_dir, config, trainer, _Stopwatch(inputs.timings_s), stages, extra_manifest)
+    # A shared corpus is what every backend must train on: the search never swaps it for its slice's.
+    return _train(inputs, out_dir, config, trainer, _Stopwatch(inputs.timings_s), stages, extra_manifest,
+                  keep_slice=False)
 
 
 def _progress(total: int, first: str, show: bool):
@@ -240,17 +242,22 @@ def _make_trainer(config: RunConfig, show_progress: bool):
 
 
 def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trainer, clock: _Stopwatch,
-           stages, extra_manifest: dict | None) -> TrainResult:
+           stages, extra_manifest: dict | None, keep_slice: bool = True) -> TrainResult:
     t = time.perf_counter()
     search = None
     if config.scoring.method == "blend" and config.scoring.search:
         # Chosen first, on a validation slice: a large log's slice model is kept (blend.Search.reusable).
         search = _search_blend(inputs, config, trainer)
         t = clock.lap("search", t)
-    if search is not None and search.reusable:
+    if search is not None and search.reusable and keep_slice:
         kept: SliceModel = search.built
         corpus, embeddings, history = kept.corpus, kept.vectors, dict(kept.history)
         history["trained_on"] = "the log without the validation pairs (validation.held_share)"
+        # The training ran inside the search: count it as training, not twice.
+        trained = float(history.get("train_s", history.get("timings_s", {}).get("train", 0.0)))
+        clock.timings["search"] = round(max(clock.timings["search"] - trained, 0.0), 4)
+        clock.timings["train"] = round(trained, 4)
+        t = time.perf_counter()
     else:
         if inputs.corpus is None:  # the search's slice missed too much of the log: the whole log, now
             assert inputs.ratings is not None  # load_inputs defers the build only when it read a log
@@ -259,7 +266,7 @@ def _train(inputs: TrainingInputs, out_dir: Path | None, config: RunConfig, trai
         assert inputs.corpus is not None
         corpus = inputs.corpus
         embeddings, history = fit_embeddings(trainer, corpus)
-    t = clock.lap("train", t)
+        t = clock.lap("train", t)
     _advance(stages, "index")
     # Backends may split their own time (e.g. keras: example generation vs training).
     for name, seconds in history.pop("timings_s", {}).items():

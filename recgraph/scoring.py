@@ -204,8 +204,10 @@ MAX_BLOCK_ENTRIES = 2 ** 24
 #: History entries are ordered by one sort of ``(user * n_items + column) * places + place``
 #: while that stays below this; by a lexsort of the three otherwise.
 PACK_LIMIT = 2 ** 62
-#: :class:`IdMap` maps ids through a lookup table when they span at most this many values.
-LOOKUP_MAX = 2 ** 22
+#: :class:`IdMap` maps ids through a lookup table when they span at most 32 values per item
+#: or this many in all, and never more than LOOKUP_MAX (64 MB of int32).
+LOOKUP_MIN = 2 ** 16
+LOOKUP_MAX = 2 ** 24
 #: Scores are rounded to this many decimals before ranking, so a list does not depend on
 #: how many users were scored together (BLAS may sum a product in another order for a batch
 #: than for one row); ties then go to the lower item row.
@@ -507,8 +509,9 @@ def with_popular(item_ids: np.ndarray, embeddings: np.ndarray, likes: np.ndarray
 class IdMap:
     """Item ids <-> scorer columns, vectorized (ids need not be sorted).
 
-    When the ids span a range of at most :data:`LOOKUP_MAX` values (or 16 per item), a lookup
-    table maps them in one gather; otherwise a binary search over the sorted ids does.
+    When the ids span at most 32 values per item (or :data:`LOOKUP_MIN` in all), and never more
+    than :data:`LOOKUP_MAX`, an int32 lookup table maps them in one gather (at most 4 bytes x 32
+    per item); otherwise a binary search over the sorted ids does.
     """
 
     def __init__(self, item_ids: np.ndarray):
@@ -520,9 +523,9 @@ class IdMap:
         if self._sorted.size:
             low, high = int(self._sorted[0]), int(self._sorted[-1])
             span = high - low + 1
-            if span <= max(LOOKUP_MAX, 16 * self._sorted.size) and span <= 4 * LOOKUP_MAX:
+            if span <= min(max(LOOKUP_MIN, 32 * self._sorted.size), LOOKUP_MAX):
                 self._low, self._high = low, high
-                self._lut = np.full(span, -1, dtype=np.int64)
+                self._lut = np.full(span, -1, dtype=np.int32)
                 # A repeated id maps to its first column, as the binary search below does.
                 self._lut[self._sorted[::-1] - low] = self._order[::-1]
 
@@ -533,7 +536,7 @@ class IdMap:
             return np.full(ids.shape, -1, dtype=np.int64)
         if self._lut is not None:
             inside = (ids >= self._low) & (ids <= self._high)
-            return np.where(inside, self._lut[np.where(inside, ids - self._low, 0)], -1)
+            return np.where(inside, self._lut[np.where(inside, ids - self._low, 0)], -1).astype(np.int64)
         pos = np.minimum(np.searchsorted(self._sorted, ids), self._sorted.size - 1)
         return np.where(self._sorted[pos] == ids, self._order[pos], -1)
 
@@ -555,6 +558,9 @@ class IdMap:
         rows = list(histories)
         if rows and all(not _is_sequence(r) for r in rows):
             rows = [rows]
+        if not rows:  # no users: an empty matrix
+            empty = sp.csr_matrix((0, n_items), dtype=np.float64)
+            return empty, ([] if unknown else None)
         arrays = []
         for r in rows:  # one conversion per user, checked by dtype (no loop per item)
             if type(r) is np.ndarray and r.ndim == 1 and r.dtype.kind == "i":

@@ -65,14 +65,20 @@ def full_weights(weights) -> np.ndarray:
 
 
 def recent_rows(h, count: int) -> sp.csr_matrix:
-    """The entries of ``h`` (values: each item's place in its history, oldest first) among their
-    row's ``count`` latest, as a binary CSR; a row whose places are all equal (no order) keeps
-    every entry."""
+    """The entries of ``h`` (values: each item's place in its history, oldest first) that are
+    among their row's ``count`` latest distinct items, as a binary CSR; a row whose places are
+    all equal (no order) keeps every entry. Validation (ranks by time) and queries (places that
+    count repeats) so read the same number of items."""
     h = sp.csr_matrix(h)
     rows = np.repeat(np.arange(h.shape[0]), np.diff(h.indptr))
-    last = np.full(h.shape[0], -np.inf)
-    np.maximum.at(last, rows, h.data)
-    keep = (last[rows] - h.data) < int(count)
+    by = np.lexsort((-h.data, rows))  # each row latest first
+    rank = np.empty(h.nnz, dtype=np.int64)
+    rank[by] = np.arange(h.nnz) - h.indptr[rows[by]]
+    low = np.full(h.shape[0], np.inf)
+    high = np.full(h.shape[0], -np.inf)
+    np.minimum.at(low, rows, h.data)
+    np.maximum.at(high, rows, h.data)
+    keep = (rank < int(count)) | (low[rows] == high[rows])
     out = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), h.indices[keep],
                          np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=h.shape[0]))])),
                         shape=h.shape)
@@ -187,7 +193,7 @@ def fit(embeddings: np.ndarray, x, adjacency=None, params: Mapping | None = None
     Returns
     -------
     dict of numpy arrays: ``e`` (unit vectors, float32), ``w`` (float32 [d, d]), ``popularity``
-    (float32 log(1 + count)), ``weights`` (float64 [4]) and the normalised graph as
+    (float32 log(1 + count)), ``weights`` (float64 [6]) and the normalised graph as
     ``graph_indptr``, ``graph_indices``, ``graph_data``.
     """
     params = _check_params(params)
@@ -269,13 +275,15 @@ def prepared(state: Mapping) -> dict:
 def blended(state: Mapping, h, weights, recent_count: int = RECENT_COUNT) -> np.ndarray:
     """``combine(components(state, h), weights)`` computed without a dense array per component.
 
-    Standardising a row is an affine map, so the sum is rebuilt from its pieces: the two
-    embedding scores are ``q E^T`` for a query ``q`` in the embedding space, whose mean over
-    the catalogue is ``q . mean(E)`` and whose variance is ``q C q^T`` (``C`` the covariance of
-    ``E``'s rows); the graph score ``h G`` is a sparse product whose mean and variance come from
-    its stored entries; popularity is one row for every user. One matrix product
-    [batch, d] x [d, items] plus a sparse add then gives every user's scores, in the state's
-    float precision (float64 as the scorer widens it). Equal to :func:`combine` of
+    Standardising a row is an affine map, so the sum is rebuilt from its pieces: the embedding
+    scores (mean vector, subspace, recent mean vector) are ``q E^T`` for one query ``q`` in the
+    embedding space, whose mean over the catalogue is ``q . mean(E)`` and whose variance is
+    ``q C q^T`` (``C`` the covariance of ``E``'s rows), so they cost one matrix product
+    [batch, d] x [d, items] together; each graph score (the history's and the recent items'
+    neighbourhoods) is summed into one dense [batch, items] array by a compiled loop and
+    standardised there; popularity is one row for every user. The batch is the scorer's block
+    (:func:`recgraph.scoring.block_rows`), so memory follows the block. Scores are in the
+    state's float precision (float64 as the scorer widens it), equal to :func:`combine` of
     :func:`components` up to rounding in the last digits.
     """
     e = state["e"]

@@ -62,6 +62,13 @@ def test_id_map_lookup_and_search_agree_with_a_dict(item_ids):
     assert ids.matrix(histories, unknown=False)[1] is None
 
 
+def test_id_map_of_no_users_and_of_sparse_ids():
+    ids = IdMap(np.array([0, 4_000_000]))  # two ids far apart: no lookup table, the same answers
+    assert ids._lut is None and ids.columns([4_000_000, 0, 5]).tolist() == [1, 0, -1]
+    matrix, unknown = IdMap(np.arange(5)).matrix([])
+    assert matrix.shape == (0, 5) and unknown == []
+
+
 def test_id_map_packs_places_or_falls_back_to_a_lexsort(monkeypatch):
     from recgraph import scoring
 

@@ -193,6 +193,10 @@ def test_recent_rows_keep_each_histories_latest_items_or_all_without_order():
     assert recent[0].tolist() == [0, 1, 0, 1, 0, 0]  # places 5 and 4 are the two latest
     assert recent[1].tolist() == [1, 1, 1, 0, 0, 1]  # equal places: no order, the whole history
     assert not recent[2].any()
+    # Places with gaps (a query whose repeats were folded: [x, y, a, a, a] has places 1, 2, 5):
+    # the two latest distinct items, whatever the gaps.
+    gaps = user_model.recent_rows(sp.csr_matrix(np.array([[1.0, 0, 5, 0, 2]])), 2).toarray()
+    assert gaps[0].tolist() == [0, 0, 1, 0, 1]
     # The recent scores of a history with no order are the whole history's.
     x, vectors = clustered_log()
     state = user_model.fit(vectors, x, None)
