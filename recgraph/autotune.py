@@ -191,10 +191,6 @@ def _places(times: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix((place, times.indices.copy(), times.indptr.copy()), shape=times.shape)
 
 
-def _candidate_recall(candidates: "_Candidates", parts: Mapping[str, tuple], weights, k: int) -> float:
-    return candidates.recall(parts, weights, k)
-
-
 def _search_weights(evaluate: Callable[[np.ndarray], float], grid: Mapping, start,
                     active: int = len(user_model.COMPONENTS)) -> tuple[np.ndarray, float, int]:
     """Coordinate ascent over the first ``active`` weights (each over ``grid["weight_values"]``);
@@ -320,7 +316,7 @@ def select(x, builds: Mapping[str, Build], order=None, seed: int | None = 0, gri
             active = len(user_model.COMPONENTS) if ordered else len(user_model.UNORDERED)
             alone = {c: candidates.recall(parts, np.eye(len(user_model.COMPONENTS))[i], k)
                      for i, c in enumerate(user_model.COMPONENTS[:active])}
-            evaluate = functools.partial(_candidate_recall, candidates, parts, k=k)
+            evaluate = functools.partial(candidates.recall, parts, k=k)
             weights, value, tried = _search_weights(evaluate, grid, user_model.DEFAULT_PARAMS["weights"], active)
             entry = {"build": name, "lam": lam, "edge_power": power, "weights": [float(w) for w in weights],
                      f"recall@{k}": value, "alone": alone, "tried": tried, "build_s": round(build_s, 2)}

@@ -115,11 +115,7 @@ def _checked(x, n_items: int, name: str) -> sp.csr_matrix:
 
 
 def _binary(x, n_items: int, name: str) -> sp.csr_matrix:
-    if not sp.issparse(x):
-        raise ParameterError(f"{name} must be a scipy sparse matrix [users, items]; got {type(x).__name__}.")
-    x = sp.csr_matrix(x, dtype=np.float32, copy=True)
-    if x.shape[1] != n_items:
-        raise ParameterError(f"{name} has {x.shape[1]} item columns; the embeddings have {n_items} rows.")
+    x = sp.csr_matrix(_checked(x, n_items, name), dtype=np.float32, copy=True)
     x.data[:] = 1.0
     x.eliminate_zeros()
     return x
@@ -308,18 +304,17 @@ def blended(state: Mapping, h, weights, recent_count: int = RECENT_COUNT) -> np.
         query += scale[:, None] * q
         shift -= scale * mu
 
-    def unit_mean(rows: sp.csr_matrix) -> np.ndarray:
-        summed = np.asarray(rows @ e64)
+    def unit(summed: np.ndarray) -> np.ndarray:
         return summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
 
     summed = np.asarray(h @ e64)
     if weights[0] > 0:
-        add_linear(summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12), weights[0])
+        add_linear(unit(summed), weights[0])
     if weights[1] > 0:
         add_linear(summed @ np.asarray(state["w"], dtype=np.float64), weights[1])
     if weights[4] > 0:
         assert recent is not None
-        add_linear(unit_mean(recent), weights[4])
+        add_linear(unit(np.asarray(recent @ e64)), weights[4])
     out = np.asarray(query @ e64.T, dtype=dtype)
 
     def add_graph(rows: sp.csr_matrix, weight: float) -> None:
