@@ -74,6 +74,7 @@ class ServerProcess:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.workers = workers
         cmd = [sys.executable, "-m", "recgraph.serve", "--index", str(index), "--port", str(self.port),
                "--workers", str(workers), *extra]
         self._out = open(log, "wb")
@@ -88,13 +89,17 @@ class ServerProcess:
                 self.stop()
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_text()}")
             try:
-                if httpx.get(self.base + "/healthz", timeout=1.0).status_code == 200:
+                # Every worker up, not only the first to answer: a worker still starting when a
+                # test switches the artifact would load whatever the link then points at.
+                started = self.log_text().count("Application startup complete.")
+                if httpx.get(self.base + "/healthz", timeout=1.0).status_code == 200 and started >= self.workers:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not answer /healthz within {timeout:g} s:\n{self.log_text()}")
+        raise RuntimeError(f"server did not answer /healthz with {self.workers} worker(s) up within {timeout:g} s:\n"
+                           f"{self.log_text()}")
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -461,6 +466,10 @@ def test_reload_under_requests(versions, tmp_path):
         wait_for(versions["v1_id"])
         switch_symlink(link, versions["v2"])
         wait_for(versions["v2_id"])
+        # Each worker reloads on its own clock: wait until both have moved to v2 (one line each),
+        # or a worker that skipped v2 would rightly keep v1 when it refuses the broken version.
+        moved = lambda: server.log_text().count(f"now serving artifact {versions['v2_id']}")  # noqa: E731
+        wait_until(lambda: moved() >= 2, "both workers to serve v2")
         switch_symlink(link, broken)  # must be refused, and v2 kept in service
         # Wait for the event itself: each worker logs its refusal once.
         refusals = lambda: sum("not switching to" in line and "v3-broken" in line  # noqa: E731
