@@ -425,6 +425,7 @@ def test_reload_under_requests(versions, tmp_path):
     server = ServerProcess(link, "--reload-interval", "0.1", workers=2, log=tmp_path / "server.log").wait_ready()
     failures: list[str] = []
     seen: list[str] = []
+    done = [0, 0, 0, 0]  # answers received per thread
     stop = threading.Event()
 
     def hammer(i: int) -> None:
@@ -438,6 +439,7 @@ def test_reload_under_requests(versions, tmp_path):
                     if r.status_code != 200 or not r.json()["results"]:
                         failures.append(f"{r.status_code} {r.text[:200]}")
                     seen.append(r.headers.get(HEADER, "?"))
+                    done[i] += 1
                 except httpx.HTTPError as exc:
                     failures.append(repr(exc))
 
@@ -475,6 +477,10 @@ def test_reload_under_requests(versions, tmp_path):
         refusals = lambda: sum("not switching to" in line and "v3-broken" in line  # noqa: E731
                                for line in server.log_text().splitlines())
         wait_until(lambda: refusals() >= 2, "both workers to refuse the broken version")
+        # A request already in flight keeps the version it started on: let every thread finish
+        # two more before counting.
+        marks = list(done)
+        wait_until(lambda: all(d >= m + 2 for d, m in zip(done, marks)), "every thread to answer twice more")
         n_before = len(seen)
         wait_until(lambda: len(seen) - n_before >= 40, "40 more answers")
         assert set(seen[n_before:]) == {versions["v2_id"]}
